@@ -1,0 +1,237 @@
+//! The guest build pipeline: the one step that turns `guest-examples/` into
+//! `.wasm` files for the tests, the demo and the benchmarks.
+//!
+//! Ground rules:
+//! - Every guest builds in release. Plain guests build with
+//!   `cargo build --target wasm32-wasip2`; guests whose manifest says
+//!   `[package.metadata.wasync] cargo-component = true` build with
+//!   `cargo component build`, which targets wasip1 plus its adapter.
+//! - Missing tools are installed, never assumed: the wasm targets through
+//!   `rustup target add`, cargo-component through
+//!   `cargo install --locked cargo-component@0.21.1`.
+//! - The WASI WIT that guests and the lowering need is copied from the
+//!   pinned `wasip2` crate's packaged `wit/` folder into the git-ignored
+//!   `wit/deps/`, so nothing resolves WIT over the network.
+//! - A guest is rebuilt only when one of its inputs changed: the stamp next
+//!   to each artifact records a hash of every input file.
+//! - A guest that fails to build fails the whole step, and the error carries
+//!   the compiler's output.
+//!
+//! The pipeline runs from `test-programs/build.rs` (for `cargo test`) and from
+//! `wasync-harness demo`; both call [`Pipeline::run`].
+
+mod fingerprint;
+mod manifest;
+mod tools;
+mod wit_deps;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use manifest::{GuestSpec, Mode};
+
+/// The cargo-component release the pipeline installs and expects.
+pub const CARGO_COMPONENT_VERSION: &str = "0.21.1";
+
+/// Everything that can stop the pipeline. Each variant says what to do next.
+#[derive(Debug)]
+pub enum BuildError {
+    /// A command could not be started at all (not installed, not on `PATH`).
+    Spawn { command: String, error: std::io::Error },
+    /// A tool install step failed; `output` is what the tool printed.
+    Install { what: String, output: String },
+    /// A guest failed to compile; `output` is cargo's and rustc's output.
+    Guest { guest: String, mode: Mode, output: String },
+    /// A manifest or metadata file could not be read or understood.
+    Manifest { path: PathBuf, message: String },
+    /// Reading or writing a file failed.
+    Io { path: PathBuf, error: std::io::Error },
+    /// The WASI WIT could not be located in the pinned crates.
+    WitDeps(String),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Spawn { command, error } => {
+                write!(f, "could not run `{command}`: {error}")
+            }
+            BuildError::Install { what, output } => {
+                write!(f, "installing {what} failed:\n{output}")
+            }
+            BuildError::Guest { guest, mode, output } => {
+                write!(f, "guest `{guest}` (mode {mode}) failed to build:\n{output}")
+            }
+            BuildError::Manifest { path, message } => {
+                write!(f, "{}: {message}", path.display())
+            }
+            BuildError::Io { path, error } => write!(f, "{}: {error}", path.display()),
+            BuildError::WitDeps(msg) => write!(f, "cannot vendor the WASI WIT: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// One built guest: its name as the tests know it and the `.wasm` path.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// `<crate name>` for mode S builds, `<crate name>-c` for mode C builds.
+    pub name: String,
+    pub guest: String,
+    pub mode: Mode,
+    pub path: PathBuf,
+    /// Whether this run compiled it (false when the stamp was still fresh).
+    pub rebuilt: bool,
+}
+
+/// How the pipeline reports progress. Build scripts stay quiet (cargo hides
+/// their stderr unless they fail); the demo prints a line per guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Quiet,
+    Lines,
+}
+
+/// The pipeline's configuration.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The repository root (the folder holding `guest-examples/` and `wit/`).
+    pub repo: PathBuf,
+    /// Where guests are compiled and where the final `.wasm` files land.
+    pub target_dir: PathBuf,
+    pub progress: Progress,
+    /// Only build these guests (crate names); empty means all of them.
+    pub only: Vec<String>,
+}
+
+impl Pipeline {
+    /// A pipeline for the repository at `repo`, building into
+    /// `<repo>/target/guests`.
+    pub fn new(repo: impl Into<PathBuf>) -> Pipeline {
+        let repo = repo.into();
+        Pipeline {
+            target_dir: repo.join("target").join("guests"),
+            repo,
+            progress: Progress::Quiet,
+            only: Vec::new(),
+        }
+    }
+
+    /// The repository this crate was compiled from. Used by the build script
+    /// and the harness, which both live in the same repository.
+    pub fn for_this_repo() -> Pipeline {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Pipeline::new(here.parent().unwrap_or(here))
+    }
+
+    /// The folder the final `.wasm` files are copied to.
+    pub fn wasm_dir(&self) -> PathBuf {
+        self.target_dir.join("wasm")
+    }
+
+    /// The path a guest's artifact has once built (it may not exist yet).
+    pub fn artifact_path(&self, name: &str) -> PathBuf {
+        self.wasm_dir().join(format!("{name}.wasm"))
+    }
+
+    /// Runs every step and returns the artifacts, mode S builds first.
+    pub fn run(&self) -> Result<Vec<Artifact>, BuildError> {
+        let guests_root = self.repo.join("guest-examples");
+        let mut guests = manifest::discover(&guests_root)?;
+        if !self.only.is_empty() {
+            guests.retain(|g| self.only.contains(&g.name));
+        }
+
+        tools::ensure_wasm_targets(self)?;
+        if guests.iter().any(|g| g.cargo_component) {
+            tools::ensure_cargo_component(self)?;
+        }
+        wit_deps::vendor(self, &guests_root)?;
+
+        std::fs::create_dir_all(self.wasm_dir()).map_err(|error| BuildError::Io {
+            path: self.wasm_dir(),
+            error,
+        })?;
+        let mut artifacts = Vec::new();
+        for guest in &guests {
+            for &mode in &guest.modes {
+                artifacts.push(self.build_guest(guest, mode)?);
+            }
+        }
+        Ok(artifacts)
+    }
+
+    fn build_guest(&self, guest: &GuestSpec, mode: Mode) -> Result<Artifact, BuildError> {
+        let name = guest.artifact_name(mode);
+        let dest = self.artifact_path(&name);
+        let stamp = self.wasm_dir().join(format!("{name}.stamp"));
+        let inputs = fingerprint::inputs(&self.repo, guest, mode)?;
+        let fresh = dest.exists()
+            && std::fs::read_to_string(&stamp).is_ok_and(|old| old.trim() == inputs);
+        if fresh {
+            return Ok(Artifact {
+                name,
+                guest: guest.name.clone(),
+                mode,
+                path: dest,
+                rebuilt: false,
+            });
+        }
+        self.say(format_args!("building guest {name}"));
+
+        let built = self.compile(guest, mode)?;
+        std::fs::copy(&built, &dest).map_err(|error| BuildError::Io {
+            path: built.clone(),
+            error,
+        })?;
+        std::fs::write(&stamp, &inputs).map_err(|error| BuildError::Io {
+            path: stamp.clone(),
+            error,
+        })?;
+        Ok(Artifact {
+            name,
+            guest: guest.name.clone(),
+            mode,
+            path: dest,
+            rebuilt: true,
+        })
+    }
+
+    /// Compiles one guest in one mode and returns the path cargo wrote.
+    fn compile(&self, guest: &GuestSpec, mode: Mode) -> Result<PathBuf, BuildError> {
+        let mut cmd = tools::cargo();
+        let triple;
+        if guest.cargo_component {
+            triple = "wasm32-wasip1";
+            cmd.args(["component", "build", "--release"]);
+        } else {
+            triple = "wasm32-wasip2";
+            cmd.args(["build", "--release", "--target", triple]);
+        }
+        cmd.arg("--manifest-path").arg(guest.dir.join("Cargo.toml"));
+        cmd.arg("--target-dir").arg(&self.target_dir);
+        if mode == Mode::Concurrent {
+            cmd.args(["--features", "concurrent"]);
+        }
+        if self.progress == Progress::Quiet {
+            cmd.arg("--quiet");
+        }
+        let output = tools::run_captured(&mut cmd)?;
+        if !output.status.success() {
+            return Err(BuildError::Guest {
+                guest: guest.name.clone(),
+                mode,
+                output: tools::output_text(&output),
+            });
+        }
+        let file = format!("{}.wasm", guest.name.replace('-', "_"));
+        Ok(self.target_dir.join(triple).join("release").join(file))
+    }
+
+    pub(crate) fn say(&self, msg: fmt::Arguments<'_>) {
+        if self.progress == Progress::Lines {
+            eprintln!("  {msg}");
+        }
+    }
+}

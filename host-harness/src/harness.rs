@@ -1,0 +1,225 @@
+//! The [`Harness`]: one wasmtime `Engine`, one `Linker` with WASI 0.2, and a
+//! cache of compiled components keyed by their bytes.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store};
+
+use crate::error::{Error, Result};
+use crate::host::{HostState, WasiOptions};
+use crate::instance::Instance;
+
+/// Engine settings. The defaults are the fastest for modes S and C.
+#[derive(Debug, Clone)]
+pub struct HarnessConfig {
+    /// wasmtime's `Config::concurrency_support`. Off by default: with it on,
+    /// every synchronous component call goes through wasmtime's concurrent
+    /// call machinery, which costs much more per call (wasmtime#12836; see
+    /// `docs/benchmarks.md`), and modes S and C do not need it.
+    pub concurrency_support: bool,
+}
+
+impl Default for HarnessConfig {
+    fn default() -> HarnessConfig {
+        HarnessConfig {
+            concurrency_support: false,
+        }
+    }
+}
+
+/// A compiled component, ready to instantiate. Cheap to clone.
+#[derive(Clone)]
+pub struct Loaded {
+    /// Where it came from, for messages.
+    pub name: String,
+    pub(crate) component: Component,
+}
+
+impl Loaded {
+    /// The compiled component.
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    config: HarnessConfig,
+    /// Compiled components by content. Keyed by a hash, confirmed by the
+    /// bytes themselves so that a collision can never alias two components.
+    cache: Mutex<HashMap<u64, Vec<(Arc<[u8]>, Component)>>>,
+}
+
+/// Loads, compiles, links and instantiates components. Clone it freely: all
+/// clones share one engine and one compile cache.
+#[derive(Clone)]
+pub struct Harness {
+    inner: Arc<Inner>,
+}
+
+impl Harness {
+    /// A harness with the default [`HarnessConfig`].
+    pub fn new() -> Result<Harness> {
+        Harness::with_config(HarnessConfig::default())
+    }
+
+    /// A harness with explicit engine settings.
+    pub fn with_config(config: HarnessConfig) -> Result<Harness> {
+        let mut cfg = Config::new();
+        cfg.wasm_component_model(true)
+            .concurrency_support(config.concurrency_support);
+        let engine = Engine::new(&cfg).map_err(|e| Error::Config(e.to_string()))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| Error::Config(format!("cannot link WASI: {e}")))?;
+        Ok(Harness {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                config,
+                cache: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The engine every component of this harness is compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The engine settings.
+    pub fn config(&self) -> &HarnessConfig {
+        &self.inner.config
+    }
+
+    /// The linker with everything the harness provides to guests.
+    pub fn linker(&self) -> &Linker<HostState> {
+        &self.inner.linker
+    }
+
+    /// How many distinct components this harness has compiled.
+    pub fn cached_components(&self) -> usize {
+        let cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.values().map(Vec::len).sum()
+    }
+
+    /// Reads and compiles a component without checking its imports, for
+    /// components whose imports another component will satisfy.
+    pub fn compile(&self, path: impl AsRef<Path>) -> Result<Loaded> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                Error::NotFound {
+                    path: path.to_owned(),
+                }
+            } else {
+                Error::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        self.compile_bytes(path, &bytes)
+    }
+
+    /// [`Harness::compile`] for bytes already in memory; `origin` names
+    /// them in messages.
+    pub fn compile_bytes(&self, origin: impl AsRef<Path>, bytes: &[u8]) -> Result<Loaded> {
+        let origin = origin.as_ref();
+        if !bytes.starts_with(b"\0asm") {
+            return Err(Error::NotWasm {
+                path: origin.to_owned(),
+            });
+        }
+        if wasmparser::Parser::is_core_wasm(bytes) {
+            return Err(Error::CoreModule {
+                path: origin.to_owned(),
+            });
+        }
+        let name = origin.display().to_string();
+        let mut h = DefaultHasher::new();
+        bytes.hash(&mut h);
+        let key = h.finish();
+        let cache = || self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache()
+            .get(&key)
+            .and_then(|list| list.iter().find(|(b, _)| **b == *bytes))
+        {
+            return Ok(Loaded {
+                name,
+                component: hit.1.clone(),
+            });
+        }
+        let component = Component::new(&self.inner.engine, bytes).map_err(|e| {
+            Error::InvalidComponent {
+                path: origin.to_owned(),
+                message: format!("{e:#}"),
+            }
+        })?;
+        cache()
+            .entry(key)
+            .or_default()
+            .push((Arc::from(bytes), component.clone()));
+        Ok(Loaded { name, component })
+    }
+
+    /// Reads, compiles and checks a component: every import must be one the
+    /// harness can provide.
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<Loaded> {
+        let loaded = self.compile(path)?;
+        self.check_imports(&loaded)?;
+        Ok(loaded)
+    }
+
+    /// Fails with [`Error::UnsatisfiedImport`] naming the first import the
+    /// harness's linker does not define (or defines with another type).
+    pub fn check_imports(&self, loaded: &Loaded) -> Result<()> {
+        match self.inner.linker.instantiate_pre(&loaded.component) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(unsatisfied(&e)),
+        }
+    }
+
+    /// Instantiates `loaded` in a new store with the given WASI capabilities.
+    pub async fn instantiate(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<Instance> {
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&loaded.component)
+            .map_err(|e| unsatisfied(&e))?;
+        let mut store = Store::new(&self.inner.engine, HostState::new(opts)?);
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| crate::instance::call_error("<instantiation>", e, &store))?;
+        Ok(Instance::new(store, instance, loaded.clone()))
+    }
+}
+
+/// Turns wasmtime's "component imports instance `x`, but a matching
+/// implementation was not found in the linker" into a typed error.
+fn unsatisfied(e: &wasmtime::Error) -> Error {
+    let top = e.to_string();
+    let import = top
+        .split('`')
+        .nth(1)
+        .map(str::to_owned)
+        .unwrap_or_else(|| "<unknown>".to_owned());
+    let reason = e
+        .chain()
+        .skip(1)
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ");
+    let reason = if reason.is_empty() {
+        "the harness does not provide it".to_owned()
+    } else {
+        reason
+    };
+    Error::UnsatisfiedImport { import, reason }
+}

@@ -1,0 +1,162 @@
+//! What a guest gets from the host: the store data every instance lives in,
+//! and the options that decide which WASI capabilities it receives.
+
+use std::path::PathBuf;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::error::{Error, Result};
+use crate::output::{Output, Stdio};
+
+/// A host directory made visible to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirMount {
+    pub host: PathBuf,
+    pub guest: String,
+    pub read_only: bool,
+}
+
+impl std::str::FromStr for DirMount {
+    type Err = String;
+
+    /// Parses `host::guest` (read-write) or `host::guest::ro`, as
+    /// `wasmtime run --dir` does; a bare `dir` maps to itself.
+    fn from_str(s: &str) -> Result<DirMount, String> {
+        let mut parts = s.split("::");
+        let host = parts.next().filter(|h| !h.is_empty());
+        let Some(host) = host else {
+            return Err(format!("`{s}`: expected HOST::GUEST, HOST::GUEST::ro or DIR"));
+        };
+        let guest = parts.next().unwrap_or(host);
+        let read_only = match parts.next() {
+            None => false,
+            Some("ro") => true,
+            Some(other) => return Err(format!("`{s}`: unknown dir option `{other}`; only `ro` exists")),
+        };
+        if parts.next().is_some() || guest.is_empty() {
+            return Err(format!("`{s}`: expected HOST::GUEST, HOST::GUEST::ro or DIR"));
+        }
+        Ok(DirMount {
+            host: PathBuf::from(host),
+            guest: guest.to_owned(),
+            read_only,
+        })
+    }
+}
+
+/// Parses `KEY=VALUE` for `--env`.
+pub fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}`: expected KEY=VALUE")),
+    }
+}
+
+/// The WASI capabilities an instance receives. The default is none at all:
+/// no directories, no environment, no network; output passes through.
+#[derive(Debug, Clone, Default)]
+pub struct WasiOptions {
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+    pub dirs: Vec<DirMount>,
+    pub env: Vec<(String, String)>,
+    /// Lets the guest open sockets and resolve names.
+    pub network: bool,
+}
+
+impl WasiOptions {
+    /// Options that capture both output streams, for tests.
+    pub fn captured() -> WasiOptions {
+        WasiOptions {
+            stdout: Stdio::Capture,
+            stderr: Stdio::Capture,
+            ..WasiOptions::default()
+        }
+    }
+}
+
+/// The data of every store the harness creates.
+pub struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) stdout: Output,
+    pub(crate) stderr: Output,
+}
+
+impl HostState {
+    pub(crate) fn new(opts: &WasiOptions) -> Result<HostState> {
+        let stdout = Output::stdout(opts.stdout);
+        let stderr = Output::stderr(opts.stderr);
+        let mut b = WasiCtxBuilder::new();
+        b.stdout(stdout.clone()).stderr(stderr.clone());
+        for (k, v) in &opts.env {
+            b.env(k, v);
+        }
+        for dir in &opts.dirs {
+            let perms = if dir.read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
+            b.preopened_dir(&dir.host, &dir.guest, perms).map_err(|e| {
+                Error::Config(format!(
+                    "cannot preopen {} as `{}`: {e}",
+                    dir.host.display(),
+                    dir.guest
+                ))
+            })?;
+        }
+        if opts.network {
+            b.inherit_network()
+                .allow_tcp(true)
+                .allow_udp(true)
+                .allow_ip_name_lookup(true);
+        }
+        Ok(HostState {
+            wasi: b.build(),
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+        })
+    }
+
+    /// The resource table, shared by WASI and the wasync ABI.
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_mounts_parse_like_wasmtime_run() {
+        let m: DirMount = "data::/words::ro".parse().unwrap();
+        assert_eq!(m.host, PathBuf::from("data"));
+        assert_eq!(m.guest, "/words");
+        assert!(m.read_only);
+        let m: DirMount = "data".parse().unwrap();
+        assert_eq!(m.guest, "data");
+        assert!(!m.read_only);
+        assert!("::x".parse::<DirMount>().is_err());
+        assert!("a::b::rw".parse::<DirMount>().is_err());
+    }
+
+    #[test]
+    fn env_needs_a_key() {
+        assert_eq!(parse_env("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert!(parse_env("=x").is_err());
+        assert!(parse_env("novalue").is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! `wasync-harness`: a host for WebAssembly components on wasmtime.
+//!
+//! It loads components (with a typed error for every way a file can be
+//! wrong), links WASI 0.2, calls exports by name with typed values or WAVE
+//! text, and prints a component's WIT.
+//!
+//! ```no_run
+//! # async fn demo() -> wasync_harness::Result<()> {
+//! use wasync_harness::{Harness, WasiOptions};
+//! use wasmtime::component::Val;
+//!
+//! let harness = Harness::new()?;
+//! let hello = harness.load("hello.wasm")?;
+//! let mut inst = harness.instantiate(&hello, &WasiOptions::default()).await?;
+//! let out = inst.call("greet", &[Val::String("world".into())]).await?;
+//! assert_eq!(out, [Val::String("hello, world".into())]);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod harness;
+mod host;
+mod instance;
+mod output;
+mod typecheck;
+pub mod wit;
+
+pub use error::{Error, ErrorKind, Result};
+pub use harness::{Harness, HarnessConfig, Loaded};
+pub use host::{DirMount, HostState, WasiOptions, parse_env};
+pub use instance::{Instance, Signature, exported_functions, results_to_wave};
+pub use output::{Output, Stdio};
+pub use typecheck::type_name;
+
+/// wasmtime, as the harness links it, for callers that build `Val`s.
+pub use wasmtime;

@@ -1,0 +1,42 @@
+//! Builds every guest through the guest build pipeline and records where
+//! each `.wasm` landed, so tests can `use test_programs::HELLO`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn main() {
+    let pipeline = wasync_build::Pipeline::for_this_repo();
+    let repo = pipeline.repo.clone();
+    for input in [
+        "guest-examples",
+        "sdk",
+        "macros",
+        "lower",
+        "wit",
+        "rust-toolchain.toml",
+    ] {
+        println!("cargo:rerun-if-changed={}", repo.join(input).display());
+    }
+    let artifacts = match pipeline.run() {
+        Ok(a) => a,
+        Err(e) => {
+            // cargo shows a failing build script's stderr: this is the
+            // compiler's output for the guest that failed.
+            eprintln!("error: the guest build failed\n{e}");
+            std::process::exit(1);
+        }
+    };
+    let mut src = String::new();
+    let mut all = String::new();
+    for a in &artifacts {
+        let ident = a.name.to_uppercase().replace('-', "_");
+        let path = a.path.display().to_string();
+        writeln!(src, "/// `{}` (mode {}), built from `guest-examples/{}`.", a.name, a.mode, a.guest).unwrap();
+        writeln!(src, "pub const {ident}: &str = {path:?};").unwrap();
+        writeln!(all, "    ({:?}, {ident}),", a.name).unwrap();
+    }
+    writeln!(src, "/// Every guest artifact as `(name, path)`.").unwrap();
+    writeln!(src, "pub const ALL: &[(&str, &str)] = &[\n{all}];").unwrap();
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");
+    std::fs::write(Path::new(&out).join("guests.rs"), src).expect("OUT_DIR is writable");
+}
