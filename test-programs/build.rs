@@ -31,7 +31,12 @@ fn main() {
     for a in &artifacts {
         let ident = a.name.to_uppercase().replace('-', "_");
         let path = a.path.display().to_string();
-        writeln!(src, "/// `{}` (mode {}), built from `guest-examples/{}`.", a.name, a.mode, a.guest).unwrap();
+        writeln!(
+            src,
+            "/// `{}` (mode {}), built from `guest-examples/{}`.",
+            a.name, a.mode, a.guest
+        )
+        .unwrap();
         writeln!(src, "pub const {ident}: &str = {path:?};").unwrap();
         writeln!(all, "    ({:?}, {ident}),", a.name).unwrap();
     }

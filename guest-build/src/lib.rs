@@ -37,15 +37,25 @@ pub const CARGO_COMPONENT_VERSION: &str = "0.21.1";
 #[derive(Debug)]
 pub enum BuildError {
     /// A command could not be started at all (not installed, not on `PATH`).
-    Spawn { command: String, error: std::io::Error },
+    Spawn {
+        command: String,
+        error: std::io::Error,
+    },
     /// A tool install step failed; `output` is what the tool printed.
     Install { what: String, output: String },
     /// A guest failed to compile; `output` is cargo's and rustc's output.
-    Guest { guest: String, mode: Mode, output: String },
+    Guest {
+        guest: String,
+        mode: Mode,
+        output: String,
+    },
     /// A manifest or metadata file could not be read or understood.
     Manifest { path: PathBuf, message: String },
     /// Reading or writing a file failed.
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     /// The WASI WIT could not be located in the pinned crates.
     WitDeps(String),
 }
@@ -59,8 +69,15 @@ impl fmt::Display for BuildError {
             BuildError::Install { what, output } => {
                 write!(f, "installing {what} failed:\n{output}")
             }
-            BuildError::Guest { guest, mode, output } => {
-                write!(f, "guest `{guest}` (mode {mode}) failed to build:\n{output}")
+            BuildError::Guest {
+                guest,
+                mode,
+                output,
+            } => {
+                write!(
+                    f,
+                    "guest `{guest}` (mode {mode}) failed to build:\n{output}"
+                )
             }
             BuildError::Manifest { path, message } => {
                 write!(f, "{}: {message}", path.display())
@@ -167,8 +184,8 @@ impl Pipeline {
         let dest = self.artifact_path(&name);
         let stamp = self.wasm_dir().join(format!("{name}.stamp"));
         let inputs = fingerprint::inputs(&self.repo, guest, mode)?;
-        let fresh = dest.exists()
-            && std::fs::read_to_string(&stamp).is_ok_and(|old| old.trim() == inputs);
+        let fresh =
+            dest.exists() && std::fs::read_to_string(&stamp).is_ok_and(|old| old.trim() == inputs);
         if fresh {
             return Ok(Artifact {
                 name,

@@ -54,10 +54,11 @@ fn read_toml(path: &Path) -> Result<toml::Table, BuildError> {
         path: path.to_owned(),
         error,
     })?;
-    text.parse::<toml::Table>().map_err(|e| BuildError::Manifest {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
+    text.parse::<toml::Table>()
+        .map_err(|e| BuildError::Manifest {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// Lists the guests in the workspace at `root`, in manifest order.

@@ -110,7 +110,10 @@ pub fn ensure_wasm_targets(p: &Pipeline) -> Result<(), BuildError> {
     if missing.is_empty() {
         return Ok(());
     }
-    p.say(format_args!("installing rust targets {}", missing.join(", ")));
+    p.say(format_args!(
+        "installing rust targets {}",
+        missing.join(", ")
+    ));
     let mut cmd = Command::new("rustup");
     scrub(&mut cmd);
     cmd.args(["target", "add"]).args(&missing);

@@ -14,9 +14,15 @@ const WIT_CRATE: &str = "wasip2";
 /// workspace, which resolves exactly the version in its `Cargo.lock`.
 fn wit_crate_dir(guests_root: &Path) -> Result<PathBuf, BuildError> {
     let mut cmd = tools::cargo();
-    cmd.args(["metadata", "--format-version", "1", "--filter-platform", "wasm32-wasip2"])
-        .arg("--manifest-path")
-        .arg(guests_root.join("Cargo.toml"));
+    cmd.args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--filter-platform",
+        "wasm32-wasip2",
+    ])
+    .arg("--manifest-path")
+    .arg(guests_root.join("Cargo.toml"));
     let out = tools::run_captured(&mut cmd)?;
     if !out.status.success() {
         return Err(BuildError::WitDeps(format!(
@@ -32,16 +38,18 @@ fn wit_crate_dir(guests_root: &Path) -> Result<PathBuf, BuildError> {
         .filter(|p| p["name"] == WIT_CRATE)
         .filter_map(|p| {
             let manifest = PathBuf::from(p["manifest_path"].as_str()?);
-            Some((p["version"].as_str()?.to_owned(), manifest.parent()?.to_owned()))
+            Some((
+                p["version"].as_str()?.to_owned(),
+                manifest.parent()?.to_owned(),
+            ))
         })
         .collect();
     // Several major versions can be in the graph (wstd pins an older one);
     // the newest is the one the SDK uses.
     found.sort_by(|a, b| version_key(&a.0).cmp(&version_key(&b.0)));
-    found
-        .pop()
-        .map(|(_, dir)| dir)
-        .ok_or_else(|| BuildError::WitDeps(format!("no `{WIT_CRATE}` crate in the guest workspace")))
+    found.pop().map(|(_, dir)| dir).ok_or_else(|| {
+        BuildError::WitDeps(format!("no `{WIT_CRATE}` crate in the guest workspace"))
+    })
 }
 
 fn version_key(v: &str) -> Vec<u64> {
@@ -99,7 +107,10 @@ pub fn vendor(p: &Pipeline, guests_root: &Path) -> Result<(), BuildError> {
         copied += 1;
     }
     if copied == 0 {
-        return Err(BuildError::WitDeps(format!("{} holds no .wit files", src.display())));
+        return Err(BuildError::WitDeps(format!(
+            "{} holds no .wit files",
+            src.display()
+        )));
     }
     Ok(())
 }

@@ -155,12 +155,11 @@ impl Harness {
                 component: hit.1.clone(),
             });
         }
-        let component = Component::new(&self.inner.engine, bytes).map_err(|e| {
-            Error::InvalidComponent {
+        let component =
+            Component::new(&self.inner.engine, bytes).map_err(|e| Error::InvalidComponent {
                 path: origin.to_owned(),
                 message: format!("{e:#}"),
-            }
-        })?;
+            })?;
         cache()
             .entry(key)
             .or_default()

@@ -26,16 +26,24 @@ impl std::str::FromStr for DirMount {
         let mut parts = s.split("::");
         let host = parts.next().filter(|h| !h.is_empty());
         let Some(host) = host else {
-            return Err(format!("`{s}`: expected HOST::GUEST, HOST::GUEST::ro or DIR"));
+            return Err(format!(
+                "`{s}`: expected HOST::GUEST, HOST::GUEST::ro or DIR"
+            ));
         };
         let guest = parts.next().unwrap_or(host);
         let read_only = match parts.next() {
             None => false,
             Some("ro") => true,
-            Some(other) => return Err(format!("`{s}`: unknown dir option `{other}`; only `ro` exists")),
+            Some(other) => {
+                return Err(format!(
+                    "`{s}`: unknown dir option `{other}`; only `ro` exists"
+                ));
+            }
         };
         if parts.next().is_some() || guest.is_empty() {
-            return Err(format!("`{s}`: expected HOST::GUEST, HOST::GUEST::ro or DIR"));
+            return Err(format!(
+                "`{s}`: expected HOST::GUEST, HOST::GUEST::ro or DIR"
+            ));
         }
         Ok(DirMount {
             host: PathBuf::from(host),

@@ -221,7 +221,8 @@ pub(crate) fn parse_call(
 /// Formats results in WAVE: one value alone, several as a tuple.
 pub fn results_to_wave(results: &[Val]) -> Result<String> {
     let one = |v: &Val| {
-        wasm_wave::to_string(v).map_err(|e| Error::Other(anyhow::anyhow!("cannot print a result in WAVE: {e}")))
+        wasm_wave::to_string(v)
+            .map_err(|e| Error::Other(anyhow::anyhow!("cannot print a result in WAVE: {e}")))
     };
     match results {
         [] => Ok(String::new()),

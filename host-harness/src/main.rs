@@ -104,13 +104,21 @@ async fn demo() -> wasync_harness::Result<String> {
     let hello = artifacts
         .iter()
         .find(|a| a.name == "hello")
-        .ok_or_else(|| wasync_harness::Error::Config("the pipeline built no `hello` guest".into()))?;
+        .ok_or_else(|| {
+            wasync_harness::Error::Config("the pipeline built no `hello` guest".into())
+        })?;
     let harness = Harness::new()?;
     let loaded = harness.load(&hello.path)?;
-    let mut inst = harness.instantiate(&loaded, &WasiOptions::default()).await?;
+    let mut inst = harness
+        .instantiate(&loaded, &WasiOptions::default())
+        .await?;
     let call = r#"greet("world")"#;
     let results = inst.call_wave(call).await?;
-    Ok(format!("{} {call} = {}", hello.path.display(), results_to_wave(&results)?))
+    Ok(format!(
+        "{} {call} = {}",
+        hello.path.display(),
+        results_to_wave(&results)?
+    ))
 }
 
 async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {

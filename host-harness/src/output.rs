@@ -187,7 +187,10 @@ mod tests {
     #[test]
     fn panic_message_is_the_text_after_the_location() {
         let stderr = "noise\nthread '<unnamed>' panicked at src/lib.rs:25:9:\nthe roof is on fire\nnote: run with `RUST_BACKTRACE=1`\n";
-        assert_eq!(panic_message(stderr).as_deref(), Some("the roof is on fire"));
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("the roof is on fire")
+        );
         assert_eq!(panic_message("all quiet"), None);
     }
 

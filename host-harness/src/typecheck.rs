@@ -80,7 +80,10 @@ fn check_payload(path: &str, ty: Option<Type>, val: Option<&Val>) -> Result<(), 
     match (ty, val) {
         (None, None) => Ok(()),
         (Some(t), Some(v)) => check(path, &t, v),
-        (Some(t), None) => Err(format!("{path}: missing a payload of type {}", type_name(&t))),
+        (Some(t), None) => Err(format!(
+            "{path}: missing a payload of type {}",
+            type_name(&t)
+        )),
         (None, Some(_)) => Err(format!("{path}: this case has no payload")),
     }
 }
@@ -114,7 +117,11 @@ pub fn check(path: &str, ty: &Type, val: &Val) -> Result<(), String> {
         }
         (Type::FixedLengthList(l), Val::FixedLengthList(items) | Val::List(items)) => {
             if items.len() != l.len() as usize {
-                return Err(format!("{path}: expected {} items, got {}", l.len(), items.len()));
+                return Err(format!(
+                    "{path}: expected {} items, got {}",
+                    l.len(),
+                    items.len()
+                ));
             }
             let elem = l.ty();
             for (i, item) in items.iter().enumerate() {
@@ -141,7 +148,10 @@ pub fn check(path: &str, ty: &Type, val: &Val) -> Result<(), String> {
             }
             for (field, (name, value)) in expected.iter().zip(fields) {
                 if field.name != name {
-                    return Err(format!("{path}: expected field `{}`, got `{name}`", field.name));
+                    return Err(format!(
+                        "{path}: expected field `{}`, got `{name}`",
+                        field.name
+                    ));
                 }
                 check(&format!("{path}.{name}"), &field.ty, value)?;
             }

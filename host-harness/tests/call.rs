@@ -4,7 +4,9 @@
 use std::sync::LazyLock;
 
 use wasync_harness::wasmtime::component::Val;
-use wasync_harness::{DirMount, ErrorKind, Harness, Instance, Loaded, WasiOptions, results_to_wave};
+use wasync_harness::{
+    DirMount, ErrorKind, Harness, Instance, Loaded, WasiOptions, results_to_wave,
+};
 
 static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::new().expect("engine"));
 static HELLO: LazyLock<Loaded> = LazyLock::new(|| HARNESS.load(test_programs::HELLO).unwrap());
@@ -37,9 +39,15 @@ async fn nap_sleeps_at_least_as_long_as_asked() {
 #[tokio::test]
 async fn a_cargo_component_guest_returns_a_record() {
     let loaded = HARNESS.load(test_programs::CC_GREETER).unwrap();
-    let mut inst = HARNESS.instantiate(&loaded, &WasiOptions::captured()).await.unwrap();
+    let mut inst = HARNESS
+        .instantiate(&loaded, &WasiOptions::captured())
+        .await
+        .unwrap();
     let out = inst.call_wave(r#"greet("Ada")"#).await.unwrap();
-    assert_eq!(results_to_wave(&out).unwrap(), r#"{text: "greetings, Ada", vowels: 2}"#);
+    assert_eq!(
+        results_to_wave(&out).unwrap(),
+        r#"{text: "greetings, Ada", vowels: 2}"#
+    );
 }
 
 #[tokio::test]
@@ -53,8 +61,14 @@ async fn output_is_captured_per_stream() {
 #[tokio::test]
 async fn a_guest_gets_no_environment_or_directories_by_default() {
     let mut inst = hello(WasiOptions::captured()).await;
-    assert_eq!(inst.call("env-vars", &[]).await.unwrap(), [Val::List(vec![])]);
-    assert_eq!(inst.call("preopens", &[]).await.unwrap(), [Val::List(vec![])]);
+    assert_eq!(
+        inst.call("env-vars", &[]).await.unwrap(),
+        [Val::List(vec![])]
+    );
+    assert_eq!(
+        inst.call("preopens", &[]).await.unwrap(),
+        [Val::List(vec![])]
+    );
 }
 
 #[tokio::test]
@@ -74,7 +88,10 @@ async fn configured_environment_and_directories_are_visible() {
         inst.call("env-vars", &[]).await.unwrap(),
         [Val::List(vec![Val::Tuple(vec![s("COLOUR"), s("teal")])])]
     );
-    assert_eq!(inst.call("preopens", &[]).await.unwrap(), [Val::List(vec![s("/data")])]);
+    assert_eq!(
+        inst.call("preopens", &[]).await.unwrap(),
+        [Val::List(vec![s("/data")])]
+    );
 }
 
 #[tokio::test]
@@ -87,7 +104,10 @@ async fn the_network_is_closed_unless_configured() {
     let [Val::Result(Err(Some(reason)))] = &out[..] else {
         panic!("connecting without network succeeded: {out:?}")
     };
-    assert!(format!("{reason:?}").contains("access-denied"), "{reason:?}");
+    assert!(
+        format!("{reason:?}").contains("access-denied"),
+        "{reason:?}"
+    );
 
     let mut open = hello(WasiOptions {
         network: true,
@@ -112,7 +132,11 @@ async fn the_wrong_number_of_arguments_is_bad_input() {
     let mut inst = hello(WasiOptions::captured()).await;
     let err = inst.call("greet", &[]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BadArguments);
-    assert!(err.to_string().contains("expected 1 argument(s) (name: string), got 0"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("expected 1 argument(s) (name: string), got 0"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -120,13 +144,19 @@ async fn the_wrong_argument_type_is_bad_input() {
     let mut inst = hello(WasiOptions::captured()).await;
     let err = inst.call("greet", &[Val::U32(7)]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BadArguments);
-    assert!(err.to_string().contains("name: expected string, got u32"), "{err}");
+    assert!(
+        err.to_string().contains("name: expected string, got u32"),
+        "{err}"
+    );
 
     let err = inst.call_wave("nap(\"soon\")").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BadArguments);
     assert!(err.to_string().contains("takes (ms: u32)"), "{err}");
     // Bad input never poisons the instance.
-    assert_eq!(inst.call("greet", &[s("again")]).await.unwrap(), [s("hello, again")]);
+    assert_eq!(
+        inst.call("greet", &[s("again")]).await.unwrap(),
+        [s("hello, again")]
+    );
 }
 
 #[tokio::test]
@@ -139,7 +169,10 @@ async fn malformed_wave_is_a_syntax_error() {
 #[tokio::test]
 async fn a_trap_carries_the_panic_message_and_backtrace_and_kills_the_instance() {
     let mut inst = hello(WasiOptions::captured()).await;
-    let err = inst.call("boom", &[s("the roof is on fire")]).await.unwrap_err();
+    let err = inst
+        .call("boom", &[s("the roof is on fire")])
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Trap);
     let wasync_harness::Error::Trap {
         export,

@@ -38,7 +38,9 @@ fn wit_prints_imports_and_exports() {
         .args(["wit", test_programs::CC_GREETER])
         .assert()
         .success()
-        .stdout(predicate::str::contains("export greet: func(name: string) -> greeting;"))
+        .stdout(predicate::str::contains(
+            "export greet: func(name: string) -> greeting;",
+        ))
         .stdout(predicate::str::contains("record greeting"));
 }
 
@@ -55,19 +57,39 @@ fn fails_with(args: &[&str], needle: &str) {
 fn errors_are_one_clear_line() {
     fails_with(&["call", "/no/such.wasm", "f()"], "no such file");
     fails_with(&["call", "Cargo.toml", "f()"], "not a WebAssembly file");
-    fails_with(&["call", test_programs::HELLO, "nope()"], "no export `nope`");
-    fails_with(&["call", test_programs::HELLO, "greet(1, 2)"], "bad arguments for `greet`");
-    fails_with(&["call", test_programs::HELLO, "greet("], "cannot parse the call");
-    fails_with(&["call", test_programs::HELLO, r#"boom("bang")"#], "guest panicked: bang");
+    fails_with(
+        &["call", test_programs::HELLO, "nope()"],
+        "no export `nope`",
+    );
+    fails_with(
+        &["call", test_programs::HELLO, "greet(1, 2)"],
+        "bad arguments for `greet`",
+    );
+    fails_with(
+        &["call", test_programs::HELLO, "greet("],
+        "cannot parse the call",
+    );
+    fails_with(
+        &["call", test_programs::HELLO, r#"boom("bang")"#],
+        "guest panicked: bang",
+    );
 }
 
 #[test]
 fn a_bad_flag_value_is_rejected_by_name() {
     harness()
-        .args(["call", test_programs::HELLO, "greet(\"x\")", "--env", "NOEQUALS"])
+        .args([
+            "call",
+            test_programs::HELLO,
+            "greet(\"x\")",
+            "--env",
+            "NOEQUALS",
+        ])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("--env").and(predicate::str::contains("expected KEY=VALUE")));
+        .stderr(
+            predicate::str::contains("--env").and(predicate::str::contains("expected KEY=VALUE")),
+        );
 }
 
 #[test]

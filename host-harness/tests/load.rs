@@ -16,7 +16,10 @@ fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {
 fn a_missing_file_is_not_found() {
     let err = HARNESS.load("/definitely/not/here.wasm").err().unwrap();
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    assert!(err.to_string().contains("/definitely/not/here.wasm"), "{err}");
+    assert!(
+        err.to_string().contains("/definitely/not/here.wasm"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,1 +1,64 @@
-//! Work in progress.
+//! # wasync
+//!
+//! Composable async for WebAssembly components: one `async fn` programming
+//! model that runs on any WASI 0.2 host, serves overlapping calls on one
+//! instance when the host speaks the wasync ABI, and leaves room for native
+//! WASI 0.3.
+//!
+//! ## Ground rules of the runtime
+//!
+//! - **Single-threaded.** One runtime per instance. Futures need not be
+//!   `Send`; wakers must be woken on the instance's thread (wasm has one).
+//! - **One host wait per turn.** Every waiting future shares one
+//!   `wasi:io/poll.poll` call per turn: pollables awaited with
+//!   [`wait_for`] (several waiters on one pollable share an entry) plus a
+//!   single `subscribe-instant` pollable that stands for every timer in the
+//!   instance.
+//! - **When tasks run.** Only while the runtime runs: inside [`block_on`],
+//!   which mode S exports use for each call, or whenever a mode C host
+//!   enters the instance. Between export calls nothing runs: in mode S a
+//!   spawned task that is still waiting continues when the instance is next
+//!   entered; in mode C the host wakes the instance when what it waits for
+//!   is ready.
+//! - **What dropping means.** Dropping a future cancels it: its timers and
+//!   pollable registrations are removed at once. Dropping a [`JoinHandle`]
+//!   detaches its task (it keeps running); use
+//!   [`JoinHandle::abort_on_drop`] to cancel instead. Dropping a
+//!   [`task::JoinSet`] aborts its tasks.
+//! - **Fairness.** Tasks run in batches. A task gets a budget of leaf
+//!   operations per poll, and between batches the runtime checks timers and
+//!   I/O without blocking, so a busy task cannot starve timers or I/O.
+//!
+//! Natively (for tests and doc examples), the host is simulated: the clock
+//! is virtual and pollables come from [`sim`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use wasync::time::{sleep, timeout};
+//!
+//! let out = wasync::block_on(async {
+//!     let a = wasync::spawn(async { sleep(Duration::from_millis(20)).await; 1 });
+//!     let b = wasync::spawn(async { sleep(Duration::from_millis(10)).await; 2 });
+//!     let (a, b) = futures::join!(a, b);
+//!     let slow = timeout(Duration::from_millis(5), sleep(Duration::from_secs(1))).await;
+//!     (a.unwrap() + b.unwrap(), slow.is_err())
+//! });
+//! assert_eq!(out, (3, true));
+//! ```
+
+#![deny(unsafe_code)]
+
+mod backend;
+pub mod poll;
+#[allow(unsafe_code)]
+mod raw;
+pub mod runtime;
+pub mod task;
+pub mod time;
+
+#[cfg(not(target_family = "wasm"))]
+pub use backend::sim;
+
+pub use poll::{Pollable, WaitFor, wait_for};
+pub use runtime::{block_on, spawn};
+pub use task::{JoinError, JoinHandle, JoinSet, yield_now};

@@ -1,0 +1,236 @@
+//! A simulated host for native tests: a virtual monotonic clock and
+//! pollables that tests make ready by hand or at a virtual instant.
+//!
+//! Time never passes on its own. A blocking poll with nothing ready jumps
+//! the clock straight to the earliest instant at which a polled pollable
+//! becomes ready (like a paused tokio clock), so a test that sleeps an hour
+//! finishes at once and every ordering is deterministic. State is per
+//! thread, like the runtime itself, so tests run in parallel.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use wasync::sim;
+//! use wasync::time::{Instant, sleep};
+//!
+//! wasync::block_on(async {
+//!     let start = Instant::now();
+//!     sleep(Duration::from_secs(3600)).await;
+//!     assert!(start.elapsed() >= Duration::from_secs(3600));
+//! });
+//! ```
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use slab::Slab;
+
+struct State {
+    ready: bool,
+    ready_at: Option<u64>,
+}
+
+struct Sim {
+    clock_ns: u64,
+    pollables: Slab<State>,
+    limit: Option<usize>,
+}
+
+thread_local! {
+    static SIM: RefCell<Sim> = const {
+        RefCell::new(Sim {
+            // Far from zero, so that arithmetic that would underflow on a
+            // real clock misbehaves here too.
+            clock_ns: 1_000_000_000_000,
+            pollables: Slab::new(),
+            limit: None,
+        })
+    };
+}
+
+fn with<R>(f: impl FnOnce(&mut Sim) -> R) -> R {
+    SIM.with(|s| f(&mut s.borrow_mut()))
+}
+
+/// A simulated `wasi:io/poll.pollable`. Like the real one it is not
+/// `Clone`; dropping it frees its handle for reuse.
+///
+/// # Examples
+///
+/// ```
+/// use wasync::sim::Pollable;
+///
+/// let p = Pollable::new();
+/// wasync::block_on(async {
+///     wasync::spawn({
+///         let handle = p.handle();
+///         async move { wasync::sim::set_ready(handle) }
+///     });
+///     wasync::wait_for(&p).await;
+/// });
+/// assert!(p.is_ready());
+/// ```
+#[derive(Debug)]
+pub struct Pollable {
+    id: u32,
+}
+
+impl Pollable {
+    /// A pollable that is ready only once [`Pollable::set_ready`] is called.
+    pub fn new() -> Pollable {
+        Pollable::with_state(None)
+    }
+
+    /// A pollable that becomes ready when the virtual clock reaches
+    /// `after` from now.
+    pub fn ready_after(after: Duration) -> Pollable {
+        let at = now_ns().saturating_add(after.as_nanos().try_into().unwrap_or(u64::MAX));
+        Pollable::with_state(Some(at))
+    }
+
+    fn with_state(ready_at: Option<u64>) -> Pollable {
+        let key = with(|s| {
+            s.pollables.insert(State {
+                ready: false,
+                ready_at,
+            })
+        });
+        Pollable {
+            id: u32::try_from(key).expect("fewer than 2^32 simulated pollables"),
+        }
+    }
+
+    /// Makes this pollable ready, for good.
+    pub fn set_ready(&self) {
+        set_ready(self.id);
+    }
+
+    /// Whether the host would report this pollable as ready now.
+    pub fn is_ready(&self) -> bool {
+        with(|s| {
+            s.pollables
+                .get(self.id as usize)
+                .is_some_and(|p| is_ready(p, s.clock_ns))
+        })
+    }
+
+    /// The handle, which a task can capture to make the pollable ready
+    /// with [`set_ready`] while another future borrows it.
+    pub fn handle(&self) -> u32 {
+        self.id
+    }
+}
+
+impl Default for Pollable {
+    fn default() -> Pollable {
+        Pollable::new()
+    }
+}
+
+impl Drop for Pollable {
+    fn drop(&mut self) {
+        // At thread exit the simulation may already be gone.
+        let _ = SIM.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                s.pollables.try_remove(self.id as usize);
+            }
+        });
+    }
+}
+
+fn is_ready(p: &State, now: u64) -> bool {
+    p.ready || p.ready_at.is_some_and(|t| t <= now)
+}
+
+/// Makes the pollable with `handle` ready. Unknown handles are ignored.
+pub fn set_ready(handle: u32) {
+    with(|s| {
+        if let Some(p) = s.pollables.get_mut(handle as usize) {
+            p.ready = true;
+        }
+    });
+}
+
+/// Moves the virtual clock forward.
+pub fn advance(by: Duration) {
+    with(|s| {
+        s.clock_ns = s
+            .clock_ns
+            .saturating_add(by.as_nanos().try_into().unwrap_or(u64::MAX));
+    });
+}
+
+/// Reports at most `limit` ready pollables per poll, as wasmtime does for
+/// clock pollables (128 per call); `None` reports all of them.
+pub fn set_poll_limit(limit: Option<usize>) {
+    with(|s| s.limit = limit);
+}
+
+fn now_ns() -> u64 {
+    with(|s| s.clock_ns)
+}
+
+/// What the runtime uses in place of the wasi backend.
+pub(crate) mod backend {
+    use super::Pollable;
+    use super::{is_ready, with};
+
+    pub(crate) fn handle(p: &Pollable) -> u32 {
+        p.id
+    }
+
+    pub(crate) fn now_ns() -> u64 {
+        super::now_ns()
+    }
+
+    pub(crate) fn timer_at(deadline_ns: u64) -> Pollable {
+        Pollable::with_state(Some(deadline_ns))
+    }
+
+    pub(crate) fn immediate() -> Pollable {
+        let p = Pollable::new();
+        p.set_ready();
+        p
+    }
+
+    #[derive(Default)]
+    pub(crate) struct Poller;
+
+    impl Poller {
+        pub(crate) fn poll(&mut self, handles: &[u32], out: &mut Vec<u32>) {
+            with(|s| {
+                let collect = |s: &super::Sim, out: &mut Vec<u32>| {
+                    out.clear();
+                    for (i, h) in handles.iter().enumerate() {
+                        if s.pollables
+                            .get(*h as usize)
+                            .is_some_and(|p| is_ready(p, s.clock_ns))
+                        {
+                            out.push(i as u32);
+                        }
+                    }
+                };
+                collect(s, out);
+                if out.is_empty() {
+                    let next = handles
+                        .iter()
+                        .filter_map(|h| s.pollables.get(*h as usize)?.ready_at)
+                        .min();
+                    match next {
+                        Some(t) => s.clock_ns = s.clock_ns.max(t),
+                        None => panic!(
+                            "wasync sim: a blocking poll would wait forever: none of the {} \
+                             polled pollables can become ready",
+                            handles.len()
+                        ),
+                    }
+                    collect(s, out);
+                }
+                if let Some(limit) = s.limit {
+                    out.truncate(limit.max(1));
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The only module of wasync that contains `unsafe`. Two things need it:
+//!
+//! 1. **Allocation-free task wakers.** A task's waker carries the task's key
+//!    (slab index and generation) packed into the `RawWaker` data pointer,
+//!    which is never dereferenced. Building a `Waker` from a `RawWaker` is
+//!    `unsafe` only because the compiler cannot check the vtable contract;
+//!    ours trivially meets it.
+//! 2. **Borrowed views of wasi pollables.** The waker registry stores the
+//!    `u32` handles of pollables that `wait_for` futures borrow, and turns
+//!    them back into `&Pollable` for one `poll` or `park` call. A view is
+//!    wrapped in `ManuallyDrop`, so it never closes the handle it borrows.
+
+use std::task::{RawWaker, RawWakerVTable, Waker};
+
+/// Packs a task key into pointer-sized data: the slab index in the low
+/// `INDEX_BITS`, the generation in the rest. On wasm32 that leaves 10 bits of
+/// generation: a stale waker whose slot was reused exactly a multiple of
+/// 1024 times wakes the new task spuriously, which futures must tolerate.
+pub(crate) const INDEX_BITS: u32 = 22;
+pub(crate) const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+
+fn clone(data: *const ()) -> RawWaker {
+    RawWaker::new(data, &VTABLE)
+}
+
+fn wake(data: *const ()) {
+    crate::runtime::wake_packed(data.addr());
+}
+
+fn wake_by_ref(data: *const ()) {
+    crate::runtime::wake_packed(data.addr());
+}
+
+fn drop(_: *const ()) {}
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
+
+/// A waker that schedules the task whose packed key is `packed`.
+pub(crate) fn task_waker(packed: usize) -> Waker {
+    let raw = RawWaker::new(std::ptr::without_provenance(packed), &VTABLE);
+    // SAFETY: `Waker::from_raw` requires the vtable functions to be sound
+    // for the data pointer and to be callable from any thread. Ours treat
+    // the pointer as an integer and never dereference it; `clone` returns
+    // the same integer and `drop` does nothing, so there is no resource to
+    // leak or double-free. `wake` touches only the calling thread's
+    // runtime (a thread-local): on another thread it finds no task with
+    // that key, or wakes an unrelated one spuriously, which is allowed.
+    unsafe { Waker::from_raw(raw) }
+}
+
+/// The packed key of a waker made by [`task_waker`], or `None` for any other
+/// waker. Lets the runtime schedule its own tasks without a wake call.
+pub(crate) fn packed_key(waker: &Waker) -> Option<usize> {
+    std::ptr::eq(waker.vtable(), &VTABLE).then(|| waker.data().addr())
+}
+
+#[cfg(target_family = "wasm")]
+pub(crate) use wasi_views::PollableViews;
+
+#[cfg(target_family = "wasm")]
+mod wasi_views {
+    use std::mem::ManuallyDrop;
+
+    use wasip2::io::poll::Pollable;
+
+    /// Reusable storage for borrowed views of pollable handles.
+    #[derive(Default)]
+    pub(crate) struct PollableViews {
+        views: Vec<ManuallyDrop<Pollable>>,
+        refs: Vec<&'static Pollable>,
+    }
+
+    impl PollableViews {
+        /// Calls `f` with `&Pollable`s for `handles`, reusing allocations.
+        ///
+        /// Every handle must be a live pollable of this instance that
+        /// nothing closes during the call: the registry only holds handles
+        /// of pollables that a pending `wait_for` future borrows, plus the
+        /// runtime's own timer pollable.
+        pub(crate) fn with<R>(&mut self, handles: &[u32], f: impl FnOnce(&[&Pollable]) -> R) -> R {
+            self.views.clear();
+            self.views.extend(handles.iter().map(|&h| {
+                // SAFETY: `from_handle` takes ownership of a handle; the
+                // `ManuallyDrop` makes this a borrow instead: the view is
+                // never dropped, so the handle is never closed twice. The
+                // handle is live by this function's contract.
+                ManuallyDrop::new(unsafe { Pollable::from_handle(h) })
+            }));
+            // Reuse the reference vector's allocation across calls: an
+            // empty `Vec<&'static _>` is re-collected, in place, as a
+            // `Vec<&'a _>` borrowing `views`, and given back empty after.
+            let mut refs: Vec<&Pollable> = std::mem::take(&mut self.refs)
+                .into_iter()
+                .map(|r| r)
+                .collect();
+            refs.clear();
+            refs.extend(self.views.iter().map(|v| &**v));
+            let out = f(&refs);
+            refs.clear();
+            self.refs = refs.into_iter().map(|_| unreachable!()).collect();
+            self.views.clear();
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_waker_round_trips_its_key() {
+        let w = task_waker(0x1234_5678 & usize::MAX);
+        assert_eq!(packed_key(&w), Some(0x1234_5678));
+        assert_eq!(packed_key(&w.clone()), Some(0x1234_5678));
+        assert_eq!(packed_key(std::task::Waker::noop()), None);
+    }
+}

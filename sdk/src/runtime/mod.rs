@@ -1,0 +1,557 @@
+//! The executor: tasks, the run queue, and the turn that ties them to the
+//! host.
+//!
+//! Ground rules:
+//! - One runtime per instance (per thread natively), created on first use.
+//!   It is single-threaded: tasks need not be `Send`.
+//! - The runtime state lives in one `RefCell` that is never borrowed while
+//!   user code runs. Futures are taken out of their slot to be polled, and
+//!   user values (futures, outputs) are dropped after the borrow ends.
+//!   Wakers that are not the runtime's own are collected and woken after
+//!   the borrow ends too.
+//! - A turn runs one batch (the tasks queued when it starts; tasks woken
+//!   during the batch wait for the next one). Then, if anything is still
+//!   runnable, it makes at most one non-blocking readiness check (the clock
+//!   for timers, and one `poll` with an always-ready pollable if pollables
+//!   are registered). If nothing is runnable it makes one blocking `poll`
+//!   over every registered pollable plus the single timer pollable.
+//! - In mode C the instance never blocks: [`run_until_idle`] runs turns
+//!   until nothing is runnable and then the glue *parks*, handing the host
+//!   the same poll list.
+
+mod coop;
+mod registry;
+mod stats;
+mod task;
+mod timers;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+use crate::backend;
+use crate::raw;
+use registry::Registry;
+pub use stats::Stats;
+pub(crate) use task::Task;
+pub use task::{AbortHandle, AbortOnDropHandle, JoinError, JoinHandle, SpawnError};
+pub(crate) use timers::Timers;
+
+pub(crate) use coop::poll_proceed;
+
+/// The packed key of the `block_on` future's waker: an index no task gets.
+const MAIN: usize = raw::INDEX_MASK;
+/// Most tasks alive at once (the last index is `MAIN`).
+pub(crate) const MAX_TASKS: usize = raw::INDEX_MASK;
+
+pub(crate) struct Runtime {
+    tasks: Slab<Task>,
+    /// Generation of each slab index, bumped when a task is removed.
+    gens: Vec<u32>,
+    queue: VecDeque<usize>,
+    main_woken: bool,
+    pub(crate) registry: Registry,
+    pub(crate) timers: Timers,
+    poller: backend::Poller,
+    /// An always-ready pollable for non-blocking checks, made on first use.
+    immediate: Option<backend::Pollable>,
+    /// Reused buffers: the handles of one poll, and the ready positions.
+    handles: Vec<u32>,
+    ready: Vec<u32>,
+    /// Foreign wakers collected under the borrow, woken after it.
+    pending_wakes: Vec<Waker>,
+    pub(crate) stats: Stats,
+    /// Mode C: ids of calls that finished since the last park.
+    pub(crate) finished_calls: Vec<u32>,
+}
+
+thread_local! {
+    static RUNTIME: RefCell<Runtime> = RefCell::new(Runtime::new());
+    /// Wakes that arrived while the runtime was borrowed.
+    static DEFERRED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// Set while the runtime is polling a task or the main future.
+    static IN_RUNTIME: Cell<bool> = const { Cell::new(false) };
+    /// Set while `block_on` (or a mode C entry) drives the runtime.
+    static DRIVING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the runtime borrowed. `f` must not run user code.
+pub(crate) fn with<R>(f: impl FnOnce(&mut Runtime) -> R) -> R {
+    RUNTIME.with(|rt| f(&mut rt.borrow_mut()))
+}
+
+/// Like [`with`], but does nothing if the runtime is gone (thread exit).
+pub(crate) fn try_with<R>(f: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
+    RUNTIME
+        .try_with(|rt| rt.try_borrow_mut().ok().map(|mut rt| f(&mut rt)))
+        .ok()
+        .flatten()
+}
+
+/// The entry point of every task waker (see `raw`).
+pub(crate) fn wake_packed(packed: usize) {
+    let done = RUNTIME
+        .try_with(|rt| match rt.try_borrow_mut() {
+            Ok(mut rt) => {
+                rt.schedule(packed);
+                true
+            }
+            Err(_) => false,
+        })
+        .unwrap_or(true);
+    if !done {
+        let _ = DEFERRED.try_with(|d| d.borrow_mut().push(packed));
+    }
+}
+
+/// Panics with a message saying how to use wasync futures correctly, if
+/// called from outside the runtime.
+#[track_caller]
+pub(crate) fn assert_in_runtime(what: &str) {
+    if !IN_RUNTIME.with(Cell::get) {
+        panic!(
+            "{what} was polled outside the wasync runtime; run it inside \
+             `wasync::block_on`, a task from `wasync::spawn`, or an \
+             `#[async_export]` function, and not under another executor"
+        );
+    }
+}
+
+/// Whether the calling code runs inside the runtime (a task or `block_on`).
+pub fn in_runtime() -> bool {
+    IN_RUNTIME.with(Cell::get)
+}
+
+/// Runs `f` flagged as running inside the runtime, with a fresh budget.
+fn enter_poll<R>(f: impl FnOnce() -> R) -> R {
+    struct Leave(bool);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            IN_RUNTIME.with(|c| c.set(self.0));
+        }
+    }
+    let _leave = Leave(IN_RUNTIME.with(|c| c.replace(true)));
+    coop::with_budget(f)
+}
+
+impl Runtime {
+    fn new() -> Runtime {
+        Runtime {
+            tasks: Slab::new(),
+            gens: Vec::new(),
+            queue: VecDeque::new(),
+            main_woken: false,
+            registry: Registry::default(),
+            timers: Timers::default(),
+            poller: backend::Poller::default(),
+            immediate: None,
+            handles: Vec::new(),
+            ready: Vec::new(),
+            pending_wakes: Vec::new(),
+            stats: Stats::default(),
+            finished_calls: Vec::new(),
+        }
+    }
+
+    fn packed(&self, index: usize) -> usize {
+        let gen_bits = (self.gens[index] as usize) << raw::INDEX_BITS;
+        gen_bits | index
+    }
+
+    fn task_for(&mut self, packed: usize) -> Option<(usize, &mut Task)> {
+        let index = packed & raw::INDEX_MASK;
+        let gens = &self.gens;
+        let task = self.tasks.get_mut(index)?;
+        let current = ((gens[index] as usize) << raw::INDEX_BITS) | index;
+        (current == packed).then_some((index, task))
+    }
+
+    /// Marks a task runnable. Spurious and stale keys are ignored.
+    pub(crate) fn schedule(&mut self, packed: usize) {
+        if packed == MAIN {
+            self.main_woken = true;
+            return;
+        }
+        if let Some((_, task)) = self.task_for(packed) {
+            if task.mark_queued() {
+                self.queue.push_back(packed);
+            }
+        }
+    }
+
+    fn insert_task(&mut self, task: Task) -> Result<usize, SpawnError> {
+        if self.tasks.len() >= MAX_TASKS {
+            return Err(SpawnError::TooManyTasks);
+        }
+        let index = self.tasks.insert(task);
+        if index >= self.gens.len() {
+            self.gens.resize(index + 1, 0);
+        }
+        let packed = self.packed(index);
+        self.queue.push_back(packed);
+        self.stats.spawned += 1;
+        Ok(packed)
+    }
+
+    fn remove_task(&mut self, index: usize) -> Task {
+        // Wrap the generation within the bits a packed key can carry.
+        let max_gen = (usize::MAX >> raw::INDEX_BITS) as u32;
+        self.gens[index] = if self.gens[index] >= max_gen {
+            0
+        } else {
+            self.gens[index] + 1
+        };
+        self.tasks.remove(index)
+    }
+
+    fn has_runnable(&self) -> bool {
+        !self.queue.is_empty() || self.main_woken
+    }
+
+    fn immediate_handle(&mut self) -> u32 {
+        let p = self.immediate.get_or_insert_with(backend::immediate);
+        backend::handle(p)
+    }
+
+    /// One poll of the host. Blocking polls wait for something in the
+    /// registry or the timer pollable; non-blocking ones add the
+    /// always-ready pollable and return at once.
+    fn poll_host(&mut self, blocking: bool) {
+        self.handles.clear();
+        self.handles.extend_from_slice(self.registry.list());
+        let registered = self.handles.len();
+        if blocking {
+            if let Some(h) = self.timers.armed_handle() {
+                self.handles.push(h);
+            }
+        } else {
+            let h = self.immediate_handle();
+            self.handles.push(h);
+        }
+        if self.handles.is_empty() {
+            panic!(
+                "wasync: the runtime would wait forever: no task is runnable, and no timer \
+                 or pollable is registered that could wake one (a future awaits something \
+                 that nothing will ever complete)"
+            );
+        }
+        if blocking {
+            self.stats.blocking_polls += 1;
+        } else {
+            self.stats.nonblocking_polls += 1;
+        }
+        self.stats.pollables_polled += self.handles.len() as u64;
+        self.stats.max_poll_list = self.stats.max_poll_list.max(self.handles.len());
+        self.poller.poll(&self.handles, &mut self.ready);
+        let Runtime {
+            registry,
+            ready,
+            tasks,
+            gens,
+            queue,
+            main_woken,
+            pending_wakes,
+            ..
+        } = self;
+        let mut sched = Scheduler {
+            tasks,
+            gens,
+            queue,
+            main_woken,
+            pending_wakes,
+        };
+        if ready.iter().any(|&p| (p as usize) < registered) {
+            registry.fire(ready, |w| sched.wake(w));
+        }
+    }
+
+    /// Fires every timer due by now.
+    fn fire_timers(&mut self) {
+        if self.timers.pending() == 0 {
+            return;
+        }
+        let now = backend::now_ns();
+        let Runtime {
+            timers,
+            tasks,
+            gens,
+            queue,
+            main_woken,
+            pending_wakes,
+            stats,
+            ..
+        } = self;
+        let mut sched = Scheduler {
+            tasks,
+            gens,
+            queue,
+            main_woken,
+            pending_wakes,
+        };
+        stats.timers_fired += timers.advance(now, |w| sched.wake(w));
+    }
+}
+
+/// The parts of the runtime that scheduling touches, split off so that the
+/// wheel and the registry can wake tasks while they are borrowed.
+struct Scheduler<'a> {
+    tasks: &'a mut Slab<Task>,
+    gens: &'a [u32],
+    queue: &'a mut VecDeque<usize>,
+    main_woken: &'a mut bool,
+    pending_wakes: &'a mut Vec<Waker>,
+}
+
+impl Scheduler<'_> {
+    fn wake(&mut self, waker: Waker) {
+        let Some(packed) = raw::packed_key(&waker) else {
+            self.pending_wakes.push(waker);
+            return;
+        };
+        if packed == MAIN {
+            *self.main_woken = true;
+            return;
+        }
+        let index = packed & raw::INDEX_MASK;
+        let Some(task) = self.tasks.get_mut(index) else {
+            return;
+        };
+        let current = ((self.gens[index] as usize) << raw::INDEX_BITS) | index;
+        if current == packed && task.mark_queued() {
+            self.queue.push_back(packed);
+        }
+    }
+}
+
+/// Wakes what was collected under the borrow: foreign wakers, and our own
+/// wakes that arrived while it was held.
+fn flush_wakes() {
+    let wakers = with(|rt| std::mem::take(&mut rt.pending_wakes));
+    let mut wakers = wakers;
+    for w in wakers.drain(..) {
+        w.wake();
+    }
+    // Give the allocation back for the next turn.
+    with(|rt| {
+        if rt.pending_wakes.is_empty() {
+            rt.pending_wakes = wakers;
+        }
+    });
+    let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    if !deferred.is_empty() {
+        with(|rt| {
+            for packed in deferred {
+                rt.schedule(packed);
+            }
+        });
+    }
+}
+
+/// Polls one queued task.
+fn run_task(packed: usize) {
+    let Some(mut future) = with(|rt| {
+        let (_, task) = rt.task_for(packed)?;
+        let f = task.start_poll()?;
+        rt.stats.tasks_polled += 1;
+        Some(f)
+    }) else {
+        return;
+    };
+    let waker = raw::task_waker(packed);
+    let mut cx = Context::from_waker(&waker);
+    let result = enter_poll(|| future.as_mut().poll(&mut cx));
+    let after = with(|rt| {
+        let index = packed & raw::INDEX_MASK;
+        let task = &mut rt.tasks[index];
+        let outcome = task.finish_poll(future, result.is_ready());
+        if outcome.requeue {
+            rt.queue.push_back(packed);
+        }
+        if outcome.finished {
+            if let Some(call) = task.call {
+                rt.finished_calls.push(call);
+            }
+        }
+        let dropped = if outcome.remove {
+            let task = rt.remove_task(index);
+            task.into_future()
+        } else {
+            None
+        };
+        (outcome.join_waker, outcome.drop_now, dropped)
+    });
+    let (join_waker, drop_now, dropped) = after;
+    // User code (destructors, foreign wakers) runs here, outside the borrow.
+    drop(drop_now);
+    drop(dropped);
+    if let Some(w) = join_waker {
+        w.wake();
+    }
+}
+
+/// Runs one batch of queued tasks.
+fn run_batch() -> usize {
+    let n = with(|rt| {
+        rt.stats.turns += 1;
+        rt.queue.len()
+    });
+    for _ in 0..n {
+        let Some(packed) = with(|rt| rt.queue.pop_front()) else {
+            break;
+        };
+        run_task(packed);
+        flush_wakes();
+    }
+    n
+}
+
+/// What the host is asked between batches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Something is runnable: look without waiting.
+    NonBlocking,
+    /// Nothing is runnable: wait for a pollable or the timer.
+    Blocking,
+}
+
+fn check_host(check: Check) {
+    with(|rt| {
+        if check == Check::Blocking {
+            rt.timers.arm();
+        }
+        if check == Check::Blocking || rt.registry.len() > 0 {
+            rt.poll_host(check == Check::Blocking);
+        }
+        rt.fire_timers();
+    });
+    flush_wakes();
+}
+
+/// Runs batches until no task is runnable, with one non-blocking check of
+/// the host after each. Mode C's way to run after every entry.
+#[cfg_attr(not(feature = "concurrent"), allow(dead_code))]
+pub(crate) fn run_until_idle() {
+    loop {
+        flush_wakes();
+        run_batch();
+        // Timers and pollables that became ready meanwhile may queue more.
+        check_host(Check::NonBlocking);
+        if with(|rt| rt.queue.is_empty()) {
+            return;
+        }
+    }
+}
+
+/// Marks the calling code as driving the runtime; nested drivers panic.
+pub(crate) struct DriveGuard(());
+
+impl DriveGuard {
+    #[track_caller]
+    pub(crate) fn enter(what: &str) -> DriveGuard {
+        if DRIVING.with(|d| d.replace(true)) {
+            panic!(
+                "{what} was called while the wasync runtime is already running (for example \
+                 a `block_on` inside a task or an async export); inside async code, `.await` \
+                 the future instead, or `wasync::spawn` it"
+            );
+        }
+        DriveGuard(())
+    }
+}
+
+impl Drop for DriveGuard {
+    fn drop(&mut self) {
+        DRIVING.with(|d| d.set(false));
+    }
+}
+
+/// Runs a future to completion on the runtime, running spawned tasks, timers
+/// and I/O while it waits. The future need not be `'static`.
+///
+/// Tasks that are still unfinished when the future completes stay queued
+/// and continue the next time the runtime runs.
+///
+/// # Panics
+///
+/// Panics if called while the runtime is already running (inside a task,
+/// or inside an async export): `.await` the future there instead.
+///
+/// # Examples
+///
+/// ```
+/// let answer = wasync::block_on(async {
+///     let task = wasync::spawn(async { 6 * 7 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+#[track_caller]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let _guard = DriveGuard::enter("wasync::block_on");
+    let mut future = pin!(future);
+    let waker = raw::task_waker(MAIN);
+    let mut cx = Context::from_waker(&waker);
+    with(|rt| rt.main_woken = true);
+    loop {
+        if with(|rt| std::mem::take(&mut rt.main_woken)) {
+            if let Poll::Ready(out) = enter_poll(|| future.as_mut().poll(&mut cx)) {
+                return out;
+            }
+            flush_wakes();
+        }
+        run_batch();
+        let check = if with(|rt| rt.has_runnable()) {
+            Check::NonBlocking
+        } else {
+            Check::Blocking
+        };
+        check_host(check);
+    }
+}
+
+/// A snapshot of the runtime's counters and gauges.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// wasync::block_on(wasync::time::sleep(Duration::from_millis(5)));
+/// let stats = wasync::runtime::stats();
+/// assert_eq!(stats.live_timers, 0);
+/// assert!(stats.blocking_polls >= 1);
+/// ```
+pub fn stats() -> Stats {
+    with(|rt| {
+        let mut s = rt.stats;
+        s.live_tasks = rt.tasks.len();
+        s.registered_pollables = rt.registry.len();
+        s.waiters = rt.registry.waiters();
+        s.live_timers = rt.timers.len();
+        s.timer_armed = rt.timers.armed_handle().is_some();
+        s.timer_rearms = rt.timers.rearms;
+        s
+    })
+}
+
+/// Sets every counter of [`stats`] back to zero (gauges are unaffected).
+///
+/// # Examples
+///
+/// ```
+/// wasync::block_on(wasync::task::yield_now());
+/// wasync::runtime::reset_counters();
+/// assert_eq!(wasync::runtime::stats().turns, 0);
+/// ```
+pub fn reset_counters() {
+    with(|rt| {
+        rt.stats = Stats::default();
+        rt.timers.rearms = 0;
+    });
+}
+
+pub use task::{spawn, try_spawn};

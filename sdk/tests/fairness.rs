@@ -1,0 +1,86 @@
+//! A busy task cannot starve timers or I/O.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use wasync::sim::Pollable;
+use wasync::time::{Instant, sleep, sleep_until};
+
+#[test]
+fn a_task_that_yields_forever_does_not_starve_a_timer() {
+    let stop = Rc::new(Cell::new(false));
+    let spins = Rc::new(Cell::new(0u64));
+    wasync::block_on(async {
+        let (s, n) = (stop.clone(), spins.clone());
+        let spinner = wasync::spawn(async move {
+            while !s.get() {
+                n.set(n.get() + 1);
+                wasync::yield_now().await;
+                // Virtual time moves on while the spinner works.
+                wasync::sim::advance(Duration::from_micros(100));
+            }
+        });
+        sleep(Duration::from_millis(20)).await;
+        stop.set(true);
+        spinner.await.unwrap();
+    });
+    assert!(
+        spins.get() >= 200,
+        "the spinner ran while the timer waited: {}",
+        spins.get()
+    );
+}
+
+#[test]
+fn a_task_that_never_returns_pending_is_cut_off_by_its_budget() {
+    let stop = Rc::new(Cell::new(false));
+    wasync::block_on(async {
+        let s = stop.clone();
+        let busy = wasync::spawn(async move {
+            // `sleep_until` a past instant is ready at once, every time:
+            // without a budget this loop would never give the executor
+            // back.
+            let past = Instant::now();
+            while !s.get() {
+                sleep_until(past).await;
+                wasync::sim::advance(Duration::from_micros(10));
+            }
+        });
+        let timer = wasync::spawn({
+            let stop = stop.clone();
+            async move {
+                sleep(Duration::from_millis(5)).await;
+                stop.set(true);
+            }
+        });
+        timer.await.unwrap();
+        busy.await.unwrap();
+    });
+    assert!(stop.get());
+}
+
+#[test]
+fn a_busy_task_does_not_starve_io() {
+    let io = Pollable::new();
+    let handle = io.handle();
+    let got_io = Rc::new(Cell::new(false));
+    wasync::block_on(async {
+        let g = got_io.clone();
+        let spinner = wasync::spawn(async move {
+            let mut spins = 0;
+            while !g.get() {
+                spins += 1;
+                if spins == 50 {
+                    // Readiness arrives from "the host" while we are busy.
+                    wasync::sim::set_ready(handle);
+                }
+                wasync::yield_now().await;
+            }
+        });
+        wasync::wait_for(&io).await;
+        got_io.set(true);
+        spinner.await.unwrap();
+    });
+    assert!(got_io.get());
+}
