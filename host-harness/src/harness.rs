@@ -21,15 +21,24 @@ pub struct HarnessConfig {
     /// call machinery, which costs much more per call (wasmtime#12836; see
     /// `docs/benchmarks.md`), and modes S and C do not need it.
     pub concurrency_support: bool,
+    /// Lets [`Instance::set_time_limit`](crate::Instance::set_time_limit)
+    /// stop a guest that runs too long (wasmtime's epoch interruption, ticked
+    /// every 10 ms by a background thread). Off by default: it costs a
+    /// little on every loop iteration of every guest.
+    pub time_limits: bool,
 }
 
 impl Default for HarnessConfig {
     fn default() -> HarnessConfig {
         HarnessConfig {
             concurrency_support: false,
+            time_limits: false,
         }
     }
 }
+
+/// How often the epoch advances when time limits are on.
+pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// A compiled component, ready to instantiate. Cheap to clone.
 #[derive(Clone)]
@@ -72,11 +81,28 @@ impl Harness {
     pub fn with_config(config: HarnessConfig) -> Result<Harness> {
         let mut cfg = Config::new();
         cfg.wasm_component_model(true)
-            .concurrency_support(config.concurrency_support);
+            .concurrency_support(config.concurrency_support)
+            .epoch_interruption(config.time_limits);
         let engine = Engine::new(&cfg).map_err(|e| Error::Config(e.to_string()))?;
+        if config.time_limits {
+            // The ticker holds only a weak handle, so it ends with the engine.
+            let weak = engine.weak();
+            std::thread::Builder::new()
+                .name("wasync-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = weak.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(EPOCH_TICK);
+                    }
+                })
+                .map_err(|e| Error::Config(format!("cannot start the epoch ticker: {e}")))?;
+        }
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::Config(format!("cannot link WASI: {e}")))?;
+        crate::poll_counters::instrument(&mut linker)
+            .map_err(|e| Error::Config(format!("cannot wrap wasi:io/poll: {e}")))?;
         Ok(Harness {
             inner: Arc::new(Inner {
                 engine,
@@ -192,11 +218,20 @@ impl Harness {
             .instantiate_pre(&loaded.component)
             .map_err(|e| unsatisfied(&e))?;
         let mut store = Store::new(&self.inner.engine, HostState::new(opts)?);
+        if self.inner.config.time_limits {
+            store.set_epoch_deadline(u64::MAX / 2);
+            store.epoch_deadline_trap();
+        }
         let instance = pre
             .instantiate_async(&mut store)
             .await
             .map_err(|e| crate::instance::call_error("<instantiation>", e, &store))?;
-        Ok(Instance::new(store, instance, loaded.clone()))
+        Ok(Instance::new(
+            store,
+            instance,
+            loaded.clone(),
+            self.inner.config.time_limits,
+        ))
     }
 }
 

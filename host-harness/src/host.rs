@@ -90,6 +90,7 @@ pub struct HostState {
     pub(crate) table: ResourceTable,
     pub(crate) stdout: Output,
     pub(crate) stderr: Output,
+    pub(crate) polls: crate::poll_counters::PollCounters,
 }
 
 impl HostState {
@@ -126,7 +127,13 @@ impl HostState {
             table: ResourceTable::new(),
             stdout,
             stderr,
+            polls: Default::default(),
         })
+    }
+
+    /// What the guests of this store asked of `wasi:io/poll`.
+    pub fn poll_counters(&self) -> crate::poll_counters::PollCounters {
+        self.polls
     }
 
     /// The resource table, shared by WASI and the wasync ABI.

@@ -45,15 +45,22 @@ pub struct Instance {
     loaded: Loaded,
     /// Set by the first trap: the instance must not be entered again.
     dead: Option<String>,
+    time_limits: bool,
 }
 
 impl Instance {
-    pub(crate) fn new(store: Store<HostState>, instance: WasmInstance, loaded: Loaded) -> Instance {
+    pub(crate) fn new(
+        store: Store<HostState>,
+        instance: WasmInstance,
+        loaded: Loaded,
+        time_limits: bool,
+    ) -> Instance {
         Instance {
             store,
             instance,
             loaded,
             dead: None,
+            time_limits,
         }
     }
 
@@ -70,6 +77,33 @@ impl Instance {
     /// The guest's stderr (all of it when captured).
     pub fn stderr(&self) -> Output {
         self.store.data().stderr.clone()
+    }
+
+    /// Stops any call that runs past `limit` from now with a trap, if the
+    /// harness was made with [`HarnessConfig::time_limits`]; `None` lifts
+    /// the limit. Returns whether limits are available.
+    ///
+    /// [`HarnessConfig::time_limits`]: crate::HarnessConfig::time_limits
+    pub fn set_time_limit(&mut self, limit: Option<std::time::Duration>) -> bool {
+        if !self.time_limits {
+            return false;
+        }
+        let ticks = match limit {
+            Some(l) => (l.as_millis() / crate::harness::EPOCH_TICK.as_millis()).max(1) as u64,
+            None => u64::MAX / 2,
+        };
+        self.store.set_epoch_deadline(ticks);
+        true
+    }
+
+    /// What this instance asked of `wasi:io/poll` so far.
+    pub fn poll_counters(&self) -> crate::PollCounters {
+        self.store.data().poll_counters()
+    }
+
+    /// Zeroes the `wasi:io/poll` counters.
+    pub fn reset_poll_counters(&mut self) {
+        self.store.data_mut().polls = Default::default();
     }
 
     /// The store, for embedders that need wasmtime directly.

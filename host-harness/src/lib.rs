@@ -17,11 +17,13 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bench;
 mod error;
 mod harness;
 mod host;
 mod instance;
 mod output;
+mod poll_counters;
 mod typecheck;
 pub mod wit;
 
@@ -30,6 +32,7 @@ pub use harness::{Harness, HarnessConfig, Loaded};
 pub use host::{DirMount, HostState, WasiOptions, parse_env};
 pub use instance::{Instance, Signature, exported_functions, results_to_wave};
 pub use output::{Output, Stdio};
+pub use poll_counters::PollCounters;
 pub use typecheck::type_name;
 
 /// wasmtime, as the harness links it, for callers that build `Val`s.

@@ -24,10 +24,30 @@ enum Command {
     /// Build every guest, then call the hello guest: the quickest proof
     /// that the toolchain, the guest pipeline and the harness work.
     Demo,
+    /// Run benchmarks side by side and print a table (or JSON lines).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Print a component's imports and exports as WIT.
     Wit {
         /// The component (.wasm) to inspect.
         component: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The guest runtime on wasync against the same program on wstd 0.6.8:
+    /// timer storm, idle-timer overhead, spawn and join, poll-turn cost.
+    Runtime {
+        /// Print one JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Small sizes only, to check that everything runs.
+        #[arg(long)]
+        quick: bool,
+        /// Seconds a timer storm may run before it counts as not finished.
+        #[arg(long, default_value_t = 30)]
+        storm_limit: u64,
     },
 }
 
@@ -64,6 +84,7 @@ impl RunOptions {
     fn harness(&self) -> wasync_harness::Result<Harness> {
         Harness::with_config(HarnessConfig {
             concurrency_support: self.concurrency_support,
+            ..HarnessConfig::default()
         })
     }
 }
@@ -125,6 +146,18 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
     match cli.command {
         Command::Demo => demo().await.map(Some),
         Command::Call(args) => call(args).await.map(Some),
+        Command::Bench(BenchCommand::Runtime {
+            json,
+            quick,
+            storm_limit,
+        }) => {
+            let opts = wasync_harness::bench::runtime::Options {
+                json,
+                quick,
+                storm_limit: std::time::Duration::from_secs(storm_limit),
+            };
+            wasync_harness::bench::runtime::run(&opts).await.map(|_| None)
+        }
         Command::Wit { component } => wasync_harness::wit::component_wit(&component).map(Some),
     }
 }

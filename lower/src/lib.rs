@@ -1,1 +1,451 @@
-//! Work in progress.
+//! Lowers WIT `async func`s to the plain WASI 0.2 functions of a wasync
+//! mode. Every mode's bindings come from this one function, so the macros,
+//! the harness (`wasync-harness lower`) and the tests agree on the result.
+//!
+//! - **Mode S (standard):** `f: async func(a) -> r` becomes
+//!   `f: func(a) -> r`. Imports and exports alike; the component imports
+//!   nothing of wasync.
+//! - **Mode C (concurrent):** it becomes `f-start: func(a) -> result<r, u32>`
+//!   and `f-finish: func(call-id: u32) -> r`, and the world gains
+//!   `import wasync:abi/host` and `export wasync:abi/guest`. Async methods
+//!   of a resource keep `self` on `[method]res.f-start`; their finish is
+//!   `[static]res.f-finish`, since a finished call needs no resource.
+//!
+//! ```
+//! use wit_parser::Resolve;
+//! use wasync_lower::{Mode, lower, print_world};
+//!
+//! let mut resolve = Resolve::default();
+//! let pkg = resolve.push_str("demo.wit", r#"
+//!     package demo:app;
+//!     world app { export add: async func(a: u32, b: u32) -> u32; }
+//! "#).unwrap();
+//! let world = resolve.select_world(&[pkg], Some("app")).unwrap();
+//! lower(&mut resolve, world, Mode::Standard).unwrap();
+//! assert!(print_world(&resolve, world).unwrap().contains("export add: func(a: u32, b: u32) -> u32;"));
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use wit_parser::{
+    CloneMaps, Docs, Function, FunctionKind, InterfaceId, PackageId, PackageName, Param, Resolve,
+    Result_, Stability, Type, TypeDef, TypeDefKind, TypeId, TypeOwner, WorldId, WorldItem,
+    WorldKey,
+};
+
+/// The wasync ABI package, embedded so every tool lowers with the same one.
+pub const ABI_WIT: &str = include_str!("../../wit/abi/abi.wit");
+/// Its name as WIT writes it.
+pub const ABI_PACKAGE: &str = "wasync:abi@0.1.0";
+/// The version of `wasi:io` the ABI uses for `pollable`.
+pub const WASI_IO: &str = "wasi:io@0.2.12";
+
+/// A lowering: how async functions become WASI 0.2 functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Mode S: each call runs to completion inside the export.
+    Standard,
+    /// Mode C: exports return when they would wait; a wasync host drives
+    /// the instance.
+    Concurrent,
+}
+
+impl Mode {
+    /// The one-letter name (`S`, `C`).
+    pub fn letter(self) -> &'static str {
+        match self {
+            Mode::Standard => "S",
+            Mode::Concurrent => "C",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.letter())
+    }
+}
+
+/// Why a mode name was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownMode(pub String);
+
+impl fmt::Display for UnknownMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if matches!(self.0.as_str(), "N" | "n" | "native") {
+            write!(
+                f,
+                "mode N (native WASI 0.3) is not available yet; use \"S\" (standard) or \"C\" (concurrent)"
+            )
+        } else {
+            write!(
+                f,
+                "unknown mode `{}`: expected \"S\" (standard, any WASI 0.2 host) or \"C\" (concurrent, a wasync host)",
+                self.0
+            )
+        }
+    }
+}
+
+impl std::error::Error for UnknownMode {}
+
+impl FromStr for Mode {
+    type Err = UnknownMode;
+
+    fn from_str(s: &str) -> Result<Mode, UnknownMode> {
+        match s {
+            "S" | "s" | "standard" => Ok(Mode::Standard),
+            "C" | "c" | "concurrent" => Ok(Mode::Concurrent),
+            other => Err(UnknownMode(other.to_owned())),
+        }
+    }
+}
+
+/// Which side of the world a function is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Import,
+    Export,
+}
+
+/// One `async func` the lowering rewrote.
+#[derive(Debug, Clone)]
+pub struct AsyncFunc {
+    pub direction: Direction,
+    /// The interface it belongs to; `None` for a function of the world.
+    pub interface: Option<InterfaceId>,
+    /// The function as written, before lowering.
+    pub original: Function,
+}
+
+impl AsyncFunc {
+    /// The resource of a method or static function.
+    pub fn resource(&self) -> Option<TypeId> {
+        match self.original.kind {
+            FunctionKind::AsyncMethod(r) | FunctionKind::AsyncStatic(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The name without `[method]res.` or `[static]res.`.
+    pub fn item_name(&self) -> &str {
+        self.original.item_name()
+    }
+}
+
+/// What [`lower`] did.
+#[derive(Debug, Clone)]
+pub struct Lowering {
+    pub mode: Mode,
+    pub world: WorldId,
+    /// Every async function, as it was.
+    pub funcs: Vec<AsyncFunc>,
+    /// The `wasync:abi` package, in mode C.
+    pub abi: Option<PackageId>,
+}
+
+fn is_async(kind: &FunctionKind) -> bool {
+    matches!(
+        kind,
+        FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) | FunctionKind::AsyncStatic(_)
+    )
+}
+
+/// The sync kind with the same shape.
+fn sync_kind(kind: &FunctionKind) -> FunctionKind {
+    match kind {
+        FunctionKind::AsyncFreestanding => FunctionKind::Freestanding,
+        FunctionKind::AsyncMethod(r) => FunctionKind::Method(*r),
+        FunctionKind::AsyncStatic(r) => FunctionKind::Static(*r),
+        other => other.clone(),
+    }
+}
+
+/// `name` with `suffix` appended to its item part: `f` → `f-start`,
+/// `[method]r.f` → `[method]r.f-start`.
+fn suffixed(name: &str, suffix: &str) -> String {
+    format!("{name}-{suffix}")
+}
+
+/// `[method]r.f` or `[static]r.f` → `[static]r.f-finish`; `f` → `f-finish`.
+fn finish_name(f: &Function) -> String {
+    match f.name.split_once(']') {
+        Some((_, rest)) => format!("[static]{rest}-finish"),
+        None => suffixed(&f.name, "finish"),
+    }
+}
+
+fn note(docs: &Docs, text: String) -> Docs {
+    let contents = match &docs.contents {
+        Some(c) => format!("{c}\n\n{text}"),
+        None => text,
+    };
+    Docs {
+        contents: Some(contents),
+    }
+}
+
+/// The mode C pair for one async function.
+fn split(resolve: &mut Resolve, f: &Function) -> (Function, Function) {
+    let owner_ok = f.result;
+    let result_ty = resolve.types.alloc(TypeDef {
+        name: None,
+        kind: TypeDefKind::Result(Result_ {
+            ok: owner_ok,
+            err: Some(Type::U32),
+        }),
+        owner: TypeOwner::None,
+        docs: Docs::default(),
+        stability: Stability::Unknown,
+        span: Default::default(),
+        external_id: None,
+    });
+    let item = f.item_name().to_owned();
+    let start = Function {
+        name: suffixed(&f.name, "start"),
+        kind: sync_kind(&f.kind),
+        params: f.params.clone(),
+        result: Some(Type::Id(result_ty)),
+        docs: note(
+            &f.docs,
+            format!(
+                "wasync mode C: starts `{item}`. `ok` is the result if the call finished at once; \
+                 `err` is the call id to finish once the host learns it finished."
+            ),
+        ),
+        stability: f.stability.clone(),
+        span: f.span,
+        external_id: None,
+    };
+    let finish_kind = match f.kind {
+        FunctionKind::AsyncMethod(r) | FunctionKind::AsyncStatic(r) => FunctionKind::Static(r),
+        _ => FunctionKind::Freestanding,
+    };
+    let finish = Function {
+        name: finish_name(f),
+        kind: finish_kind,
+        params: vec![Param {
+            name: "call-id".to_owned(),
+            ty: Type::U32,
+            span: f.span,
+        }],
+        result: f.result,
+        docs: Docs {
+            contents: Some(format!("wasync mode C: the result of a finished `{item}` call.")),
+        },
+        stability: f.stability.clone(),
+        span: f.span,
+        external_id: None,
+    };
+    (start, finish)
+}
+
+/// Lowers the functions of one interface in place.
+fn lower_interface(
+    resolve: &mut Resolve,
+    id: InterfaceId,
+    mode: Mode,
+    direction: Direction,
+    out: &mut Vec<AsyncFunc>,
+) {
+    let functions = std::mem::take(&mut resolve.interfaces[id].functions);
+    let mut lowered = wit_parser::IndexMap::default();
+    for (name, f) in functions {
+        if !is_async(&f.kind) {
+            lowered.insert(name, f);
+            continue;
+        }
+        out.push(AsyncFunc {
+            direction,
+            interface: Some(id),
+            original: f.clone(),
+        });
+        match mode {
+            Mode::Standard => {
+                let mut sync = f;
+                sync.kind = sync_kind(&sync.kind);
+                lowered.insert(name, sync);
+            }
+            Mode::Concurrent => {
+                let (start, finish) = split(resolve, &f);
+                lowered.insert(start.name.clone(), start);
+                lowered.insert(finish.name.clone(), finish);
+            }
+        }
+    }
+    resolve.interfaces[id].functions = lowered;
+}
+
+/// Lowers every async function the world `world` imports or exports, in
+/// place: in the interfaces it uses and in the world itself. In mode C the
+/// world also gains the wasync ABI, which must already be in `resolve`
+/// (see [`add_abi`]).
+pub fn lower(resolve: &mut Resolve, world: WorldId, mode: Mode) -> Result<Lowering> {
+    let mut funcs = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let sides = [
+        (Direction::Import, resolve.worlds[world].imports.clone()),
+        (Direction::Export, resolve.worlds[world].exports.clone()),
+    ];
+    for (direction, items) in &sides {
+        for item in items.values() {
+            if let WorldItem::Interface { id, .. } = item {
+                if seen.insert(*id) {
+                    lower_interface(resolve, *id, mode, *direction, &mut funcs);
+                }
+            }
+        }
+    }
+    for (direction, items) in sides {
+        let mut lowered = wit_parser::IndexMap::default();
+        for (key, item) in items {
+            match item {
+                WorldItem::Function(f) if is_async(&f.kind) => {
+                    funcs.push(AsyncFunc {
+                        direction,
+                        interface: None,
+                        original: f.clone(),
+                    });
+                    match mode {
+                        Mode::Standard => {
+                            let mut sync = f;
+                            sync.kind = sync_kind(&sync.kind);
+                            lowered.insert(key, WorldItem::Function(sync));
+                        }
+                        Mode::Concurrent => {
+                            let (start, finish) = split(resolve, &f);
+                            lowered.insert(WorldKey::Name(start.name.clone()), WorldItem::Function(start));
+                            lowered.insert(WorldKey::Name(finish.name.clone()), WorldItem::Function(finish));
+                        }
+                    }
+                }
+                other => {
+                    lowered.insert(key, other);
+                }
+            }
+        }
+        match direction {
+            Direction::Import => resolve.worlds[world].imports = lowered,
+            Direction::Export => resolve.worlds[world].exports = lowered,
+        }
+    }
+    let abi = match mode {
+        Mode::Standard => None,
+        Mode::Concurrent => {
+            let abi = find_package(resolve, ABI_PACKAGE).with_context(|| {
+                format!("mode C needs the {ABI_PACKAGE} package in the Resolve: call add_abi first")
+            })?;
+            let abi_world = resolve.select_world(&[abi], Some("concurrent"))?;
+            resolve
+                .merge_worlds(abi_world, world, &mut CloneMaps::default())
+                .context("merging the wasync ABI into the world")?;
+            Some(abi)
+        }
+    };
+    Ok(Lowering {
+        mode,
+        world,
+        funcs,
+        abi,
+    })
+}
+
+/// The package named `name` (`ns:pkg@version`), if `resolve` has it.
+pub fn find_package(resolve: &Resolve, name: &str) -> Option<PackageId> {
+    resolve
+        .packages
+        .iter()
+        .find(|(_, p)| package_name(&p.name) == name)
+        .map(|(id, _)| id)
+}
+
+fn package_name(n: &PackageName) -> String {
+    match &n.version {
+        Some(v) => format!("{}:{}@{v}", n.namespace, n.name),
+        None => format!("{}:{}", n.namespace, n.name),
+    }
+}
+
+/// Where `wasi:io` may be found on disk: `<dir>/io/` or `<dir>/io.wit` in
+/// each of `deps_dirs`.
+fn find_wasi_io(deps_dirs: &[PathBuf]) -> Option<PathBuf> {
+    deps_dirs.iter().find_map(|d| {
+        [d.join("io"), d.join("io.wit")]
+            .into_iter()
+            .find(|p| p.exists())
+    })
+}
+
+/// Adds the wasync ABI package to `resolve` (once), and `wasi:io` first if
+/// the Resolve lacks it, from the first of `deps_dirs` that holds it.
+pub fn add_abi(resolve: &mut Resolve, deps_dirs: &[PathBuf]) -> Result<PackageId> {
+    if let Some(abi) = find_package(resolve, ABI_PACKAGE) {
+        return Ok(abi);
+    }
+    if find_package(resolve, WASI_IO).is_none() {
+        let Some(io) = find_wasi_io(deps_dirs) else {
+            let searched: Vec<String> = deps_dirs.iter().map(|d| d.display().to_string()).collect();
+            bail!(
+                "mode C needs the {WASI_IO} WIT, which was not found in: {}; \
+                 the guest build pipeline vendors it into wit/deps",
+                searched.join(", ")
+            );
+        };
+        resolve
+            .push_path(&io)
+            .with_context(|| format!("parsing {}", io.display()))?;
+    }
+    resolve.push_source("wasync-abi.wit", ABI_WIT)
+}
+
+/// Prints the package of `world` as WIT.
+pub fn print_world(resolve: &Resolve, world: WorldId) -> Result<String> {
+    let pkg = resolve.worlds[world]
+        .package
+        .context("the world belongs to no package")?;
+    print_package(resolve, pkg)
+}
+
+/// Prints one package as WIT.
+pub fn print_package(resolve: &Resolve, pkg: PackageId) -> Result<String> {
+    let mut printer = wit_component::WitPrinter::default();
+    printer.print(resolve, pkg, &[])?;
+    Ok(printer.output.to_string())
+}
+
+/// Writes the lowered package of `world` to `dir/<name>.wit`, and every
+/// package it depends on to `dir/deps/<ns>-<name>/`, so that tools that read
+/// WIT from disk (cargo-component) see the lowered world. Files are written
+/// only when their contents change.
+pub fn write_dir(resolve: &Resolve, world: WorldId, dir: &Path) -> Result<()> {
+    let main = resolve.worlds[world]
+        .package
+        .context("the world belongs to no package")?;
+    let name = &resolve.packages[main].name;
+    write_if_changed(
+        &dir.join(format!("{}.wit", name.name)),
+        &print_package(resolve, main)?,
+    )?;
+    for pkg in resolve.topological_packages() {
+        if pkg == main {
+            continue;
+        }
+        let n = &resolve.packages[pkg].name;
+        let sub = dir.join("deps").join(format!("{}-{}", n.namespace, n.name));
+        write_if_changed(&sub.join(format!("{}.wit", n.name)), &print_package(resolve, pkg)?)?;
+    }
+    Ok(())
+}
+
+fn write_if_changed(path: &Path, contents: &str) -> Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
+}

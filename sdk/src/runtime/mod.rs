@@ -13,8 +13,9 @@
 //!   during the batch wait for the next one). Then, if anything is still
 //!   runnable, it makes at most one non-blocking readiness check (the clock
 //!   for timers, and one `poll` with an always-ready pollable if pollables
-//!   are registered). If nothing is runnable it makes one blocking `poll`
-//!   over every registered pollable plus the single timer pollable.
+//!   are registered), and only once 64 task polls have run since the last
+//!   check. If nothing is runnable it makes one blocking `poll` over every
+//!   registered pollable plus the single timer pollable.
 //! - In mode C the instance never blocks: [`run_until_idle`] runs turns
 //!   until nothing is runnable and then the glue *parks*, handing the host
 //!   the same poll list.
@@ -67,12 +68,15 @@ pub(crate) struct Runtime {
     pub(crate) stats: Stats,
     /// Mode C: ids of calls that finished since the last park.
     pub(crate) finished_calls: Vec<u32>,
+    /// Task polls since the host was last checked.
+    polls_since_check: u32,
 }
 
 thread_local! {
     static RUNTIME: RefCell<Runtime> = RefCell::new(Runtime::new());
     /// Wakes that arrived while the runtime was borrowed.
     static DEFERRED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    static HAS_DEFERRED: Cell<bool> = const { Cell::new(false) };
     /// Set while the runtime is polling a task or the main future.
     static IN_RUNTIME: Cell<bool> = const { Cell::new(false) };
     /// Set while `block_on` (or a mode C entry) drives the runtime.
@@ -105,6 +109,7 @@ pub(crate) fn wake_packed(packed: usize) {
         .unwrap_or(true);
     if !done {
         let _ = DEFERRED.try_with(|d| d.borrow_mut().push(packed));
+        let _ = HAS_DEFERRED.try_with(|f| f.set(true));
     }
 }
 
@@ -154,6 +159,7 @@ impl Runtime {
             pending_wakes: Vec::new(),
             stats: Stats::default(),
             finished_calls: Vec::new(),
+            polls_since_check: 0,
         }
     }
 
@@ -330,8 +336,7 @@ impl Scheduler<'_> {
 /// Wakes what was collected under the borrow: foreign wakers, and our own
 /// wakes that arrived while it was held.
 fn flush_wakes() {
-    let wakers = with(|rt| std::mem::take(&mut rt.pending_wakes));
-    let mut wakers = wakers;
+    let mut wakers = with(|rt| std::mem::take(&mut rt.pending_wakes));
     for w in wakers.drain(..) {
         w.wake();
     }
@@ -341,8 +346,8 @@ fn flush_wakes() {
             rt.pending_wakes = wakers;
         }
     });
-    let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
-    if !deferred.is_empty() {
+    if HAS_DEFERRED.with(|f| f.replace(false)) {
+        let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
         with(|rt| {
             for packed in deferred {
                 rt.schedule(packed);
@@ -351,60 +356,81 @@ fn flush_wakes() {
     }
 }
 
-/// Polls one queued task.
-fn run_task(packed: usize) {
-    let Some(mut future) = with(|rt| {
-        let (_, task) = rt.task_for(packed)?;
-        let f = task.start_poll()?;
-        rt.stats.tasks_polled += 1;
-        Some(f)
+/// Whether `flush_wakes` has anything to do.
+fn wakes_pending(rt: &Runtime) -> bool {
+    !rt.pending_wakes.is_empty() || HAS_DEFERRED.with(Cell::get)
+}
+
+/// Pops and polls the next queued task. Returns false if the queue is empty.
+fn run_next() -> bool {
+    let Some((packed, mut future)) = with(|rt| {
+        loop {
+            let packed = rt.queue.pop_front()?;
+            // Entries of aborted or removed tasks are skipped here.
+            if let Some(f) = rt.task_for(packed).and_then(|(_, t)| t.start_poll()) {
+                rt.stats.tasks_polled += 1;
+                rt.polls_since_check += 1;
+                return Some((packed, f));
+            }
+        }
     }) else {
-        return;
+        return false;
     };
     let waker = raw::task_waker(packed);
     let mut cx = Context::from_waker(&waker);
     let result = enter_poll(|| future.as_mut().poll(&mut cx));
-    let after = with(|rt| {
+    let (drop_now, dropped, foreign, flush) = with(|rt| {
         let index = packed & raw::INDEX_MASK;
         let task = &mut rt.tasks[index];
         let outcome = task.finish_poll(future, result.is_ready());
-        if outcome.requeue {
-            rt.queue.push_back(packed);
-        }
         if outcome.finished {
             if let Some(call) = task.call {
                 rt.finished_calls.push(call);
             }
         }
+        if outcome.requeue {
+            rt.queue.push_back(packed);
+        }
         let dropped = if outcome.remove {
-            let task = rt.remove_task(index);
-            task.into_future()
+            rt.remove_task(index).into_future()
         } else {
             None
         };
-        (outcome.join_waker, outcome.drop_now, dropped)
+        // The joiner is usually one of our tasks: schedule it directly.
+        let foreign = match outcome.join_waker {
+            Some(w) => match raw::packed_key(&w) {
+                Some(p) => {
+                    rt.schedule(p);
+                    None
+                }
+                None => Some(w),
+            },
+            None => None,
+        };
+        (outcome.drop_now, dropped, foreign, wakes_pending(rt))
     });
-    let (join_waker, drop_now, dropped) = after;
     // User code (destructors, foreign wakers) runs here, outside the borrow.
     drop(drop_now);
     drop(dropped);
-    if let Some(w) = join_waker {
+    if let Some(w) = foreign {
         w.wake();
     }
+    if flush || HAS_DEFERRED.with(Cell::get) {
+        flush_wakes();
+    }
+    true
 }
 
-/// Runs one batch of queued tasks.
+/// Runs one batch: the tasks queued when it starts.
 fn run_batch() -> usize {
     let n = with(|rt| {
         rt.stats.turns += 1;
         rt.queue.len()
     });
     for _ in 0..n {
-        let Some(packed) = with(|rt| rt.queue.pop_front()) else {
+        if !run_next() {
             break;
-        };
-        run_task(packed);
-        flush_wakes();
+        }
     }
     n
 }
@@ -418,8 +444,18 @@ enum Check {
     Blocking,
 }
 
+/// Task polls between non-blocking checks. Small enough that a busy
+/// runtime notices due timers and ready I/O within a few microseconds of
+/// work; large enough that a runtime full of short tasks does not pay a
+/// host call every batch.
+const CHECK_EVERY: u32 = 64;
+
 fn check_host(check: Check) {
-    with(|rt| {
+    let skip = with(|rt| {
+        if check == Check::NonBlocking && rt.polls_since_check < CHECK_EVERY {
+            return true;
+        }
+        rt.polls_since_check = 0;
         if check == Check::Blocking {
             rt.timers.arm();
         }
@@ -427,8 +463,11 @@ fn check_host(check: Check) {
             rt.poll_host(check == Check::Blocking);
         }
         rt.fire_timers();
+        false
     });
-    flush_wakes();
+    if !skip {
+        flush_wakes();
+    }
 }
 
 /// Runs batches until no task is runnable, with one non-blocking check of

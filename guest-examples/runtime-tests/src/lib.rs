@@ -1,0 +1,239 @@
+//! One export per runtime scenario. Each export drives `wasync::block_on`
+//! itself (the export macros are tested by other guests), so these tests
+//! exercise the runtime alone, on a real host.
+
+wit_bindgen::generate!({ world: "runtime-tests", path: "../../wit" });
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use wasip2::clocks::monotonic_clock;
+use wasync::task::{JoinSet, yield_now};
+use wasync::time::{Instant, sleep, sleep_until, timeout};
+
+struct RuntimeTests;
+
+thread_local! {
+    static BACKGROUND: Cell<u32> = const { Cell::new(0) };
+}
+
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+impl Guest for RuntimeTests {
+    fn stats() -> RuntimeStats {
+        let s = wasync::runtime::stats();
+        RuntimeStats {
+            turns: s.turns,
+            blocking_polls: s.blocking_polls,
+            nonblocking_polls: s.nonblocking_polls,
+            tasks_polled: s.tasks_polled,
+            live_tasks: s.live_tasks as u32,
+            registered_pollables: s.registered_pollables as u32,
+            waiters: s.waiters as u32,
+            live_timers: s.live_timers as u32,
+            timer_armed: s.timer_armed,
+            timer_rearms: s.timer_rearms,
+            timers_fired: s.timers_fired,
+            max_poll_list: s.max_poll_list as u32,
+        }
+    }
+
+    fn sleeps_in_order(ms: Vec<u32>) -> Vec<u32> {
+        wasync::block_on(async {
+            let mut set = JoinSet::new();
+            for m in ms {
+                set.spawn(async move {
+                    sleep(Duration::from_millis(u64::from(m))).await;
+                    m
+                });
+            }
+            let mut order = Vec::new();
+            while let Some(m) = set.join_next().await {
+                order.push(m.expect("no task is aborted"));
+            }
+            order
+        })
+    }
+
+    fn timeout_race() -> bool {
+        let never = monotonic_clock::subscribe_duration(3_600_000_000_000);
+        wasync::block_on(async {
+            let a = timeout(Duration::from_millis(5), sleep(Duration::from_secs(3600))).await;
+            let b = timeout(Duration::from_millis(5), wasync::wait_for(&never)).await;
+            a.is_err() && b.is_err()
+        })
+    }
+
+    fn timer_storm(n: u32, spread_ms: u32, seed: u64) -> Storm {
+        let spread_ns = u64::from(spread_ms) * 1_000_000;
+        wasync::block_on(async move {
+            let start = Instant::now();
+            let mut x = seed.max(1);
+            let mut set = JoinSet::new();
+            for _ in 0..n {
+                let deadline = start + Duration::from_nanos(xorshift(&mut x) % (spread_ns + 1));
+                set.spawn(async move {
+                    sleep_until(deadline).await;
+                    Instant::now().as_nanos() as i64 - deadline.as_nanos() as i64
+                });
+            }
+            let (mut fired, mut early, mut sum, mut max) = (0u32, 0u32, 0u64, 0u64);
+            while let Some(late) = set.join_next().await {
+                let late = late.expect("no task is aborted");
+                fired += 1;
+                if late < 0 {
+                    early += 1;
+                } else {
+                    sum += late as u64;
+                    max = max.max(late as u64);
+                }
+            }
+            Storm {
+                fired,
+                early,
+                wall_ns: start.elapsed().as_nanos() as u64,
+                mean_lateness_ns: sum / u64::from(fired.max(1)),
+                max_lateness_ns: max,
+            }
+        })
+    }
+
+    fn tasks() -> Vec<String> {
+        wasync::block_on(async {
+            let mut seen = Vec::new();
+            let h = wasync::spawn(async { 40 + 2 });
+            seen.push(format!("join {:?}", h.await));
+
+            let slow = wasync::spawn(sleep(Duration::from_secs(3600)));
+            yield_now().await;
+            slow.abort();
+            seen.push(format!("abort {:?}", slow.await));
+
+            let mut set = JoinSet::new();
+            for ms in [30u64, 10, 20] {
+                set.spawn(async move {
+                    sleep(Duration::from_millis(ms)).await;
+                    ms
+                });
+            }
+            let mut order = Vec::new();
+            while let Some(r) = set.join_next().await {
+                order.push(r.expect("not aborted"));
+            }
+            seen.push(format!("joinset {order:?}"));
+
+            let done = Rc::new(Cell::new(false));
+            let d = done.clone();
+            drop(wasync::spawn(async move {
+                sleep(Duration::from_millis(5)).await;
+                d.set(true);
+            }));
+            sleep(Duration::from_millis(10)).await;
+            seen.push(format!("detached ran {}", done.get()));
+            seen
+        })
+    }
+
+    fn tcp_read(port: u16) -> Result<String, String> {
+        use wasip2::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+        use wasip2::sockets::{instance_network, tcp_create_socket};
+
+        wasync::block_on(async move {
+            let network = instance_network::instance_network();
+            let socket = tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4)
+                .map_err(|e| format!("create: {e:?}"))?;
+            let addr = IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                port,
+                address: (127, 0, 0, 1),
+            });
+            socket
+                .start_connect(&network, addr)
+                .map_err(|e| format!("connect: {e:?}"))?;
+            let (input, output) = {
+                let ready = socket.subscribe();
+                loop {
+                    match socket.finish_connect() {
+                        Ok(streams) => break streams,
+                        Err(ErrorCode::WouldBlock) => wasync::wait_for(&ready).await,
+                        Err(e) => return Err(format!("connect: {e:?}")),
+                    }
+                }
+            };
+            let mut text = Vec::new();
+            {
+                // The pollable is a child of the stream: it is dropped at
+                // the end of this block, before the stream.
+                let readable = input.subscribe();
+                loop {
+                    match input.read(4096) {
+                        Ok(bytes) if bytes.is_empty() => wasync::wait_for(&readable).await,
+                        Ok(bytes) => text.extend_from_slice(&bytes),
+                        Err(wasip2::io::streams::StreamError::Closed) => break,
+                        Err(e) => return Err(format!("read: {e:?}")),
+                    }
+                }
+            }
+            drop((input, output));
+            String::from_utf8(text).map_err(|e| e.to_string())
+        })
+    }
+
+    fn budget_fairness() -> u64 {
+        wasync::block_on(async {
+            let stop = Rc::new(Cell::new(false));
+            let s = stop.clone();
+            let busy = wasync::spawn(async move {
+                // Sleeping until a past instant is ready every time: only
+                // the budget makes this task give the executor back.
+                let past = Instant::now();
+                let mut spins = 0u64;
+                while !s.get() {
+                    sleep_until(past).await;
+                    spins += 1;
+                }
+                spins
+            });
+            sleep(Duration::from_millis(20)).await;
+            stop.set(true);
+            busy.await.expect("not aborted")
+        })
+    }
+
+    fn yield_fairness() -> u64 {
+        wasync::block_on(async {
+            let stop = Rc::new(Cell::new(false));
+            let s = stop.clone();
+            let spinner = wasync::spawn(async move {
+                let mut spins = 0u64;
+                while !s.get() {
+                    yield_now().await;
+                    spins += 1;
+                }
+                spins
+            });
+            sleep(Duration::from_millis(20)).await;
+            stop.set(true);
+            spinner.await.expect("not aborted")
+        })
+    }
+
+    fn spawn_background(ms: u32) {
+        drop(wasync::spawn(async move {
+            sleep(Duration::from_millis(u64::from(ms))).await;
+            BACKGROUND.with(|b| b.set(b.get() + 1));
+        }));
+    }
+
+    fn background_count(ms: u32) -> u32 {
+        wasync::block_on(sleep(Duration::from_millis(u64::from(ms))));
+        BACKGROUND.with(Cell::get)
+    }
+}
+
+export!(RuntimeTests);

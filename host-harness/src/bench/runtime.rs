@@ -1,0 +1,245 @@
+//! `bench runtime`: the guest runtime on wasync against the same program on
+//! wstd 0.6.8, in one run. See `docs/benchmarks.md` for what each measures.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wasmtime::component::Val;
+
+use super::{Sink, build_guests, ms};
+use crate::error::{Error, ErrorKind, Result};
+use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
+
+/// What `bench runtime` runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub json: bool,
+    /// Small sizes only: checks that everything runs, measures little.
+    pub quick: bool,
+    /// The longest a timer storm may run before it counts as not finished.
+    pub storm_limit: Duration,
+}
+
+const RUNTIMES: [(&str, &str); 2] = [("wasync", "bench-wasync"), ("wstd", "bench-wstd")];
+
+struct Guests {
+    harness: Harness,
+    compiled: Vec<(&'static str, Loaded)>,
+}
+
+impl Guests {
+    async fn call(&self, runtime: &str, call: &str, limit: Option<Duration>) -> Result<(Vec<Val>, crate::PollCounters)> {
+        let loaded = &self
+            .compiled
+            .iter()
+            .find(|(r, _)| *r == runtime)
+            .expect("every runtime is compiled")
+            .1;
+        let mut inst = self.harness.instantiate(loaded, &WasiOptions::default()).await?;
+        inst.set_time_limit(limit);
+        let out = inst.call_wave(call).await?;
+        Ok((out, inst.poll_counters()))
+    }
+}
+
+fn field(v: &Val, name: &str) -> u64 {
+    match v {
+        Val::Record(fields) => match fields.iter().find(|(n, _)| n == name).map(|f| &f.1) {
+            Some(Val::U64(x)) => *x,
+            Some(Val::U32(x)) => u64::from(*x),
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+fn scalar(out: &[Val]) -> u64 {
+    match out.first() {
+        Some(Val::U64(x)) => *x,
+        _ => 0,
+    }
+}
+
+/// Runs every runtime benchmark and returns the rows it printed.
+pub async fn run(opts: &Options) -> Result<Vec<Value>> {
+    let names: Vec<&str> = RUNTIMES.iter().map(|r| r.1).collect();
+    let paths = build_guests(&names, !opts.json)?;
+    let harness = Harness::with_config(HarnessConfig {
+        time_limits: true,
+        ..HarnessConfig::default()
+    })?;
+    let mut compiled = Vec::new();
+    for ((runtime, _), path) in RUNTIMES.iter().zip(&paths) {
+        compiled.push((*runtime, harness.load(path)?));
+    }
+    let guests = Guests { harness, compiled };
+    let mut sink = Sink::new(opts.json);
+    storm(&guests, opts, &mut sink).await?;
+    idle(&guests, opts, &mut sink).await?;
+    spawn(&guests, opts, &mut sink).await?;
+    poll_turn(&guests, opts, &mut sink).await?;
+    Ok(sink.into_rows())
+}
+
+async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
+    sink.heading(&format!(
+        "timer storm: N tasks each sleep a seeded random time in [0, 1 s]; wstd stops at {} s\n  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>10} {:>12}",
+        opts.storm_limit.as_secs(),
+        "runtime", "n", "finished", "wall_ms", "mean_late_ms", "max_late_ms", "polls", "ready_calls"
+    ));
+    let sizes: &[u32] = if opts.quick { &[1_000] } else { &[1_000, 10_000, 100_000] };
+    for &n in sizes {
+        for (runtime, _) in RUNTIMES {
+            let limit = opts.storm_limit;
+            let started = std::time::Instant::now();
+            let result = g
+                .call(runtime, &format!("timer-storm({n}, 1000, 12345)"), Some(limit))
+                .await;
+            let row = match result {
+                Ok((out, counters)) => {
+                    let r = &out[0];
+                    json!({
+                        "bench": "timers", "runtime": runtime, "n": n,
+                        "finished": field(r, "fired") == u64::from(n),
+                        "wall_ms": ms(field(r, "wall-ns")),
+                        "mean_lateness_ms": ms(field(r, "mean-lateness-ns")),
+                        "max_lateness_ms": ms(field(r, "max-lateness-ns")),
+                        "early": field(r, "early"),
+                        "polls": counters.polls,
+                        "ready_calls": counters.ready_calls,
+                    })
+                }
+                Err(e) if e.kind() == ErrorKind::Trap && e.to_string().contains("interrupt") => json!({
+                    "bench": "timers", "runtime": runtime, "n": n,
+                    "finished": false,
+                    "wall_ms": started.elapsed().as_millis() as u64,
+                    "mean_lateness_ms": null, "max_lateness_ms": null,
+                }),
+                Err(e) => return Err(e),
+            };
+            sink.row(row, |r| {
+                format!(
+                    "  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>10} {:>12}",
+                    r["runtime"].as_str().unwrap_or(""),
+                    r["n"],
+                    if r["finished"] == true { "yes" } else { "NO (stopped)" },
+                    r["wall_ms"],
+                    r["mean_lateness_ms"],
+                    r["max_lateness_ms"],
+                    r["polls"],
+                    r["ready_calls"],
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Yields per worker: wstd polls every idle timer after every task run, so
+/// at large M it gets fewer runs to keep the benchmark short; the figure is
+/// per run either way.
+fn yields_for(runtime: &str, idle: u32) -> u32 {
+    match (runtime, idle) {
+        ("wstd", m) if m >= 10_000 => 10,
+        ("wstd", m) if m >= 1_000 => 100,
+        _ => 1_000,
+    }
+}
+
+async fn idle(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
+    sink.heading(&format!(
+        "idle-timer overhead: 10 tasks yield repeatedly while M timers wait an hour\n  {:<7} {:>7} {:>12} {:>10}",
+        "runtime", "m", "ns_per_run", "runs"
+    ));
+    let sizes: &[u32] = if opts.quick { &[0, 100] } else { &[0, 100, 1_000, 10_000] };
+    let mut per_runtime: Vec<(&str, u32, f64)> = Vec::new();
+    for &m in sizes {
+        for (runtime, _) in RUNTIMES {
+            let yields = yields_for(runtime, m);
+            let (out, _) = g
+                .call(runtime, &format!("idle-timers({m}, 10, {yields})"), None)
+                .await?;
+            let runs = 10 * u64::from(yields);
+            let ns = scalar(&out) as f64 / runs as f64;
+            per_runtime.push((runtime, m, ns));
+            sink.row(
+                json!({"bench": "idle", "runtime": runtime, "m": m, "ns_per_run": (ns * 10.0).round() / 10.0, "runs": runs}),
+                |r| format!("  {:<7} {:>7} {:>12} {:>10}", runtime, m, r["ns_per_run"], runs),
+            );
+        }
+    }
+    for (runtime, _) in RUNTIMES {
+        let base = per_runtime.iter().find(|r| r.0 == runtime && r.1 == 0).map(|r| r.2);
+        let top = per_runtime.iter().filter(|r| r.0 == runtime).max_by_key(|r| r.1);
+        if let (Some(base), Some(top)) = (base, top) {
+            sink.note(&format!(
+                "{runtime}: M={} costs {:.2}x M=0 per run",
+                top.1,
+                top.2 / base
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn spawn(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
+    let n: u32 = if opts.quick { 10_000 } else { 1_000_000 };
+    sink.heading(&format!(
+        "spawn and join: {n} trivial tasks\n  {:<7} {:>12}",
+        "runtime", "ns_per_task"
+    ));
+    let mut results = Vec::new();
+    for (runtime, _) in RUNTIMES {
+        let (out, _) = g.call(runtime, &format!("spawn-join({n})"), None).await?;
+        let ns = scalar(&out) as f64 / f64::from(n);
+        results.push(ns);
+        sink.row(
+            json!({"bench": "spawn", "runtime": runtime, "n": n, "ns_per_task": (ns * 10.0).round() / 10.0}),
+            |r| format!("  {:<7} {:>12}", runtime, r["ns_per_task"]),
+        );
+    }
+    sink.note(&format!("wstd / wasync: {:.2}x", results[1] / results[0]));
+    Ok(())
+}
+
+async fn poll_turn(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
+    let turns: u32 = if opts.quick { 200 } else { 10_000 };
+    sink.heading(&format!(
+        "poll-turn cost: one task yields {turns} times while P futures wait on pending pollables\n  {:<7} {:>6} {:>12} {:>14} {:>14}",
+        "runtime", "p", "ns_per_turn", "host_ns_per_turn", "guest_ns_per_turn"
+    ));
+    let sizes: &[u32] = if opts.quick { &[1, 10] } else { &[1, 10, 100, 1_000] };
+    for &p in sizes {
+        for (runtime, _) in RUNTIMES {
+            let (out, counters) = g
+                .call(runtime, &format!("poll-turn({p}, {turns})"), None)
+                .await?;
+            let total = scalar(&out) as f64 / f64::from(turns);
+            let host = counters.poll_time.as_nanos() as f64 / f64::from(turns);
+            let guest = (total - host).max(0.0);
+            sink.row(
+                json!({
+                    "bench": "poll-turn", "runtime": runtime, "p": p,
+                    "ns_per_turn": total.round(),
+                    "host_ns_per_turn": host.round(),
+                    "guest_ns_per_turn": guest.round(),
+                    "polls": counters.polls,
+                    "ready_calls": counters.ready_calls,
+                }),
+                |r| {
+                    format!(
+                        "  {:<7} {:>6} {:>12} {:>14} {:>14}",
+                        runtime, p, r["ns_per_turn"], r["host_ns_per_turn"], r["guest_ns_per_turn"]
+                    )
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+impl From<wasync_build::BuildError> for Error {
+    fn from(e: wasync_build::BuildError) -> Error {
+        Error::Config(format!("the guest build failed: {e}"))
+    }
+}

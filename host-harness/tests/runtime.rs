@@ -1,0 +1,147 @@
+//! The wasync runtime in a real host: the `runtime-tests` guest, one export
+//! per scenario.
+
+use std::sync::LazyLock;
+
+use wasync_harness::wasmtime::component::Val;
+use wasync_harness::{Harness, Instance, Loaded, WasiOptions};
+
+static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::new().expect("engine"));
+static GUEST: LazyLock<Loaded> =
+    LazyLock::new(|| HARNESS.load(test_programs::RUNTIME_TESTS).unwrap());
+
+async fn guest() -> Instance {
+    HARNESS.instantiate(&GUEST, &WasiOptions::captured()).await.unwrap()
+}
+
+fn field<'a>(record: &'a Val, name: &str) -> &'a Val {
+    let Val::Record(fields) = record else {
+        panic!("not a record: {record:?}")
+    };
+    &fields.iter().find(|(n, _)| n == name).unwrap().1
+}
+
+fn u64_of(v: &Val) -> u64 {
+    match v {
+        Val::U64(x) => *x,
+        Val::U32(x) => u64::from(*x),
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sleeps_complete_in_deadline_order() {
+    let mut g = guest().await;
+    let out = g.call_wave("sleeps-in-order([40, 5, 25, 15, 5, 30])").await.unwrap();
+    let order: Vec<u32> = match &out[0] {
+        Val::List(items) => items
+            .iter()
+            .map(|v| match v {
+                Val::U32(x) => *x,
+                _ => unreachable!(),
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(order, [5, 5, 15, 25, 30, 40]);
+    // Every timer went through the one timer pollable.
+    assert_eq!(g.poll_counters().max_list, 1);
+}
+
+#[tokio::test]
+async fn a_timeout_race_leaves_nothing_registered() {
+    let mut g = guest().await;
+    assert_eq!(g.call("timeout-race", &[]).await.unwrap(), [Val::Bool(true)]);
+    let stats = &g.call("stats", &[]).await.unwrap()[0];
+    for gauge in ["live-timers", "registered-pollables", "waiters", "live-tasks"] {
+        assert_eq!(u64_of(field(stats, gauge)), 0, "{gauge} in {stats:?}");
+    }
+    assert_eq!(field(stats, "timer-armed"), &Val::Bool(false));
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_timers_over_a_second_all_fire_none_early() {
+    let mut g = guest().await;
+    let storm = &g.call_wave("timer-storm(100000, 1000, 7)").await.unwrap()[0];
+    assert_eq!(u64_of(field(storm, "fired")), 100_000, "{storm:?}");
+    assert_eq!(u64_of(field(storm, "early")), 0, "{storm:?}");
+    let c = g.poll_counters();
+    assert_eq!(c.max_list, 1, "one host pollable for all timers: {c:?}");
+    assert!(c.polls < 5_000, "about one poll per millisecond at most: {c:?}");
+}
+
+#[tokio::test]
+async fn spawn_join_set_and_abort_behave() {
+    let mut g = guest().await;
+    let out = g.call("tasks", &[]).await.unwrap();
+    let lines: Vec<String> = match &out[0] {
+        Val::List(items) => items
+            .iter()
+            .map(|v| match v {
+                Val::String(s) => s.clone(),
+                _ => unreachable!(),
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        lines,
+        [
+            "join Ok(42)",
+            "abort Err(Cancelled)",
+            "joinset [10, 20, 30]",
+            "detached ran true",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_a_real_socket_stream() {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        for part in ["slow ", "and ", "steady"] {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            conn.write_all(part.as_bytes()).await.unwrap();
+        }
+    });
+    let mut g = HARNESS
+        .instantiate(
+            &GUEST,
+            &WasiOptions {
+                network: true,
+                ..WasiOptions::captured()
+            },
+        )
+        .await
+        .unwrap();
+    let out = g.call("tcp-read", &[Val::U16(port)]).await.unwrap();
+    server.await.unwrap();
+    assert_eq!(
+        out,
+        [Val::Result(Ok(Some(Box::new(Val::String("slow and steady".into())))))]
+    );
+    assert!(g.poll_counters().polls >= 3, "the guest waited in poll between parts");
+}
+
+#[tokio::test]
+async fn a_task_that_never_yields_to_the_host_still_lets_timers_fire() {
+    let mut g = guest().await;
+    // Each call returns only because the 20 ms timer fired beside a task
+    // that never waits on the host.
+    let budget = g.call("budget-fairness", &[]).await.unwrap();
+    assert!(u64_of(&budget[0]) > 0, "{budget:?}");
+    let yields = g.call("yield-fairness", &[]).await.unwrap();
+    assert!(u64_of(&yields[0]) > 0, "{yields:?}");
+}
+
+#[tokio::test]
+async fn a_task_spawned_in_one_call_finishes_in_a_later_one() {
+    let mut g = guest().await;
+    g.call("spawn-background", &[Val::U32(10)]).await.unwrap();
+    // The second call drives the runtime for 40 ms: the task finishes then.
+    let out = g.call("background-count", &[Val::U32(40)]).await.unwrap();
+    assert_eq!(out, [Val::U32(1)]);
+}
