@@ -233,9 +233,19 @@ pub(crate) fn parse_call(
         input: call.to_owned(),
         message,
     };
-    let parsed = wasm_wave::untyped::UntypedFuncCall::parse(call.trim())
+    // WAVE names functions by their plain name; an interface prefix
+    // (`ns:pkg/iface#`) is split off first.
+    let call = call.trim();
+    let (iface, rest) = match call.split_once('(').map(|(head, _)| head.rfind('#')) {
+        Some(Some(hash)) => (Some(&call[..hash]), &call[hash + 1..]),
+        _ => (None, call),
+    };
+    let parsed = wasm_wave::untyped::UntypedFuncCall::parse(rest)
         .map_err(|e| syntax(format!("{e} (expected `name(arg, …)` in WAVE syntax)")))?;
-    let name = parsed.name().to_owned();
+    let name = match iface {
+        Some(iface) => format!("{iface}#{}", parsed.name()),
+        None => parsed.name().to_owned(),
+    };
     let sig = sig_of(&name)?;
     let types: Vec<Type> = sig.params.iter().map(|(_, t)| t.clone()).collect();
     let args = parsed.to_wasm_params::<Val>(types.iter()).map_err(|e| {

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod bench;
+pub mod compose;
 mod error;
 mod harness;
 mod host;

@@ -27,6 +27,11 @@ enum Command {
     /// Run benchmarks side by side and print a table (or JSON lines).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Compose components statically with wac-graph (mode S): plug the
+    /// exports of each PLUG into the imports of ROOT and write the result.
+    Compose(ComposeArgs),
+    /// Print the WIT of a world as a wasync mode lowers it.
+    Lower(LowerArgs),
     /// Print a component's imports and exports as WIT.
     Wit {
         /// The component (.wasm) to inspect.
@@ -103,6 +108,74 @@ struct CallArgs {
     run: RunOptions,
 }
 
+#[derive(Args)]
+struct ComposeArgs {
+    /// The component whose imports get plugged.
+    root: PathBuf,
+    /// A component whose exports satisfy imports of ROOT. Repeatable.
+    #[arg(long = "plug", value_name = "PLUG", required = true)]
+    plugs: Vec<PathBuf>,
+    /// Treat ROOT and the plugs as a chain: ROOT imports what the first
+    /// plug exports, which imports what the next exports, and so on.
+    #[arg(long)]
+    chain: bool,
+    /// Where to write the composed component.
+    #[arg(short, long, value_name = "OUT.wasm")]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct LowerArgs {
+    /// A WIT folder (with its dependencies in `deps/`).
+    wit: PathBuf,
+    /// The world to lower; may be omitted if the package has only one.
+    #[arg(long)]
+    world: Option<String>,
+    /// S (standard) or C (concurrent).
+    #[arg(long, value_parser = parse_mode)]
+    mode: wasync_lower::Mode,
+    /// Write the lowered package and its dependencies to this folder
+    /// (the layout cargo-component reads) instead of printing.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+fn parse_mode(s: &str) -> Result<wasync_lower::Mode, String> {
+    s.parse().map_err(|e: wasync_lower::UnknownMode| e.to_string())
+}
+
+fn lower(args: LowerArgs) -> wasync_harness::Result<Option<String>> {
+    let repo_deps = wasync_build::Pipeline::for_this_repo().repo.join("wit").join("deps");
+    let (resolve, lowering) =
+        wasync_lower::load_and_lower(&args.wit, args.world.as_deref(), args.mode, &[repo_deps])
+            .map_err(|e| wasync_harness::Error::Config(format!("{e:#}")))?;
+    match args.out {
+        Some(dir) => {
+            wasync_lower::write_dir(&resolve, lowering.world, &dir)
+                .map_err(|e| wasync_harness::Error::Config(format!("{e:#}")))?;
+            Ok(None)
+        }
+        None => wasync_lower::print_world(&resolve, lowering.world)
+            .map(Some)
+            .map_err(|e| wasync_harness::Error::Config(format!("{e:#}"))),
+    }
+}
+
+fn compose(args: ComposeArgs) -> wasync_harness::Result<Option<String>> {
+    let bytes = if args.chain {
+        let mut chain = vec![args.root.clone()];
+        chain.extend(args.plugs.iter().cloned());
+        wasync_harness::compose::compose_chain(&chain)?
+    } else {
+        wasync_harness::compose::compose(&args.root, &args.plugs)?
+    };
+    std::fs::write(&args.output, &bytes).map_err(|source| wasync_harness::Error::Io {
+        path: args.output.clone(),
+        source,
+    })?;
+    Ok(Some(format!("wrote {} ({} bytes)", args.output.display(), bytes.len())))
+}
+
 fn parse_dir(s: &str) -> Result<DirMount, String> {
     s.parse()
 }
@@ -158,6 +231,8 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
             };
             wasync_harness::bench::runtime::run(&opts).await.map(|_| None)
         }
+        Command::Compose(args) => compose(args),
+        Command::Lower(args) => lower(args),
         Command::Wit { component } => wasync_harness::wit::component_wit(&component).map(Some),
     }
 }

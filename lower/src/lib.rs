@@ -401,12 +401,27 @@ pub fn add_abi(resolve: &mut Resolve, deps_dirs: &[PathBuf]) -> Result<PackageId
     resolve.push_source("wasync-abi.wit", ABI_WIT)
 }
 
-/// Prints the package of `world` as WIT.
+/// Prints the package of `world` as WIT, keeping only that world and the
+/// interfaces of the package it uses, so the output shows what the world
+/// looks like after lowering.
 pub fn print_world(resolve: &Resolve, world: WorldId) -> Result<String> {
     let pkg = resolve.worlds[world]
         .package
         .context("the world belongs to no package")?;
-    print_package(resolve, pkg)
+    let used: std::collections::HashSet<InterfaceId> = resolve.worlds[world]
+        .imports
+        .values()
+        .chain(resolve.worlds[world].exports.values())
+        .filter_map(|item| match item {
+            WorldItem::Interface { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let mut pruned = resolve.clone();
+    let package = &mut pruned.packages[pkg];
+    package.worlds.retain(|_, w| *w == world);
+    package.interfaces.retain(|_, i| used.contains(i));
+    print_package(&pruned, pkg)
 }
 
 /// Prints one package as WIT.
@@ -448,4 +463,27 @@ fn write_if_changed(path: &Path, contents: &str) -> Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Reads the WIT folder `wit_dir`, selects `world`, and lowers it for
+/// `mode`: what `wasync-harness lower` and the guest pipeline do. In mode C,
+/// `wasi:io` is taken from `wit_dir/deps` or else from `extra_deps`.
+pub fn load_and_lower(
+    wit_dir: &Path,
+    world: Option<&str>,
+    mode: Mode,
+    extra_deps: &[PathBuf],
+) -> Result<(Resolve, Lowering)> {
+    let mut resolve = Resolve::default();
+    let (pkg, _) = resolve
+        .push_path(wit_dir)
+        .map_err(|e| anyhow::anyhow!("{}", resolve.render_error(&e)))?;
+    let world = resolve.select_world(&[pkg], world)?;
+    if mode == Mode::Concurrent {
+        let mut deps = vec![wit_dir.join("deps")];
+        deps.extend_from_slice(extra_deps);
+        add_abi(&mut resolve, &deps)?;
+    }
+    let lowering = lower(&mut resolve, world, mode)?;
+    Ok((resolve, lowering))
 }

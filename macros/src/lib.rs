@@ -1,1 +1,52 @@
-//! Work in progress.
+//! The proc macros of wasync. Use them through the `wasync` crate:
+//! `wasync::generate!` and `#[wasync::async_export]`.
+//!
+//! - `generate_impl!` (behind `wasync::generate!`) reads WIT with
+//!   wit-parser, lowers its `async func`s with `wasync-lower` for the mode
+//!   of the build, generates bindings with wit-bindgen, and then adds what
+//!   the author needs on top: `async fn` wrappers for imported async
+//!   functions, and a table of every exported function on each generated
+//!   `Guest` trait, which `#[async_export]` checks the author's impl
+//!   against at compile time.
+//! - `#[async_export]` turns the author's `async fn`s into the functions of
+//!   the lowered trait: in mode S they run the future to completion, in
+//!   mode C they start it on the runtime and return when it would wait.
+
+mod attr;
+mod config;
+mod expand;
+mod rewrite;
+
+use proc_macro::TokenStream;
+
+/// The implementation of `wasync::generate!`; see its documentation.
+#[proc_macro]
+pub fn generate_impl(input: TokenStream) -> TokenStream {
+    let config = syn::parse_macro_input!(input as config::Config);
+    expand::expand(config)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements a generated `Guest` trait with `async fn`s.
+///
+/// Write the functions the WIT declares `async func` as `async fn`, and the
+/// plain `func`s as plain `fn`s. The attribute checks the impl against the
+/// WIT at compile time and adapts the `async fn`s to the mode of the build.
+/// In mode C, resources with async methods must be `Clone` (the call
+/// outlives the borrow of `self`, so it keeps a clone).
+///
+/// See `wasync::generate!` for an example.
+#[proc_macro_attribute]
+pub fn async_export(args: TokenStream, item: TokenStream) -> TokenStream {
+    if !args.is_empty() {
+        let args = proc_macro2::TokenStream::from(args);
+        return syn::Error::new_spanned(args, "#[async_export] takes no arguments")
+            .into_compile_error()
+            .into();
+    }
+    let item = syn::parse_macro_input!(item as syn::ItemImpl);
+    attr::expand(item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

@@ -48,7 +48,13 @@
 
 #![deny(unsafe_code)]
 
+#[doc(hidden)]
+pub mod abi;
 mod backend;
+#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+#[doc(hidden)]
+pub mod concurrent;
+mod export;
 pub mod poll;
 #[allow(unsafe_code)]
 mod raw;
@@ -60,5 +66,9 @@ pub mod time;
 pub use backend::sim;
 
 pub use poll::{Pollable, WaitFor, wait_for};
+pub use wasync_macros::async_export;
+
+#[doc(hidden)]
+pub use export::__private;
 pub use runtime::{block_on, spawn};
 pub use task::{JoinError, JoinHandle, JoinSet, yield_now};

@@ -2,7 +2,13 @@
 //! itself (the export macros are tested by other guests), so these tests
 //! exercise the runtime alone, on a real host.
 
-wit_bindgen::generate!({ world: "runtime-tests", path: "../../wit" });
+mod bindings {
+    // Inside a module: the `wasync:examples` package generates a module
+    // named `wasync`, which must not shadow the crate.
+    wit_bindgen::generate!({ world: "runtime-tests", path: "../../wit", generate_all });
+}
+
+use bindings::{Guest, RuntimeStats, Storm};
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -236,4 +242,4 @@ impl Guest for RuntimeTests {
     }
 }
 
-export!(RuntimeTests);
+bindings::export!(RuntimeTests with_types_in bindings);

@@ -35,6 +35,19 @@ struct Sim {
     clock_ns: u64,
     pollables: Slab<State>,
     limit: Option<usize>,
+    /// Mode C: what the guest last parked, and imported-call traffic.
+    parks: Vec<Park>,
+    calls: Vec<(u32, u32)>,
+    cancelled_calls: Vec<u32>,
+}
+
+/// One `park` of a simulated mode C guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Park {
+    /// Handles of the parked pollables.
+    pub waiting: Vec<u32>,
+    /// Export calls reported finished.
+    pub finished: Vec<u32>,
 }
 
 thread_local! {
@@ -45,6 +58,9 @@ thread_local! {
             clock_ns: 1_000_000_000_000,
             pollables: Slab::new(),
             limit: None,
+            parks: Vec::new(),
+            calls: Vec::new(),
+            cancelled_calls: Vec::new(),
         })
     };
 }
@@ -171,6 +187,25 @@ fn now_ns() -> u64 {
     with(|s| s.clock_ns)
 }
 
+/// Mode C: every park so far, oldest first (and forgets them).
+pub fn take_parks() -> Vec<Park> {
+    with(|s| std::mem::take(&mut s.parks))
+}
+
+/// Mode C: finishes imported call `id` (an `err(id)` from an imported
+/// `g-start`): its pollable becomes ready.
+pub fn finish_imported_call(id: u32) {
+    let handle = with(|s| s.calls.iter().find(|(c, _)| *c == id).map(|(_, h)| *h));
+    if let Some(h) = handle {
+        set_ready(h);
+    }
+}
+
+/// Mode C: imported calls the guest abandoned (and forgets them).
+pub fn take_cancelled_calls() -> Vec<u32> {
+    with(|s| std::mem::take(&mut s.cancelled_calls))
+}
+
 /// What the runtime uses in place of the wasi backend.
 pub(crate) mod backend {
     use super::Pollable;
@@ -197,7 +232,29 @@ pub(crate) mod backend {
     #[derive(Default)]
     pub(crate) struct Poller;
 
+    pub(crate) fn subscribe_call(id: u32) -> Pollable {
+        let p = Pollable::new();
+        with(|s| s.calls.push((id, p.id)));
+        p
+    }
+
+    pub(crate) fn cancel_call(id: u32) {
+        with(|s| {
+            s.calls.retain(|(c, _)| *c != id);
+            s.cancelled_calls.push(id);
+        });
+    }
+
     impl Poller {
+        pub(crate) fn park(&mut self, handles: &[u32], finished: &[u32]) {
+            with(|s| {
+                s.parks.push(super::Park {
+                    waiting: handles.to_vec(),
+                    finished: finished.to_vec(),
+                })
+            });
+        }
+
         pub(crate) fn poll(&mut self, handles: &[u32], out: &mut Vec<u32>) {
             with(|s| {
                 let collect = |s: &super::Sim, out: &mut Vec<u32>| {

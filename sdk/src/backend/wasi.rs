@@ -45,3 +45,24 @@ impl Poller {
         out.extend_from_slice(&ready);
     }
 }
+
+#[cfg(feature = "concurrent")]
+impl Poller {
+    /// Mode C: `wasync:abi/host.park`.
+    pub(crate) fn park(&mut self, handles: &[u32], finished: &[u32]) {
+        self.views
+            .with(handles, |list| crate::abi::host::park(list, finished));
+    }
+}
+
+/// Mode C: a pollable that is ready once imported call `id` finished.
+#[cfg(feature = "concurrent")]
+pub(crate) fn subscribe_call(id: u32) -> Pollable {
+    crate::abi::host::subscribe_call(id)
+}
+
+/// Mode C: abandons imported call `id`.
+#[cfg(feature = "concurrent")]
+pub(crate) fn cancel_call(id: u32) {
+    crate::abi::host::cancel_call(id)
+}

@@ -42,6 +42,7 @@ pub(crate) use task::Task;
 pub use task::{AbortHandle, AbortOnDropHandle, JoinError, JoinHandle, SpawnError};
 pub(crate) use timers::Timers;
 
+
 pub(crate) use coop::poll_proceed;
 
 /// The packed key of the `block_on` future's waker: an index no task gets.
@@ -70,6 +71,9 @@ pub(crate) struct Runtime {
     pub(crate) finished_calls: Vec<u32>,
     /// Task polls since the host was last checked.
     polls_since_check: u32,
+    /// Mode C: the registry generation and timer tick of the last park.
+    #[cfg_attr(all(target_family = "wasm", not(feature = "concurrent")), allow(dead_code))]
+    last_park: Option<(u64, Option<u64>)>,
 }
 
 thread_local! {
@@ -160,6 +164,7 @@ impl Runtime {
             stats: Stats::default(),
             finished_calls: Vec::new(),
             polls_since_check: 0,
+            last_park: None,
         }
     }
 
@@ -472,7 +477,7 @@ fn check_host(check: Check) {
 
 /// Runs batches until no task is runnable, with one non-blocking check of
 /// the host after each. Mode C's way to run after every entry.
-#[cfg_attr(not(feature = "concurrent"), allow(dead_code))]
+#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
 pub(crate) fn run_until_idle() {
     loop {
         flush_wakes();
@@ -483,6 +488,77 @@ pub(crate) fn run_until_idle() {
             return;
         }
     }
+}
+
+/// Mode C: hands the host what the instance now waits on (the registry's
+/// poll list plus the armed timer pollable) and the calls finished since the
+/// last park. Skipped when neither changed since the last park: the host
+/// still holds that list, and every handle in it is still alive. Returns
+/// whether it called the host.
+#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+pub(crate) fn park() -> bool {
+    with(|rt| {
+        rt.timers.arm();
+        let key = (rt.registry.generation(), rt.timers.armed_tick());
+        if rt.finished_calls.is_empty() && rt.last_park == Some(key) {
+            return false;
+        }
+        rt.last_park = Some(key);
+        rt.handles.clear();
+        rt.handles.extend_from_slice(rt.registry.list());
+        if let Some(h) = rt.timers.armed_handle() {
+            rt.handles.push(h);
+        }
+        rt.poller.park(&rt.handles, &rt.finished_calls);
+        rt.finished_calls.clear();
+        rt.stats.blocking_polls += 1;
+        rt.stats.pollables_polled += rt.handles.len() as u64;
+        rt.stats.max_poll_list = rt.stats.max_poll_list.max(rt.handles.len());
+        true
+    })
+}
+
+/// Mode C: applies the host's report of which parked pollables are ready
+/// (positions in the last parked list), then fires due timers.
+#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+pub(crate) fn apply_ready(ready: &[u32]) {
+    with(|rt| {
+        let registered = rt.registry.len() as u32;
+        let Runtime {
+            registry,
+            tasks,
+            gens,
+            queue,
+            main_woken,
+            pending_wakes,
+            ..
+        } = rt;
+        let mut sched = Scheduler {
+            tasks,
+            gens,
+            queue,
+            main_woken,
+            pending_wakes,
+        };
+        if ready.iter().any(|&p| p < registered) {
+            registry.fire(ready, |w| sched.wake(w));
+        }
+        rt.fire_timers();
+    });
+    flush_wakes();
+}
+
+/// Mode C: whether call `id` finished; if so it is dropped from the list of
+/// finished calls to report (its result goes straight back to the host).
+#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+pub(crate) fn take_finished(id: u32) -> bool {
+    with(|rt| match rt.finished_calls.iter().position(|&c| c == id) {
+        Some(i) => {
+            rt.finished_calls.swap_remove(i);
+            true
+        }
+        None => false,
+    })
 }
 
 /// Marks the calling code as driving the runtime; nested drivers panic.
@@ -594,3 +670,5 @@ pub fn reset_counters() {
 }
 
 pub use task::{spawn, try_spawn};
+#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+pub(crate) use task::spawn_call;

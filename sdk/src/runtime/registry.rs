@@ -41,12 +41,21 @@ pub(crate) struct Registry {
     waiters: Slab<Waiter>,
     /// Scratch for `fire`, kept to avoid allocating per turn.
     fired_entries: Vec<usize>,
+    /// Bumped whenever the list changes, so a mode C guest can tell
+    /// whether it must park again.
+    generation: u64,
 }
 
 impl Registry {
     /// The handles to poll, one per distinct pollable.
     pub(crate) fn list(&self) -> &[u32] {
         &self.list
+    }
+
+    /// Changes whenever `list` changes.
+    #[cfg_attr(all(target_family = "wasm", not(feature = "concurrent")), allow(dead_code))]
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Distinct pollables registered.
@@ -72,6 +81,7 @@ impl Registry {
                 });
                 self.list.push(handle);
                 self.owners.push(e);
+                self.generation += 1;
                 self.by_handle.insert(handle, e);
                 e
             }
@@ -115,6 +125,7 @@ impl Registry {
     }
 
     fn remove_entry(&mut self, e: usize) {
+        self.generation += 1;
         let entry = self.entries.remove(e);
         self.by_handle.remove(&entry.handle);
         self.list.swap_remove(entry.pos);

@@ -218,8 +218,23 @@ impl fmt::Display for SpawnError {
 
 impl std::error::Error for SpawnError {}
 
-pub(crate) fn spawn_boxed(future: BoxedTask, call: Option<u32>) -> Result<usize, SpawnError> {
+fn spawn_boxed(future: BoxedTask, call: Option<u32>) -> Result<usize, SpawnError> {
     with(|rt| rt.insert_task(Task::new(future, call)))
+}
+
+/// Mode C: spawns the task that computes export call `call`; its id is
+/// reported when it finishes.
+#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+pub(crate) fn spawn_call<F>(call: u32, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let packed = spawn_boxed(Box::pin(Stage::Running { future }), Some(call))?;
+    Ok(JoinHandle {
+        packed,
+        _marker: PhantomData,
+    })
 }
 
 /// Spawns a task on the runtime and returns a handle to await its output.

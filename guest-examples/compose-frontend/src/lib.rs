@@ -1,0 +1,24 @@
+//! The front of a composition: `relay` awaits the imported backend.
+
+mod bindings {
+    wasync::generate!({ world: "compose-frontend", path: "../../wit" });
+}
+
+use bindings::exports::examples::wasync::frontend::Guest;
+use bindings::examples::wasync::backend;
+
+struct Frontend;
+
+#[wasync::async_export]
+impl Guest for Frontend {
+    async fn relay(text: String, ms: u32) -> String {
+        let answer = backend::shout(&text, ms).await;
+        format!("[{answer}]")
+    }
+
+    async fn ping() -> String {
+        "pong".to_owned()
+    }
+}
+
+bindings::export!(Frontend with_types_in bindings);

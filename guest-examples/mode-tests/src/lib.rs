@@ -1,0 +1,116 @@
+//! Async exports with spawn, timers, timeouts and fan-out. The same source
+//! builds as mode S (`mode-tests.wasm`) and mode C (`mode-tests-c.wasm`).
+
+mod bindings {
+    wasync::generate!({ world: "mode-tests", path: "../../wit" });
+}
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use bindings::exports::examples::wasync::slow::{FanOutReport, Guest as Slow, RuntimeStats};
+use wasync::time::{Instant, sleep, timeout_at};
+
+thread_local! {
+    static COUNTER: Cell<u32> = const { Cell::new(0) };
+}
+
+fn ms(n: u32) -> Duration {
+    Duration::from_millis(u64::from(n))
+}
+
+struct Component;
+
+#[wasync::async_export]
+impl Slow for Component {
+    async fn sleep_for(ms_: u32) -> u32 {
+        sleep(ms(ms_)).await;
+        ms_
+    }
+
+    async fn fan_out(ms_: Vec<u32>, timeout_ms: u32) -> FanOutReport {
+        let deadline = Instant::now() + ms(timeout_ms);
+        let tasks: Vec<_> = ms_
+            .iter()
+            .map(|&m| {
+                wasync::spawn(async move {
+                    sleep(ms(m)).await;
+                    m
+                })
+            })
+            .collect();
+        let (a, b) = futures::join!(
+            async {
+                sleep(ms(2)).await;
+                "left"
+            },
+            async {
+                sleep(ms(1)).await;
+                "right"
+            }
+        );
+        let mut finished = Vec::new();
+        let mut timed_out = 0;
+        for task in tasks {
+            match timeout_at(deadline, task).await {
+                Ok(Ok(m)) => finished.push(m),
+                _ => timed_out += 1,
+            }
+        }
+        FanOutReport {
+            finished,
+            timed_out,
+            joined: format!("{a}+{b}"),
+        }
+    }
+
+    async fn spawn_later(ms_: u32) {
+        drop(wasync::spawn(async move {
+            sleep(ms(ms_)).await;
+            COUNTER.with(|c| c.set(c.get() + 1));
+        }));
+    }
+
+    fn counter() -> u32 {
+        COUNTER.with(Cell::get)
+    }
+
+    async fn boom(message: String) {
+        sleep(ms(1)).await;
+        panic!("{message}");
+    }
+
+    async fn echo(text: String) -> String {
+        text
+    }
+
+    fn echo_plain(text: String) -> String {
+        text
+    }
+
+    fn stats() -> RuntimeStats {
+        let s = wasync::runtime::stats();
+        RuntimeStats {
+            turns: s.turns,
+            blocking_polls: s.blocking_polls,
+            nonblocking_polls: s.nonblocking_polls,
+            tasks_polled: s.tasks_polled,
+            live_tasks: s.live_tasks as u32,
+            registered_pollables: s.registered_pollables as u32,
+            waiters: s.waiters as u32,
+            live_timers: s.live_timers as u32,
+            timer_armed: s.timer_armed,
+            timer_rearms: s.timer_rearms,
+            timers_fired: s.timers_fired,
+            max_poll_list: s.max_poll_list as u32,
+        }
+    }
+}
+
+impl bindings::Guest for Component {
+    fn version() -> String {
+        env!("CARGO_PKG_VERSION").to_owned()
+    }
+}
+
+bindings::export!(Component with_types_in bindings);

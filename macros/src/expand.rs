@@ -1,0 +1,235 @@
+//! `generate!`: WIT in, lowered bindings plus wasync's additions out.
+
+use std::path::PathBuf;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::Error;
+use wasync_lower::{Mode, lower};
+use wit_bindgen_core::WorldGenerator;
+use wit_bindgen_rust::{Opts, WithOption};
+use wit_parser::{Function, FunctionKind, InterfaceId, Resolve, TypeId, WorldId, WorldItem};
+
+use crate::config::Config;
+use crate::rewrite;
+
+/// The functions one generated `Guest…` trait must implement, as the WIT
+/// declares them (before lowering).
+pub struct ExportGroup {
+    pub interface: Option<InterfaceId>,
+    /// `ns:pkg/iface`, or `world <name>` for the world's own functions.
+    pub label: String,
+    pub resource: Option<(TypeId, String)>,
+    pub funcs: Vec<Function>,
+}
+
+fn resource_of(kind: &FunctionKind) -> Option<TypeId> {
+    match kind {
+        FunctionKind::Method(r)
+        | FunctionKind::AsyncMethod(r)
+        | FunctionKind::Static(r)
+        | FunctionKind::AsyncStatic(r)
+        | FunctionKind::Constructor(r)
+        | FunctionKind::MethodGetter(r)
+        | FunctionKind::MethodSetter(r) => Some(*r),
+        _ => None,
+    }
+}
+
+fn push_grouped(groups: &mut Vec<ExportGroup>, resolve: &Resolve, interface: Option<InterfaceId>, label: &str, f: &Function) {
+    let resource = resource_of(&f.kind).map(|r| {
+        let name = resolve.types[r].name.clone().unwrap_or_default();
+        (r, name)
+    });
+    let key = resource.as_ref().map(|r| r.0);
+    match groups
+        .iter_mut()
+        .find(|g| g.interface == interface && g.resource.as_ref().map(|r| r.0) == key)
+    {
+        Some(g) => g.funcs.push(f.clone()),
+        None => groups.push(ExportGroup {
+            interface,
+            label: label.to_owned(),
+            resource,
+            funcs: vec![f.clone()],
+        }),
+    }
+}
+
+/// Every exported function of `world`, grouped by the trait that will hold
+/// it. Taken before lowering, so `async func`s are still marked as such.
+fn export_groups(resolve: &Resolve, world: WorldId) -> Vec<ExportGroup> {
+    let mut groups = Vec::new();
+    let w = &resolve.worlds[world];
+    let world_label = format!("world `{}`", w.name);
+    for item in w.exports.values() {
+        match item {
+            WorldItem::Function(f) => push_grouped(&mut groups, resolve, None, &world_label, f),
+            WorldItem::Interface { id, .. } => {
+                let label = resolve.id_of(*id).unwrap_or_else(|| "an inline interface".to_owned());
+                for f in resolve.interfaces[*id].functions.values() {
+                    push_grouped(&mut groups, resolve, Some(*id), &label, f);
+                }
+            }
+            WorldItem::Type { .. } => {}
+        }
+    }
+    groups
+}
+
+fn wit_error(span: Span, resolve: &Resolve, e: &anyhow::Error) -> Error {
+    Error::new(span, resolve.render_error(e))
+}
+
+/// The repository's vendored WIT dependencies, where the mode C lowering
+/// finds `wasi:io` when the author's WIT does not carry it.
+fn repo_deps() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wit/deps")
+}
+
+pub fn expand(config: Config) -> syn::Result<TokenStream> {
+    let mode = match config.stated_mode {
+        Some((stated, span)) if stated != config.build_mode => {
+            let why = match stated {
+                Mode::Concurrent => "enable wasync's `concurrent` feature (it builds the runtime's side of mode C)",
+                Mode::Standard => "disable wasync's `concurrent` feature, or say `mode: \"C\"`",
+            };
+            return Err(Error::new(
+                span,
+                format!(
+                    "this build is mode {}, but the bindings ask for mode {stated}: {why}",
+                    config.build_mode
+                ),
+            ));
+        }
+        _ => config.build_mode,
+    };
+
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
+    let mut resolve = Resolve::default();
+    let mut files = Vec::new();
+    let mut main = Vec::new();
+    let mut deps_dirs = Vec::new();
+    let default_path = syn::LitStr::new("wit", config.span);
+    let paths: Vec<&syn::LitStr> = if config.paths.is_empty() {
+        if config.inline.is_some() && !root.join("wit").exists() {
+            Vec::new()
+        } else {
+            vec![&default_path]
+        }
+    } else {
+        config.paths.iter().collect()
+    };
+    for lit in paths {
+        let path = root.join(lit.value());
+        deps_dirs.push(path.join("deps"));
+        let (pkg, sources) = resolve
+            .push_path(&path)
+            .map_err(|e| wit_error(lit.span(), &resolve, &e))?;
+        files.extend(sources.paths().map(|p| p.to_owned()));
+        main.push(pkg);
+    }
+    if let Some(inline) = &config.inline {
+        let pkg = resolve
+            .push_source("inline.wit", &inline.value())
+            .map_err(|e| wit_error(inline.span(), &resolve, &e))?;
+        main = vec![pkg];
+    }
+    let world_span = config.world.as_ref().map_or(config.span, |w| w.span());
+    let world_name = config.world.as_ref().map(|w| w.value());
+    let world = resolve
+        .select_world(&main, world_name.as_deref())
+        .map_err(|e| Error::new(world_span, format!("{e:#}")))?;
+
+    let groups = export_groups(&resolve, world);
+    if mode == Mode::Concurrent {
+        deps_dirs.push(repo_deps());
+        wasync_lower::add_abi(&mut resolve, &deps_dirs)
+            .map_err(|e| Error::new(config.span, format!("{e:#}")))?;
+    }
+    let lowering = lower(&mut resolve, world, mode).map_err(|e| Error::new(config.span, format!("{e:#}")))?;
+
+    let mut opts = Opts {
+        runtime_path: Some("::wasync::__private::wit_bindgen::rt".into()),
+        bitflags_path: Some("::wasync::__private::wit_bindgen::bitflags".into()),
+        generate_all: true,
+        export_macro_name: Some("__wasync_wit_export".into()),
+        additional_derive_attributes: config
+            .additional_derives
+            .iter()
+            .map(|p| quote!(#p).to_string())
+            .collect(),
+        ..Opts::default()
+    };
+    for (name, path) in &config.with {
+        opts.with.push((name.clone(), WithOption::Path(path.clone())));
+    }
+    if mode == Mode::Concurrent {
+        for (name, path) in [
+            ("wasync:abi/host@0.1.0", "::wasync::__private::abi_host"),
+            ("wasi:io/poll@0.2.12", "::wasync::__private::wasip2::io::poll"),
+        ] {
+            if !config.with.iter().any(|(n, _)| n == name) {
+                opts.with.push((name.into(), WithOption::Path(path.into())));
+            }
+        }
+    }
+    let mut generated = wit_bindgen_core::Files::default();
+    opts.build()
+        .generate(&mut resolve, world, &mut generated)
+        .map_err(|e| Error::new(config.span, format!("wit-bindgen: {e:#}")))?;
+    let (_, src) = generated
+        .iter()
+        .next()
+        .ok_or_else(|| Error::new(config.span, "wit-bindgen generated nothing"))?;
+    let src = String::from_utf8_lossy(src);
+    let mut file: syn::File = syn::parse_str(&src)
+        .map_err(|e| Error::new(config.span, format!("wasync could not read wit-bindgen's output: {e}")))?;
+
+    rewrite::import_wrappers(&mut file, &resolve, &lowering)?;
+    rewrite::export_tables(&mut file, &resolve, &groups, mode);
+
+    let world_ident = format_ident!(
+        "__wasync_export_{}",
+        resolve.worlds[world].name.replace('-', "_")
+    );
+    let guest_impl = match mode {
+        Mode::Standard => quote!(),
+        Mode::Concurrent => quote! {
+            impl $($path)*::exports::wasync::abi::guest::Guest for $ty {
+                fn wake(ready: ::std::vec::Vec<u32>) {
+                    ::wasync::__private::concurrent::wake(&ready)
+                }
+                fn cancel(call_id: u32) {
+                    ::wasync::__private::concurrent::cancel(call_id)
+                }
+            }
+        },
+    };
+    let tracked = files.iter().map(|f| {
+        let f = f.display().to_string();
+        quote!(const _: &[u8] = include_bytes!(#f);)
+    });
+    Ok(quote! {
+        #file
+
+        /// Exports `$ty` as the implementation of every exported interface
+        /// of this world (and, in mode C, of the wasync ABI).
+        #[allow(unused_macros)]
+        #[doc(hidden)]
+        macro_rules! #world_ident {
+            ($ty:ident) => {
+                self::export!($ty with_types_in self);
+            };
+            ($ty:ident with_types_in $($path:tt)*) => {
+                $($path)*::__wasync_wit_export!($ty with_types_in $($path)*);
+                #guest_impl
+            };
+        }
+        #[doc(inline)]
+        #[allow(unused_imports)]
+        pub(crate) use #world_ident as export;
+
+        #(#tracked)*
+    })
+}

@@ -1,0 +1,371 @@
+//! Additions to wit-bindgen's output, made on its syntax tree:
+//!
+//! - **Imports.** Each lowered import (`f`, or `f-start` and `f-finish`) is
+//!   renamed `__wasync_…` and hidden, and an `async fn f` with the
+//!   signature the author expects takes its name.
+//! - **Exports.** Each generated `Guest…` trait gets a hidden table of the
+//!   functions the WIT declares for it, with the messages
+//!   `#[async_export]` shows when an impl does not match.
+//!
+//! Items are found by the names wit-bindgen gives them: the module of
+//! interface `ns:pkg/iface` is `ns::pkg::iface` (under `exports` for
+//! exports), a resource `r`'s functions live in `impl R` blocks, and its
+//! exported trait is `GuestR`.
+
+use heck::ToUpperCamelCase;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::{FnArg, ImplItem, Item, ItemTrait, Pat, ReturnType, Signature, TraitItem};
+use wasync_lower::{AsyncFunc, Direction, Lowering, Mode};
+use wit_bindgen_rust::to_rust_ident;
+use wit_parser::{Function, FunctionKind, InterfaceId, Resolve};
+
+use crate::expand::ExportGroup;
+
+/// The module path of an interface, as wit-bindgen lays it out.
+fn interface_path(resolve: &Resolve, id: InterfaceId, export: bool) -> Vec<String> {
+    let iface = &resolve.interfaces[id];
+    let mut path = Vec::new();
+    if export {
+        path.push("exports".to_owned());
+    }
+    if let Some(pkg) = iface.package {
+        let name = &resolve.packages[pkg].name;
+        path.push(to_rust_ident(&name.namespace));
+        path.push(to_rust_ident(&name.name));
+    }
+    if let Some(n) = &iface.name {
+        path.push(to_rust_ident(n));
+    }
+    path
+}
+
+/// The items of the module at `path`. A segment that is not found may be
+/// preceded by a version module (`v0_2_0`), which wit-bindgen adds when a
+/// world uses two versions of one package.
+fn module_items<'a>(items: &'a mut Vec<Item>, path: &[String]) -> Option<&'a mut Vec<Item>> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(items);
+    };
+    let direct = items
+        .iter()
+        .position(|i| matches!(i, Item::Mod(m) if m.ident == first.as_str() && m.content.is_some()));
+    if let Some(i) = direct {
+        let Item::Mod(m) = &mut items[i] else { unreachable!() };
+        return module_items(&mut m.content.as_mut()?.1, rest);
+    }
+    let version = items.iter().position(|i| {
+        matches!(i, Item::Mod(m) if m.ident.to_string().starts_with('v')
+            && m.ident.to_string()[1..].starts_with(|c: char| c.is_ascii_digit()))
+    })?;
+    let Item::Mod(m) = &mut items[version] else { unreachable!() };
+    module_items(&mut m.content.as_mut()?.1, path)
+}
+
+fn hidden(attrs: &mut Vec<syn::Attribute>) {
+    attrs.retain(|a| !a.path().is_ident("doc"));
+    attrs.push(syn::parse_quote!(#[doc(hidden)]));
+}
+
+/// Renames fn `name` in `items` (free, or in `impl <owner>` blocks) to
+/// `__wasync_<name>`, hides it, and returns its signature.
+fn take_renamed(items: &mut [Item], owner: Option<&str>, name: &str) -> Option<Signature> {
+    let new = format_ident!("__wasync_{}", name);
+    for item in items.iter_mut() {
+        match (item, owner) {
+            (Item::Fn(f), None) if f.sig.ident == name => {
+                f.sig.ident = new;
+                hidden(&mut f.attrs);
+                return Some(f.sig.clone());
+            }
+            (Item::Impl(imp), Some(owner)) if imp.trait_.is_none() => {
+                let is_owner = matches!(&*imp.self_ty, syn::Type::Path(p) if p.path.is_ident(owner));
+                if !is_owner {
+                    continue;
+                }
+                for it in imp.items.iter_mut() {
+                    if let ImplItem::Fn(f) = it {
+                        if f.sig.ident == name {
+                            f.sig.ident = new;
+                            hidden(&mut f.attrs);
+                            return Some(f.sig.clone());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The argument names of a signature, receiver excluded.
+fn arg_names(sig: &Signature) -> Vec<TokenStream> {
+    sig.inputs
+        .iter()
+        .filter_map(|a| match a {
+            FnArg::Typed(t) => match &*t.pat {
+                Pat::Ident(i) => {
+                    let id = &i.ident;
+                    Some(quote!(#id))
+                }
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+fn has_receiver(sig: &Signature) -> bool {
+    matches!(sig.inputs.first(), Some(FnArg::Receiver(_)))
+}
+
+fn docs_of(f: &Function) -> TokenStream {
+    match &f.docs.contents {
+        Some(d) => {
+            let lines = d.lines().map(|l| format!(" {l}"));
+            quote!(#(#[doc = #lines])*)
+        }
+        None => quote!(),
+    }
+}
+
+/// Builds the `async fn` the author calls for one lowered import.
+fn import_wrapper(items: &mut [Item], func: &AsyncFunc, mode: Mode, resolve: &Resolve) -> syn::Result<(Option<String>, TokenStream)> {
+    let f = &func.original;
+    let owner = func
+        .resource()
+        .and_then(|r| resolve.types[r].name.clone())
+        .map(|n| n.to_upper_camel_case());
+    let name = to_rust_ident(f.item_name());
+    let ident = format_ident!("{}", name);
+    let docs = docs_of(f);
+    let missing = || syn::Error::new(Span::call_site(), format!("wasync: wit-bindgen generated no `{name}` for the imported async func `{}`", f.name));
+    let wrapper = match mode {
+        Mode::Standard => {
+            let sig = take_renamed(items, owner.as_deref(), &name).ok_or_else(missing)?;
+            let inner = &sig.ident;
+            let inputs = &sig.inputs;
+            let output = &sig.output;
+            let args = arg_names(&sig);
+            let call = if has_receiver(&sig) {
+                quote!(self.#inner(#(#args),*))
+            } else if owner.is_some() {
+                quote!(Self::#inner(#(#args),*))
+            } else {
+                quote!(#inner(#(#args),*))
+            };
+            quote! {
+                #docs
+                #[allow(clippy::unused_async)]
+                pub async fn #ident(#inputs) #output {
+                    #call
+                }
+            }
+        }
+        Mode::Concurrent => {
+            let start = take_renamed(items, owner.as_deref(), &format!("{name}_start")).ok_or_else(missing)?;
+            let finish = take_renamed(items, owner.as_deref(), &format!("{name}_finish")).ok_or_else(missing)?;
+            let (start_ident, finish_ident) = (&start.ident, &finish.ident);
+            let inputs = &start.inputs;
+            let output = &finish.output;
+            let args = arg_names(&start);
+            let (call, finish_path) = if has_receiver(&start) {
+                (quote!(self.#start_ident(#(#args),*)), quote!(Self::#finish_ident))
+            } else if owner.is_some() {
+                (quote!(Self::#start_ident(#(#args),*)), quote!(Self::#finish_ident))
+            } else {
+                (quote!(#start_ident(#(#args),*)), quote!(#finish_ident))
+            };
+            quote! {
+                #docs
+                pub async fn #ident(#inputs) #output {
+                    match #call {
+                        ::core::result::Result::Ok(done) => done,
+                        ::core::result::Result::Err(call_id) => {
+                            ::wasync::__private::concurrent::imported(call_id, #finish_path).await
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok((owner, wrapper))
+}
+
+/// Replaces every lowered import with an `async fn` of its original name.
+pub fn import_wrappers(file: &mut syn::File, resolve: &Resolve, lowering: &Lowering) -> syn::Result<()> {
+    for func in lowering.funcs.iter().filter(|f| f.direction == Direction::Import) {
+        let path = match func.interface {
+            Some(id) => interface_path(resolve, id, false),
+            None => Vec::new(),
+        };
+        let Some(items) = module_items(&mut file.items, &path) else {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                format!("wasync: cannot find the bindings module `{}`", path.join("::")),
+            ));
+        };
+        let (owner, wrapper) = import_wrapper(items, func, lowering.mode, resolve)?;
+        let item: Item = match owner {
+            Some(owner) => {
+                let owner = format_ident!("{}", owner);
+                syn::parse_quote!(impl #owner { #wrapper })
+            }
+            None => syn::parse2(wrapper)?,
+        };
+        items.push(item);
+    }
+    Ok(())
+}
+
+/// Renders a type for a message: wit-bindgen's runtime paths shortened to
+/// the names an author writes.
+fn pretty(tokens: TokenStream) -> String {
+    let mut s = tokens.to_string();
+    for (from, to) in [
+        (":: core :: result :: Result", "Result"),
+        (":: core :: option :: Option", "Option"),
+        ("_rt :: String", "String"),
+        ("_rt :: Vec", "Vec"),
+        (" :: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+fn render_params(sig: &Signature) -> Vec<String> {
+    sig.inputs
+        .iter()
+        .map(|a| match a {
+            FnArg::Receiver(_) => "&self".to_owned(),
+            FnArg::Typed(t) => {
+                let (pat, ty) = (&t.pat, &t.ty);
+                format!("{}: {}", pretty(quote!(#pat)), pretty(quote!(#ty)))
+            }
+        })
+        .collect()
+}
+
+fn render_output(out: &ReturnType) -> String {
+    match out {
+        ReturnType::Default => String::new(),
+        ReturnType::Type(_, ty) => {
+            let t = pretty(quote!(#ty));
+            if t == "()" { String::new() } else { format!(" -> {t}") }
+        }
+    }
+}
+
+fn trait_method<'a>(t: &'a ItemTrait, name: &str) -> Option<&'a Signature> {
+    t.items.iter().find_map(|i| match i {
+        TraitItem::Fn(f) if f.sig.ident == name => Some(&f.sig),
+        _ => None,
+    })
+}
+
+fn is_async_kind(kind: &FunctionKind) -> bool {
+    matches!(
+        kind,
+        FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) | FunctionKind::AsyncStatic(_)
+    )
+}
+
+/// The Rust name the author writes for a WIT function.
+fn rust_name(f: &Function) -> String {
+    match f.kind {
+        FunctionKind::Constructor(_) => "new".to_owned(),
+        _ => to_rust_ident(f.item_name()),
+    }
+}
+
+/// The signature the author should write, read from the lowered trait.
+fn expected(t: &ItemTrait, f: &Function, mode: Mode) -> Option<String> {
+    let name = rust_name(f);
+    let is_async = is_async_kind(&f.kind);
+    let (params, output) = if is_async && mode == Mode::Concurrent {
+        let start = trait_method(t, &format!("{name}_start"))?;
+        let finish = trait_method(t, &format!("{name}_finish"))?;
+        (render_params(start), render_output(&finish.output))
+    } else {
+        let sig = trait_method(t, &name)?;
+        (render_params(sig), render_output(&sig.output))
+    };
+    let asyncness = if is_async { "async " } else { "" };
+    Some(format!("{asyncness}fn {name}({}){output}", params.join(", ")))
+}
+
+fn user_param_count(f: &Function) -> usize {
+    match f.kind {
+        FunctionKind::Method(_) | FunctionKind::AsyncMethod(_) | FunctionKind::MethodGetter(_) | FunctionKind::MethodSetter(_) => {
+            f.params.len().saturating_sub(1)
+        }
+        _ => f.params.len(),
+    }
+}
+
+/// Adds the table `__WASYNC_FUNCS` to every generated trait of an export.
+pub fn export_tables(file: &mut syn::File, resolve: &Resolve, groups: &[ExportGroup], mode: Mode) {
+    for group in groups {
+        let path = match group.interface {
+            Some(id) => interface_path(resolve, id, true),
+            None => Vec::new(),
+        };
+        let trait_name = match &group.resource {
+            Some((_, r)) => format!("Guest{}", r.to_upper_camel_case()),
+            None => "Guest".to_owned(),
+        };
+        let Some(items) = module_items(&mut file.items, &path) else { continue };
+        let Some(t) = items.iter_mut().find_map(|i| match i {
+            Item::Trait(t) if t.ident == trait_name.as_str() => Some(t),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let entries: Vec<TokenStream> = group
+            .funcs
+            .iter()
+            .map(|f| {
+                let name = rust_name(f);
+                let is_async = is_async_kind(&f.kind);
+                let params = user_param_count(f);
+                let sig = expected(t, f, mode).unwrap_or_else(|| format!("fn {name}(..)"));
+                let place = match &group.resource {
+                    Some((_, r)) => format!("resource `{r}` of {}", group.label),
+                    None => group.label.clone(),
+                };
+                let wrong_kind = if is_async {
+                    format!("`{name}` is an `async func` in the WIT of {place}: write `{sig}`")
+                } else {
+                    format!(
+                        "`{name}` is a plain `func` in the WIT of {place}: remove `async` (`{sig}`), or declare it `async func` in the WIT"
+                    )
+                };
+                let wrong_arity = format!("`{name}` takes {params} parameter(s) in the WIT of {place}: write `{sig}`");
+                let missing = format!("`{name}` of {place} is not implemented: add `{sig}`");
+                quote! {
+                    ::wasync::__private::WitFunc {
+                        name: #name,
+                        is_async: #is_async,
+                        params: #params,
+                        wrong_kind: #wrong_kind,
+                        wrong_arity: #wrong_arity,
+                        missing: #missing,
+                    }
+                }
+            })
+            .collect();
+        t.items.push(syn::parse_quote! {
+            /// The functions of this trait as the WIT declares them, for
+            /// the checks of `#[wasync::async_export]`.
+            #[doc(hidden)]
+            const __WASYNC_FUNCS: &'static [::wasync::__private::WitFunc] = &[#(#entries),*];
+        });
+    }
+}
