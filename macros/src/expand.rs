@@ -121,7 +121,9 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
         config.paths.iter().collect()
     };
     for lit in paths {
+        // Canonical paths make messages shorter and stable.
         let path = root.join(lit.value());
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
         deps_dirs.push(path.join("deps"));
         let (pkg, sources) = resolve
             .push_path(&path)

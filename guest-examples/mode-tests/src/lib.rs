@@ -33,10 +33,13 @@ impl Slow for Component {
         let tasks: Vec<_> = ms_
             .iter()
             .map(|&m| {
+                // Abort on drop: a task the deadline cuts off is cancelled,
+                // not left running.
                 wasync::spawn(async move {
                     sleep(ms(m)).await;
                     m
                 })
+                .abort_on_drop()
             })
             .collect();
         let (a, b) = futures::join!(
