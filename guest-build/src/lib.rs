@@ -58,6 +58,8 @@ pub enum BuildError {
     },
     /// The WASI WIT could not be located in the pinned crates.
     WitDeps(String),
+    /// Lowering the world of a cargo-component guest failed.
+    Lower { guest: String, message: String },
 }
 
 impl fmt::Display for BuildError {
@@ -84,6 +86,9 @@ impl fmt::Display for BuildError {
             }
             BuildError::Io { path, error } => write!(f, "{}: {error}", path.display()),
             BuildError::WitDeps(msg) => write!(f, "cannot vendor the WASI WIT: {msg}"),
+            BuildError::Lower { guest, message } => {
+                write!(f, "lowering the WIT of guest `{guest}` failed: {message}")
+            }
         }
     }
 }
@@ -196,6 +201,9 @@ impl Pipeline {
             });
         }
         self.say(format_args!("building guest {name}"));
+        if let Some(world) = &guest.lower_world {
+            self.write_lowered(guest, world, mode)?;
+        }
 
         let built = self.compile(guest, mode)?;
         std::fs::copy(&built, &dest).map_err(|error| BuildError::Io {
@@ -213,6 +221,31 @@ impl Pipeline {
             path: dest,
             rebuilt: true,
         })
+    }
+
+    /// Writes `world`, lowered for `mode`, to the guest's `wit-lowered/`
+    /// folder, where its cargo-component metadata points.
+    fn write_lowered(&self, guest: &GuestSpec, world: &str, mode: Mode) -> Result<(), BuildError> {
+        let lower_mode = match mode {
+            Mode::Standard => wasync_lower::Mode::Standard,
+            Mode::Concurrent => wasync_lower::Mode::Concurrent,
+        };
+        let fail = |message: String| BuildError::Lower {
+            guest: guest.name.clone(),
+            message,
+        };
+        let deps = self.repo.join("wit").join("deps");
+        let (resolve, lowering) = wasync_lower::load_and_lower(&guest.wit, Some(world), lower_mode, &[deps])
+            .map_err(|e| fail(format!("{e:#}")))?;
+        let out = guest.dir.join("wit-lowered");
+        // The other mode's dependencies must not linger.
+        if out.exists() {
+            std::fs::remove_dir_all(&out).map_err(|error| BuildError::Io {
+                path: out.clone(),
+                error,
+            })?;
+        }
+        wasync_lower::write_dir(&resolve, lowering.world, &out).map_err(|e| fail(format!("{e:#}")))
     }
 
     /// Compiles one guest in one mode and returns the path cargo wrote.

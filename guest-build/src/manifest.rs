@@ -37,6 +37,9 @@ pub struct GuestSpec {
     pub modes: Vec<Mode>,
     /// For cargo-component guests: the world to lower into `wit-lowered/`.
     pub lower_world: Option<String>,
+    /// The `async func` WIT folder that world comes from (relative to the
+    /// guest's folder).
+    pub wit: PathBuf,
 }
 
 impl GuestSpec {
@@ -108,6 +111,11 @@ fn guest(dir: &Path) -> Result<GuestSpec, BuildError> {
         .and_then(|m| m.get("lower-world"))
         .and_then(|v| v.as_str())
         .map(str::to_owned);
+    let wit = dir.join(
+        meta.and_then(|m| m.get("wit"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("wit"),
+    );
     let modes = match meta.and_then(|m| m.get("modes")) {
         None => vec![Mode::Standard],
         Some(list) => {
@@ -135,5 +143,6 @@ fn guest(dir: &Path) -> Result<GuestSpec, BuildError> {
         cargo_component,
         modes,
         lower_world,
+        wit,
     })
 }

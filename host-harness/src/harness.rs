@@ -210,6 +210,16 @@ impl Harness {
         }
     }
 
+    /// A new store with the given WASI capabilities.
+    pub(crate) fn new_store(&self, opts: &WasiOptions) -> Result<Store<HostState>> {
+        let mut store = Store::new(&self.inner.engine, HostState::new(opts)?);
+        if self.inner.config.time_limits {
+            store.set_epoch_deadline(u64::MAX / 2);
+            store.epoch_deadline_trap();
+        }
+        Ok(store)
+    }
+
     /// Instantiates `loaded` in a new store with the given WASI capabilities.
     pub async fn instantiate(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<Instance> {
         let pre = self
@@ -217,11 +227,7 @@ impl Harness {
             .linker
             .instantiate_pre(&loaded.component)
             .map_err(|e| unsatisfied(&e))?;
-        let mut store = Store::new(&self.inner.engine, HostState::new(opts)?);
-        if self.inner.config.time_limits {
-            store.set_epoch_deadline(u64::MAX / 2);
-            store.epoch_deadline_trap();
-        }
+        let mut store = self.new_store(opts)?;
         let instance = pre
             .instantiate_async(&mut store)
             .await
@@ -237,7 +243,7 @@ impl Harness {
 
 /// Turns wasmtime's "component imports instance `x`, but a matching
 /// implementation was not found in the linker" into a typed error.
-fn unsatisfied(e: &wasmtime::Error) -> Error {
+pub(crate) fn unsatisfied(e: &wasmtime::Error) -> Error {
     let top = e.to_string();
     let import = top
         .split('`')

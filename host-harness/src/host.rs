@@ -91,6 +91,7 @@ pub struct HostState {
     pub(crate) stdout: Output,
     pub(crate) stderr: Output,
     pub(crate) polls: crate::poll_counters::PollCounters,
+    pub(crate) abi: crate::concurrent::AbiState,
 }
 
 impl HostState {
@@ -128,6 +129,7 @@ impl HostState {
             stdout,
             stderr,
             polls: Default::default(),
+            abi: Default::default(),
         })
     }
 

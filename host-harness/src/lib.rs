@@ -19,6 +19,7 @@
 
 pub mod bench;
 pub mod compose;
+pub mod concurrent;
 mod error;
 mod harness;
 mod host;

@@ -479,10 +479,18 @@ pub fn load_and_lower(
         .push_path(wit_dir)
         .map_err(|e| anyhow::anyhow!("{}", resolve.render_error(&e)))?;
     let world = resolve.select_world(&[pkg], world)?;
-    if mode == Mode::Concurrent {
-        let mut deps = vec![wit_dir.join("deps")];
-        deps.extend_from_slice(extra_deps);
-        add_abi(&mut resolve, &deps)?;
+    let mut deps = vec![wit_dir.join("deps")];
+    deps.extend_from_slice(extra_deps);
+    match mode {
+        Mode::Concurrent => {
+            add_abi(&mut resolve, &deps)?;
+        }
+        // Mode S does not use the ABI, but having it in the Resolve when it
+        // can be found gives `write_dir` the same set of dependency folders
+        // in both modes, which cargo-component manifests list statically.
+        Mode::Standard => {
+            let _ = add_abi(&mut resolve, &deps);
+        }
     }
     let lowering = lower(&mut resolve, world, mode)?;
     Ok((resolve, lowering))

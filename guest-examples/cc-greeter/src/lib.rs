@@ -1,24 +1,38 @@
-//! A guest built by cargo-component 0.21.1 from the examples' WIT, with the
-//! bindings cargo-component generates into `src/bindings.rs`.
+//! A wasync guest built by cargo-component.
+//!
+//! cargo-component reads the lowered world in `wit-lowered/` (and writes
+//! bindings for it to `src/bindings.rs`, which this crate does not use);
+//! the code below is written against the `async func` source, through
+//! `wasync::generate!`.
 
-#[allow(warnings)]
-mod bindings;
+mod wasync_bindings {
+    wasync::generate!({ world: "cc-greeter", path: "../../wit" });
+}
 
-use bindings::{Greeting, Guest};
+use std::time::Duration;
+
+use wasync_bindings::{Greeting, Guest};
+
+fn count_vowels(text: &str) -> u32 {
+    let n = text.chars().filter(|c| "aeiouAEIOU".contains(*c)).count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
 
 struct Greeter;
 
+#[wasync::async_export]
 impl Guest for Greeter {
-    fn greet(name: String) -> Greeting {
-        let vowels = name
-            .chars()
-            .filter(|c| "aeiouAEIOU".contains(*c))
-            .count();
+    async fn greet(name: String) -> Greeting {
+        wasync::time::sleep(Duration::from_millis(5)).await;
         Greeting {
+            vowels: count_vowels(&name),
             text: format!("greetings, {name}"),
-            vowels: u32::try_from(vowels).unwrap_or(u32::MAX),
         }
+    }
+
+    fn vowels(text: String) -> u32 {
+        count_vowels(&text)
     }
 }
 
-bindings::export!(Greeter with_types_in bindings);
+wasync_bindings::export!(Greeter with_types_in wasync_bindings);

@@ -12,6 +12,23 @@ use bindings::examples::wasync::backend as downstream;
 
 thread_local! {
     static CALLS: Cell<u32> = const { Cell::new(0) };
+    static IN_FLIGHT: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Counts a running `shout` until dropped, finished or cancelled alike.
+struct InFlight;
+
+impl InFlight {
+    fn new() -> InFlight {
+        IN_FLIGHT.with(|c| c.set(c.get() + 1));
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.with(|c| c.set(c.get() - 1));
+    }
 }
 
 struct Middle;
@@ -20,12 +37,17 @@ struct Middle;
 impl Guest for Middle {
     async fn shout(text: String, ms: u32) -> String {
         CALLS.with(|c| c.set(c.get() + 1));
+        let _running = InFlight::new();
         let loud = downstream::shout(&text, ms).await;
         format!("{loud} (via middle)")
     }
 
     fn calls() -> u32 {
         CALLS.with(Cell::get)
+    }
+
+    fn in_flight() -> u32 {
+        IN_FLIGHT.with(Cell::get)
     }
 }
 

@@ -13,6 +13,9 @@ use wasync::time::{Instant, sleep, timeout_at};
 
 thread_local! {
     static COUNTER: Cell<u32> = const { Cell::new(0) };
+    /// The senders of the `wait-signal` calls in flight.
+    static WAITERS: std::cell::RefCell<Vec<futures::channel::oneshot::Sender<u32>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn ms(n: u32) -> Duration {
@@ -89,6 +92,18 @@ impl Slow for Component {
 
     fn echo_plain(text: String) -> String {
         text
+    }
+
+    async fn wait_signal() -> u32 {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        WAITERS.with(|w| w.borrow_mut().push(tx));
+        rx.await.unwrap_or(0)
+    }
+
+    async fn signal(value: u32) {
+        for tx in WAITERS.with(|w| std::mem::take(&mut *w.borrow_mut())) {
+            let _ = tx.send(value);
+        }
     }
 
     fn stats() -> RuntimeStats {

@@ -1,0 +1,387 @@
+//! The mode C host: many overlapping calls into each instance, and
+//! host-mediated composition, over the wasync ABI (docs/abi.md).
+//!
+//! Build a [`Concurrent`] store, add instances (linking their imported
+//! interfaces to earlier instances), then [`Concurrent::start`] it: one
+//! event loop task owns the store from then on, and a cheap, cloneable
+//! [`Driver`] sends it calls.
+//!
+//! ```no_run
+//! # async fn demo(harness: wasync_harness::Harness) -> wasync_harness::Result<()> {
+//! use wasync_harness::concurrent::Concurrent;
+//! use wasync_harness::WasiOptions;
+//!
+//! let backend = harness.compile("compose-backend-c.wasm")?;
+//! let frontend = harness.compile("compose-frontend-c.wasm")?;
+//! let mut host = Concurrent::new(&harness, &WasiOptions::default())?;
+//! let b = host.add("backend", &backend, &[]).await?;
+//! let a = host.add("frontend", &frontend, &[("examples:wasync/backend", b)]).await?;
+//! let driver = host.start();
+//! // Both calls run at once in one instance of the frontend.
+//! let slow = driver.call_wave(a, r#"examples:wasync/frontend#relay("hi", 200)"#)?;
+//! let fast = driver.call_wave(a, r#"examples:wasync/frontend#ping()"#)?;
+//! let (slow, fast) = futures::join!(slow, fast);
+//! # Ok(()) }
+//! ```
+
+mod abi;
+mod event_loop;
+mod trace;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::Store;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Linker, Type, Val};
+
+pub use abi::AbiState;
+pub use trace::{TraceEvent, trace_json};
+
+use crate::error::{Error, Result};
+use crate::harness::{Harness, Loaded};
+use crate::host::{HostState, WasiOptions};
+use crate::instance::{Signature, check_args, parse_call};
+
+/// An instance of a [`Concurrent`] store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InstanceId(pub usize);
+
+/// One instance and what the loop needs to know of it.
+pub(crate) struct Member {
+    pub name: String,
+    pub instance: wasmtime::component::Instance,
+    pub loaded: Loaded,
+    /// Speaks the wasync ABI (exports `wasync:abi/guest`).
+    pub concurrent: bool,
+    /// Why it may not be entered any more.
+    pub dead: Option<String>,
+}
+
+/// What a caller can ask of the loop.
+pub(crate) enum Request {
+    Call {
+        key: u64,
+        inst: usize,
+        func: String,
+        args: Vec<Val>,
+        reply: oneshot::Sender<Result<Vec<Val>>>,
+    },
+    Cancel {
+        key: u64,
+    },
+    Stats {
+        reply: oneshot::Sender<HostStats>,
+    },
+}
+
+/// Host-side gauges, for leak checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HostStats {
+    /// Entries in the store's resource table.
+    pub table_entries: usize,
+    /// External calls started and not finished.
+    pub pending_calls: usize,
+    /// Imported calls between instances in flight.
+    pub import_calls: usize,
+    /// Pollables parked by all instances together.
+    pub parked: usize,
+    /// Entries into wasm so far (starts, finishes, wakes, cancels).
+    pub entries: u64,
+}
+
+/// State shared between the loop and every driver.
+pub(crate) struct Shared {
+    pub names: Vec<String>,
+    pub signatures: Vec<HashMap<String, Signature>>,
+    pub trace: Mutex<Vec<TraceEvent>>,
+    pub started: std::time::Instant,
+    pub next_key: AtomicU64,
+}
+
+/// A store being set up for mode C: instances are added, then it starts.
+pub struct Concurrent {
+    harness: Harness,
+    linker: Linker<HostState>,
+    store: Store<HostState>,
+    members: Vec<Member>,
+    signatures: Vec<HashMap<String, Signature>>,
+    linked_ifaces: Vec<String>,
+}
+
+/// The callable functions of a component, by the names calls use; an
+/// `f-start`/`f-finish` pair also appears as `f`, with `f-start`'s
+/// parameters and `f-finish`'s results.
+fn signatures(harness: &Harness, loaded: &Loaded) -> HashMap<String, Signature> {
+    let engine = harness.engine();
+    let mut out = HashMap::new();
+    let mut add = |name: String, params: Vec<(String, Type)>, results: Vec<Type>| {
+        out.insert(name, Signature { params, results });
+    };
+    let mut funcs = Vec::new();
+    for (name, export) in loaded.component().component_type().exports(engine) {
+        match export.ty {
+            ComponentItem::ComponentFunc(f) => funcs.push((name.to_owned(), f)),
+            ComponentItem::ComponentInstance(inst) => {
+                for (fname, item) in inst.exports(engine) {
+                    if let ComponentItem::ComponentFunc(f) = item.ty {
+                        funcs.push((format!("{name}#{fname}"), f));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, f) in &funcs {
+        add(
+            name.clone(),
+            f.params().map(|(n, t)| (n.to_owned(), t)).collect(),
+            f.results().collect(),
+        );
+    }
+    for (name, start) in &funcs {
+        let Some(base) = name.strip_suffix("-start") else { continue };
+        let Some((_, finish)) = funcs.iter().find(|(n, _)| *n == format!("{base}-finish")) else {
+            continue;
+        };
+        add(
+            base.to_owned(),
+            start.params().map(|(n, t)| (n.to_owned(), t)).collect(),
+            finish.results().collect(),
+        );
+    }
+    out
+}
+
+impl Concurrent {
+    /// A new store with the given WASI capabilities.
+    pub fn new(harness: &Harness, opts: &WasiOptions) -> Result<Concurrent> {
+        let mut linker = harness.linker().clone();
+        abi::add_host(&mut linker).map_err(|e| Error::Config(format!("cannot link the wasync ABI: {e}")))?;
+        Ok(Concurrent {
+            harness: harness.clone(),
+            linker,
+            store: harness.new_store(opts)?,
+            members: Vec::new(),
+            signatures: Vec::new(),
+            linked_ifaces: Vec::new(),
+        })
+    }
+
+    /// Instantiates `loaded` as `name`. Each `(interface, target)` in
+    /// `links` forwards the instance's imported async functions of that
+    /// interface to `target`, an instance added earlier (which makes every
+    /// link graph acyclic).
+    pub async fn add(&mut self, name: &str, loaded: &Loaded, links: &[(&str, InstanceId)]) -> Result<InstanceId> {
+        let id = self.members.len();
+        let engine = self.harness.engine().clone();
+        let ty = loaded.component().component_type();
+        let mut link_map = HashMap::new();
+        for (iface, target) in links {
+            let target_member = self
+                .members
+                .get(target.0)
+                .ok_or_else(|| Error::Compose(format!("link `{iface}`: no instance {}", target.0)))?;
+            let Some(import) = ty.get_import(&engine, iface) else {
+                return Err(Error::Compose(format!("{name} does not import `{iface}`")));
+            };
+            let exported = target_member
+                .loaded
+                .component()
+                .component_type()
+                .get_export(&engine, iface)
+                .is_some();
+            if !exported {
+                return Err(Error::Compose(format!("{} does not export `{iface}`", target_member.name)));
+            }
+            if !target_member.concurrent {
+                return Err(Error::Compose(format!(
+                    "{} is not a mode C component: host-mediated links need the wasync ABI on both ends; \
+                     compose mode S components statically",
+                    target_member.name
+                )));
+            }
+            let ComponentItem::ComponentInstance(inst_ty) = import.ty else {
+                return Err(Error::Compose(format!("`{iface}` is not an interface")));
+            };
+            let funcs: Vec<String> = inst_ty
+                .exports(&engine)
+                .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
+                .map(|(n, _)| n.to_owned())
+                .collect();
+            if !self.linked_ifaces.iter().any(|i| i == iface) {
+                abi::define_link(&mut self.linker, iface, &funcs)
+                    .map_err(|e| Error::Config(format!("cannot link `{iface}`: {e}")))?;
+                self.linked_ifaces.push((*iface).to_owned());
+            }
+            link_map.insert((*iface).to_owned(), target.0);
+        }
+        let concurrent = ty.get_export(&engine, abi::GUEST_IFACE).is_some();
+        {
+            let abi = &mut self.store.data_mut().abi;
+            abi.links.push(link_map);
+            abi.parked.push(Vec::new());
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(loaded.component())
+            .map_err(|e| crate::harness::unsatisfied(&e))?;
+        self.store.data_mut().abi.current.push(id);
+        let instance = pre.instantiate_async(&mut self.store).await;
+        self.store.data_mut().abi.current.pop();
+        let instance = instance.map_err(|e| crate::instance::call_error("<instantiation>", e, &self.store))?;
+        self.signatures.push(signatures(&self.harness, loaded));
+        self.members.push(Member {
+            name: name.to_owned(),
+            instance,
+            loaded: loaded.clone(),
+            concurrent,
+            dead: None,
+        });
+        Ok(InstanceId(id))
+    }
+
+    /// Starts the event loop on the current tokio runtime and returns a
+    /// driver for it. The loop ends when every driver is dropped.
+    pub fn start(self) -> Driver {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            names: self.members.iter().map(|m| m.name.clone()).collect(),
+            signatures: self.signatures,
+            trace: Mutex::new(Vec::new()),
+            started: std::time::Instant::now(),
+            next_key: AtomicU64::new(1),
+        });
+        let looped = event_loop::Loop::new(self.store, self.members, rx, shared.clone());
+        tokio::spawn(looped.run());
+        Driver { tx, shared }
+    }
+}
+
+/// Sends calls to a running [`Concurrent`] store. Cheap to clone.
+#[derive(Clone)]
+pub struct Driver {
+    tx: mpsc::UnboundedSender<Request>,
+    shared: Arc<Shared>,
+}
+
+impl Driver {
+    /// Calls `func` (`f` or `iface#f`) of instance `inst`. For an async
+    /// function of a mode C instance the call overlaps with every other;
+    /// calls into a mode S instance run one after another. Dropping the
+    /// returned future before it completes cancels the call.
+    pub fn call(&self, inst: InstanceId, func: &str, args: Vec<Val>) -> Result<Call> {
+        let sig = self.signature(inst, func)?;
+        check_args(func, &sig, &args)?;
+        let key = self.shared.next_key.fetch_add(1, Ordering::Relaxed);
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Call {
+                key,
+                inst: inst.0,
+                func: func.to_owned(),
+                args,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        Ok(Call {
+            key,
+            rx,
+            tx: self.tx.clone(),
+            done: false,
+        })
+    }
+
+    /// [`Driver::call`] with the call written in WAVE.
+    pub fn call_wave(&self, inst: InstanceId, call: &str) -> Result<Call> {
+        let (name, args) = parse_call(call, |name| self.signature(inst, name))?;
+        self.call(inst, &name, args)
+    }
+
+    /// The signature of a callable function of `inst`.
+    pub fn signature(&self, inst: InstanceId, func: &str) -> Result<Signature> {
+        let sigs = self
+            .shared
+            .signatures
+            .get(inst.0)
+            .ok_or_else(|| Error::Config(format!("no instance {}", inst.0)))?;
+        sigs.get(func).cloned().ok_or_else(|| {
+            let mut available: Vec<String> = sigs.keys().cloned().collect();
+            available.sort();
+            Error::MissingExport {
+                name: func.to_owned(),
+                available,
+            }
+        })
+    }
+
+    /// The instance's name.
+    pub fn name(&self, inst: InstanceId) -> &str {
+        self.shared.names.get(inst.0).map_or("?", String::as_str)
+    }
+
+    /// Host-side gauges: resource table size, calls in flight.
+    pub async fn stats(&self) -> Result<HostStats> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Request::Stats { reply }).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())
+    }
+
+    /// Every call so far: start, end and instance, in start order.
+    pub fn trace(&self) -> Vec<TraceEvent> {
+        self.shared.trace.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+fn stopped() -> Error {
+    Error::Other(anyhow::anyhow!("the mode C event loop has stopped"))
+}
+
+/// A call in flight. Await it for the results; drop it, or call
+/// [`Call::cancel`], to cancel it in the guest.
+pub struct Call {
+    key: u64,
+    rx: oneshot::Receiver<Result<Vec<Val>>>,
+    tx: mpsc::UnboundedSender<Request>,
+    done: bool,
+}
+
+impl Call {
+    /// The key of this call in the trace.
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Cancels the call: the guest drops its future (and with it what it
+    /// was awaiting, calls into other instances included).
+    pub fn cancel(self) {
+        // Dropping does it.
+    }
+}
+
+impl Future for Call {
+    type Output = Result<Vec<Val>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(out) => {
+                self.done = true;
+                Poll::Ready(out.unwrap_or_else(|_| Err(stopped())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.tx.send(Request::Cancel { key: self.key });
+        }
+    }
+}

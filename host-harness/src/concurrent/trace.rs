@@ -1,0 +1,34 @@
+//! A record of every call a mode C store served: when it started and
+//! ended, and in which instance, so that overlap can be asserted and seen.
+
+use serde::Serialize;
+
+/// One call, as the event loop saw it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceEvent {
+    /// The driver's key for the call.
+    pub call: u64,
+    /// The instance's name.
+    pub instance: String,
+    /// The function called.
+    pub func: String,
+    /// Microseconds from the loop's start to the call's start.
+    pub start_us: u64,
+    /// Microseconds to its end; `None` while it runs.
+    pub end_us: Option<u64>,
+    /// `ok`, `error` or `cancelled`; empty while it runs.
+    pub outcome: String,
+}
+
+impl TraceEvent {
+    /// Whether two calls ran at the same time.
+    pub fn overlaps(&self, other: &TraceEvent) -> bool {
+        let end = |e: &TraceEvent| e.end_us.unwrap_or(u64::MAX);
+        self.start_us < end(other) && other.start_us < end(self)
+    }
+}
+
+/// The trace as a JSON array.
+pub fn trace_json(events: &[TraceEvent]) -> String {
+    serde_json::to_string_pretty(events).unwrap_or_else(|_| "[]".to_owned())
+}

@@ -1,0 +1,259 @@
+//! Mode C: one instance serving overlapping calls, host-mediated
+//! composition and cancellation, over the wasync ABI.
+
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use wasync_harness::concurrent::{Concurrent, Driver, InstanceId};
+use wasync_harness::wasmtime::component::Val;
+use wasync_harness::{ErrorKind, Harness, Loaded, WasiOptions, results_to_wave};
+
+static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::new().expect("engine"));
+
+fn load(path: &str) -> Loaded {
+    HARNESS.compile(path).unwrap()
+}
+
+static MODE_C: LazyLock<Loaded> = LazyLock::new(|| load(test_programs::MODE_TESTS_C));
+static MODE_S: LazyLock<Loaded> = LazyLock::new(|| load(test_programs::MODE_TESTS));
+
+const SLOW: &str = "examples:wasync/slow";
+
+async fn single(loaded: &Loaded) -> (Driver, InstanceId) {
+    let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
+    let id = host.add("mode-tests", loaded, &[]).await.unwrap();
+    (host.start(), id)
+}
+
+async fn wave(driver: &Driver, inst: InstanceId, call: &str) -> String {
+    let out = driver.call_wave(inst, call).unwrap().await.unwrap();
+    results_to_wave(&out).unwrap()
+}
+
+#[tokio::test]
+async fn a_later_short_call_overtakes_an_earlier_long_one_in_one_instance() {
+    let (d, g) = single(&MODE_C).await;
+    let long = d.call_wave(g, &format!("{SLOW}#sleep-for(200)")).unwrap();
+    let long = tokio::spawn(long);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let short = d.call_wave(g, &format!("{SLOW}#sleep-for(10)")).unwrap().await.unwrap();
+    assert_eq!(short, [Val::U32(10)]);
+    assert!(!long.is_finished(), "the short call finished while the long one still waits");
+    assert_eq!(long.await.unwrap().unwrap(), [Val::U32(200)]);
+    let trace = d.trace();
+    assert_eq!(trace.len(), 2);
+    assert!(trace[0].overlaps(&trace[1]));
+    assert!(trace[1].end_us < trace[0].end_us);
+}
+
+async fn run_many(loaded: &Loaded, calls: usize, ms: u32) -> (Duration, Driver) {
+    let (d, g) = single(loaded).await;
+    let start = Instant::now();
+    let all: Vec<_> = (0..calls)
+        .map(|_| d.call_wave(g, &format!("{SLOW}#sleep-for({ms})")).unwrap())
+        .collect();
+    for out in futures::future::join_all(all).await {
+        assert_eq!(out.unwrap(), [Val::U32(ms)]);
+    }
+    (start.elapsed(), d)
+}
+
+#[tokio::test]
+async fn a_hundred_sleeping_calls_overlap_in_mode_c_and_serialise_in_mode_s() {
+    let (wall, d) = run_many(&MODE_C, 100, 100).await;
+    let serial = Duration::from_millis(100 * 100);
+    assert!(wall < serial / 2, "mode C took {wall:?}");
+    let trace = d.trace();
+    let overlapping = trace.iter().filter(|t| t.overlaps(&trace[0])).count();
+    assert!(overlapping > 50, "most calls ran alongside the first: {overlapping}");
+
+    let (_, d) = run_many(&MODE_S, 10, 20).await;
+    let trace = d.trace();
+    for (i, a) in trace.iter().enumerate() {
+        for b in &trace[i + 1..] {
+            assert!(!a.overlaps(b), "mode S calls must not overlap: {a:?} {b:?}");
+        }
+    }
+}
+
+async fn composed(chain: bool) -> (Driver, InstanceId, InstanceId) {
+    let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
+    let back = host.add("backend", &load(test_programs::COMPOSE_BACKEND_C), &[]).await.unwrap();
+    let next = if chain {
+        host.add("middle", &load(test_programs::COMPOSE_MIDDLE_C), &[("examples:wasync/backend", back)])
+            .await
+            .unwrap()
+    } else {
+        back
+    };
+    let front = host
+        .add("frontend", &load(test_programs::COMPOSE_FRONTEND_C), &[("examples:wasync/backend", next)])
+        .await
+        .unwrap();
+    (host.start(), front, back)
+}
+
+#[tokio::test]
+async fn a_call_into_a_proceeds_while_a_awaits_b() {
+    let (d, front, back) = composed(false).await;
+    let relay = tokio::spawn(d.call_wave(front, r#"examples:wasync/frontend#relay("slow", 200)"#).unwrap());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(wave(&d, front, "examples:wasync/frontend#ping()").await, r#""pong""#);
+    assert!(!relay.is_finished(), "ping overtook the relay that waits on the backend");
+    assert_eq!(wave(&d, back, "examples:wasync/backend#in-flight()").await, "1");
+    assert_eq!(relay.await.unwrap().unwrap(), [Val::String("[SLOW]".into())]);
+}
+
+#[tokio::test]
+async fn a_chain_of_three_works() {
+    let (d, front, _) = composed(true).await;
+    assert_eq!(
+        wave(&d, front, r#"examples:wasync/frontend#relay("far", 5)"#).await,
+        r#""[FAR (via middle)]""#
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_call_into_a_cancels_its_call_into_b() {
+    let (d, front, back) = composed(false).await;
+    let relay = d.call_wave(front, r#"examples:wasync/frontend#relay("never", 60000)"#).unwrap();
+    let relay = tokio::spawn(relay);
+    // Let it reach the backend.
+    for _ in 0..100 {
+        if wave(&d, back, "examples:wasync/backend#in-flight()").await == "1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(wave(&d, back, "examples:wasync/backend#in-flight()").await, "1");
+    relay.abort();
+    let _ = relay.await;
+    // The cancel travels A -> host -> B before the next request is served.
+    assert_eq!(wave(&d, back, "examples:wasync/backend#in-flight()").await, "0");
+    let stats = d.stats().await.unwrap();
+    assert_eq!((stats.pending_calls, stats.import_calls), (0, 0), "{stats:?}");
+}
+
+fn guest_gauges(stats: &Val) -> Vec<(String, Val)> {
+    let Val::Record(fields) = stats else { panic!("{stats:?}") };
+    fields
+        .iter()
+        .filter(|(n, _)| ["live-tasks", "registered-pollables", "waiters", "live-timers"].contains(&n.as_str()))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn ten_thousand_cancelled_calls_leak_nothing() {
+    let (d, g) = single(&MODE_C).await;
+    let stats_call = format!("{SLOW}#stats");
+    // Warm up, then take the baseline.
+    wave(&d, g, &format!("{SLOW}#sleep-for(1)")).await;
+    let host_before = d.stats().await.unwrap();
+    let guest_before = guest_gauges(&d.call(g, &stats_call, vec![]).unwrap().await.unwrap()[0]);
+    for batch in 0..10 {
+        let calls: Vec<_> = (0..1000)
+            .map(|i| d.call_wave(g, &format!("{SLOW}#sleep-for({})", 60_000 + batch * 1000 + i)).unwrap())
+            .collect();
+        // Make sure they all started, then drop (cancel) them.
+        d.stats().await.unwrap();
+        drop(calls);
+    }
+    let host_after = d.stats().await.unwrap();
+    let guest_after = guest_gauges(&d.call(g, &stats_call, vec![]).unwrap().await.unwrap()[0]);
+    assert_eq!(host_after.table_entries, host_before.table_entries, "{host_after:?}");
+    assert_eq!(host_after.pending_calls, 0);
+    assert_eq!(guest_after, guest_before);
+    // Each of the 10,000 calls was started and then cancelled in the guest.
+    assert!(host_after.entries >= host_before.entries + 20_000, "{host_after:?}");
+}
+
+#[tokio::test]
+async fn spawned_work_finishes_with_no_call_active() {
+    let (d, g) = single(&MODE_C).await;
+    wave(&d, g, &format!("{SLOW}#spawn-later(30)")).await;
+    assert_eq!(wave(&d, g, &format!("{SLOW}#counter()")).await, "0");
+    // No call is active now: only the host loop can run the task.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(wave(&d, g, &format!("{SLOW}#counter()")).await, "1");
+}
+
+#[tokio::test]
+async fn a_call_finished_by_another_calls_entry_is_reported_at_once() {
+    let (d, g) = single(&MODE_C).await;
+    // This call waits on an in-guest channel: nothing the host could poll.
+    let waiter = tokio::spawn(d.call_wave(g, &format!("{SLOW}#wait-signal()")).unwrap());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished());
+    let stats = d.stats().await.unwrap();
+    assert_eq!(stats.parked, 0, "the waiting call parked nothing");
+    // The signal's entry finishes the waiter; the host must learn of it
+    // from that entry, since no pollable will ever wake the instance.
+    wave(&d, g, &format!("{SLOW}#signal(42)")).await;
+    let out = tokio::time::timeout(Duration::from_secs(10), waiter).await;
+    assert_eq!(out.expect("reported promptly").unwrap().unwrap(), [Val::U32(42)]);
+}
+
+#[tokio::test]
+async fn the_same_source_gives_the_same_results_in_both_modes() {
+    let inputs = [
+        format!("{SLOW}#sleep-for(3)"),
+        format!("{SLOW}#fan-out([1, 2, 500], 50)"),
+        format!("{SLOW}#echo(\"same\")"),
+        format!("{SLOW}#echo-plain(\"same\")"),
+        "version()".to_owned(),
+    ];
+    let (ds, s) = single(&MODE_S).await;
+    let (dc, c) = single(&MODE_C).await;
+    for call in &inputs {
+        assert_eq!(wave(&ds, s, call).await, wave(&dc, c, call).await, "{call}");
+    }
+}
+
+#[tokio::test]
+async fn a_trap_kills_the_instance_and_later_calls_fail_fast() {
+    let (d, g) = single(&MODE_C).await;
+    let pending = d.call_wave(g, &format!("{SLOW}#sleep-for(60000)")).unwrap();
+    // The panic happens in a later entry (a `wake`), which kills the
+    // instance; every call in it fails with the trap's message.
+    let err = d.call_wave(g, &format!("{SLOW}#boom(\"bad day\")")).unwrap().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InstanceDead);
+    assert!(err.to_string().contains("guest panicked: bad day"), "{err}");
+    let err = pending.await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InstanceDead);
+    let err = d.call_wave(g, &format!("{SLOW}#echo(\"x\")")).unwrap().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InstanceDead);
+}
+
+async fn rogue() -> (Driver, InstanceId) {
+    let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
+    let id = host.add("rogue", &load(test_programs::ROGUE), &[]).await.unwrap();
+    (host.start(), id)
+}
+
+#[tokio::test]
+async fn an_unknown_finished_call_is_a_protocol_error() {
+    let (d, g) = rogue().await;
+    let err = d.call_wave(g, "job(0)").unwrap().await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::InstanceDead | ErrorKind::Protocol), "{err}");
+    assert!(err.to_string().contains("call 99"), "{err}");
+}
+
+#[tokio::test]
+async fn a_call_id_reused_while_in_flight_is_a_protocol_error() {
+    let (d, g) = rogue().await;
+    let first = d.call_wave(g, "job(1)").unwrap();
+    let err = d.call_wave(g, "job(1)").unwrap().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol);
+    assert!(err.to_string().contains("already in flight"), "{err}");
+    assert_eq!(first.await.unwrap_err().kind(), ErrorKind::InstanceDead);
+}
+
+#[tokio::test]
+async fn a_stale_parked_handle_is_reported_not_a_panic() {
+    let (d, g) = rogue().await;
+    let err = d.call_wave(g, "job(2)").unwrap().await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::InstanceDead | ErrorKind::Protocol), "{err}");
+    // The host is still up and says so.
+    assert!(d.stats().await.is_ok());
+}
