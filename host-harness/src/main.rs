@@ -54,6 +54,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 30)]
         storm_limit: u64,
     },
+    /// The cost of one call in modes S and C next to a plain export, and
+    /// overlapping calls into one instance in each mode.
+    Calls {
+        /// Print one JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Small sizes only, to check that everything runs.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 /// WASI capabilities and engine settings shared by the subcommands that run
@@ -230,6 +240,10 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
                 storm_limit: std::time::Duration::from_secs(storm_limit),
             };
             wasync_harness::bench::runtime::run(&opts).await.map(|_| None)
+        }
+        Command::Bench(BenchCommand::Calls { json, quick }) => {
+            let opts = wasync_harness::bench::calls::Options { json, quick };
+            wasync_harness::bench::calls::run(&opts).await.map(|_| None)
         }
         Command::Compose(args) => compose(args),
         Command::Lower(args) => lower(args),
