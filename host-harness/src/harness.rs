@@ -101,6 +101,8 @@ impl Harness {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::Config(format!("cannot link WASI: {e}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| Error::Config(format!("cannot link wasi:http: {e}")))?;
         crate::poll_counters::instrument(&mut linker)
             .map_err(|e| Error::Config(format!("cannot wrap wasi:io/poll: {e}")))?;
         Ok(Harness {

@@ -71,6 +71,8 @@ pub struct WasiOptions {
     pub env: Vec<(String, String)>,
     /// Lets the guest open sockets and resolve names.
     pub network: bool,
+    /// Where the guest may send HTTP requests.
+    pub http: crate::http_policy::HttpAccess,
 }
 
 impl WasiOptions {
@@ -92,6 +94,8 @@ pub struct HostState {
     pub(crate) stderr: Output,
     pub(crate) polls: crate::poll_counters::PollCounters,
     pub(crate) abi: crate::concurrent::AbiState,
+    pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
+    pub(crate) http_policy: crate::http_policy::Policy,
 }
 
 impl HostState {
@@ -130,6 +134,8 @@ impl HostState {
             stderr,
             polls: Default::default(),
             abi: Default::default(),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_policy: crate::http_policy::Policy(opts.http),
         })
     }
 
@@ -141,6 +147,16 @@ impl HostState {
     /// The resource table, shared by WASI and the wasync ABI.
     pub fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for HostState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_policy,
+        }
     }
 }
 

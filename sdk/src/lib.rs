@@ -55,6 +55,8 @@ mod backend;
 #[doc(hidden)]
 pub mod concurrent;
 mod export;
+pub mod http;
+pub mod io;
 pub mod poll;
 #[allow(unsafe_code)]
 mod raw;

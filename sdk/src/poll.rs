@@ -36,8 +36,7 @@ use crate::runtime::{self, poll_proceed};
 pub fn wait_for(pollable: &Pollable) -> WaitFor<'_> {
     WaitFor {
         pollable,
-        waiter: None,
-        done: false,
+        wait: Registration::default(),
     }
 }
 
@@ -46,52 +45,78 @@ pub fn wait_for(pollable: &Pollable) -> WaitFor<'_> {
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitFor<'a> {
     pollable: &'a Pollable,
-    waiter: Option<usize>,
-    done: bool,
+    wait: Registration,
 }
 
 impl Future for WaitFor<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.done {
-            return Poll::Ready(());
-        }
+        let handle = backend::handle(self.pollable);
+        self.wait.poll_ready(handle, cx)
+    }
+}
+
+/// One wait on a pollable, for types that own the pollable they wait on
+/// (streams, HTTP bodies) and so cannot hold a [`WaitFor`] that borrows it.
+///
+/// Between a `Pending` and the next poll the registration stays in the
+/// registry; once the host reports the pollable ready, `poll_ready` returns
+/// `Ready` once, and a later call waits anew. Dropping it deregisters.
+/// Whoever owns the pollable must drop this registration first (declare it
+/// before the pollable, as struct fields drop in order).
+#[derive(Debug, Default)]
+pub(crate) struct Registration {
+    waiter: Option<usize>,
+}
+
+impl Registration {
+    /// Waits for the pollable whose handle is `handle`.
+    pub(crate) fn poll_ready(&mut self, handle: u32, cx: &mut Context<'_>) -> Poll<()> {
         runtime::assert_in_runtime("wasync::wait_for");
         ready!(poll_proceed(cx));
-        let fired = match self.waiter {
+        match self.waiter {
             None => {
-                let handle = backend::handle(self.pollable);
                 let w = runtime::with(|rt| rt.registry.register(handle, cx.waker().clone()));
                 self.waiter = Some(w);
-                None
+                Poll::Pending
             }
-            Some(w) => runtime::with(|rt| {
-                if rt.registry.is_fired(w) {
-                    Some(rt.registry.remove(w))
-                } else {
-                    rt.registry.set_waker(w, cx.waker());
-                    None
+            Some(w) => {
+                let fired = runtime::with(|rt| {
+                    if rt.registry.is_fired(w) {
+                        Some(rt.registry.remove(w))
+                    } else {
+                        rt.registry.set_waker(w, cx.waker());
+                        None
+                    }
+                });
+                match fired {
+                    Some(old_waker) => {
+                        // Dropped outside the runtime borrow.
+                        drop(old_waker);
+                        self.waiter = None;
+                        Poll::Ready(())
+                    }
+                    None => Poll::Pending,
                 }
-            }),
-        };
-        match fired {
-            Some(old_waker) => {
-                drop(old_waker);
-                self.waiter = None;
-                self.done = true;
-                Poll::Ready(())
             }
-            None => Poll::Pending,
         }
     }
 }
 
-impl Drop for WaitFor<'_> {
+impl Drop for Registration {
     fn drop(&mut self) {
         if let Some(w) = self.waiter.take() {
             let waker = runtime::try_with(|rt| rt.registry.remove(w)).flatten();
             drop(waker);
         }
     }
+}
+
+/// Waits on a pollable by handle, for wasi types that are not the
+/// `Pollable` of this build (natively, `wait_for` takes simulated ones).
+/// The caller keeps the pollable alive across the wait.
+pub(crate) async fn wait_for_handle(handle: u32) {
+    let mut wait = Registration::default();
+    std::future::poll_fn(|cx| wait.poll_ready(handle, cx)).await;
 }

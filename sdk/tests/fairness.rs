@@ -84,3 +84,31 @@ fn a_busy_task_does_not_starve_io() {
     });
     assert!(got_io.get());
 }
+
+#[test]
+fn a_main_future_that_yields_forever_does_not_starve_io() {
+    let io = Pollable::new();
+    let handle = io.handle();
+    let seen = Rc::new(Cell::new(false));
+    let s = seen.clone();
+    let waiter = wasync::spawn(async move {
+        let io = io;
+        wasync::wait_for(&io).await;
+        s.set(true);
+    });
+    wasync::block_on(async {
+        let mut spins = 0u32;
+        // Bounded, so that starvation fails the test instead of hanging it.
+        while !seen.get() && spins < 100_000 {
+            spins += 1;
+            if spins == 10 {
+                wasync::sim::set_ready(handle);
+            }
+            // The main future itself yields, with no other task runnable
+            // once the waiter has registered.
+            wasync::yield_now().await;
+        }
+    });
+    assert!(seen.get(), "the waiting task never ran");
+    assert!(waiter.is_finished());
+}

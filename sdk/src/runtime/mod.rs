@@ -612,7 +612,15 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut cx = Context::from_waker(&waker);
     with(|rt| rt.main_woken = true);
     loop {
-        if with(|rt| std::mem::take(&mut rt.main_woken)) {
+        let woken = with(|rt| {
+            let woken = std::mem::take(&mut rt.main_woken);
+            // The main future counts like a task towards the next check of
+            // the host, or a main future that keeps yielding would starve
+            // timers and I/O.
+            rt.polls_since_check += u32::from(woken);
+            woken
+        });
+        if woken {
             if let Poll::Ready(out) = enter_poll(|| future.as_mut().poll(&mut cx)) {
                 return out;
             }
