@@ -40,6 +40,9 @@ fn main() {
         writeln!(src, "pub const {ident}: &str = {path:?};").unwrap();
         writeln!(all, "    ({:?}, {ident}),", a.name).unwrap();
     }
+    let words = pipeline.word_list_dir().display().to_string();
+    writeln!(src, "/// The folder holding the demo's `words.txt` ({}).", wasync_build::WORD_LIST_PACKAGE).unwrap();
+    writeln!(src, "pub const WORDS_DIR: &str = {words:?};").unwrap();
     writeln!(src, "/// Every guest artifact as `(name, path)`.").unwrap();
     writeln!(src, "pub const ALL: &[(&str, &str)] = &[\n{all}];").unwrap();
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");

@@ -20,6 +20,7 @@
 //! The pipeline runs from `test-programs/build.rs` (for `cargo test`) and from
 //! `wasync-harness demo`; both call [`Pipeline::run`].
 
+mod data;
 mod fingerprint;
 mod manifest;
 mod tools;
@@ -28,6 +29,7 @@ mod wit_deps;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use data::WORD_LIST_PACKAGE;
 pub use manifest::{GuestSpec, Mode};
 
 /// The cargo-component release the pipeline installs and expects.
@@ -170,6 +172,7 @@ impl Pipeline {
             tools::ensure_cargo_component(self)?;
         }
         wit_deps::vendor(self, &guests_root)?;
+        self.fetch_word_list()?;
 
         std::fs::create_dir_all(self.wasm_dir()).map_err(|error| BuildError::Io {
             path: self.wasm_dir(),

@@ -61,32 +61,115 @@ impl Part {
     }
 }
 
-fn compose_parts(socket: Part, plugs: Vec<Part>) -> Result<Vec<u8>> {
+/// A component plugged into another: into the import `import` if named,
+/// else into every import whose name one of its exports has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plug {
+    pub import: Option<String>,
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for Plug {
+    type Err = String;
+
+    /// `IMPORT=PATH` or `PATH`.
+    fn from_str(s: &str) -> std::result::Result<Plug, String> {
+        match s.split_once('=') {
+            Some((import, path)) if !import.is_empty() && !path.is_empty() => Ok(Plug {
+                import: Some(import.to_owned()),
+                path: PathBuf::from(path),
+            }),
+            Some(_) => Err(format!("`{s}`: expected IMPORT=PATH or PATH")),
+            None => Ok(Plug {
+                import: None,
+                path: PathBuf::from(s),
+            }),
+        }
+    }
+}
+
+/// The export of `plug` that satisfies `import`: the export of that name,
+/// or else its only exported interface.
+fn export_for(graph: &CompositionGraph, plug: PackageId, import: &str, origin: &Path) -> Result<String> {
+    let exports = &graph.types()[graph[plug].ty()].exports;
+    if exports.contains_key(import) {
+        return Ok(import.to_owned());
+    }
+    let interfaces: Vec<&String> = exports
+        .iter()
+        .filter(|(_, kind)| matches!(kind, wac_graph::types::ItemKind::Instance(_)))
+        .map(|(n, _)| n)
+        .collect();
+    match interfaces.as_slice() {
+        [only] => Ok((*only).clone()),
+        _ => Err(Error::Compose(format!(
+            "{} exports no `{import}`, and not exactly one interface to use for it (it exports: {})",
+            origin.display(),
+            exports.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+fn compose_parts(socket: Part, plugs: Vec<(Option<String>, Part)>) -> Result<Vec<u8>> {
     let mut graph = CompositionGraph::new();
     let socket_name = socket.origin.display().to_string();
     let socket_id = register(&mut graph, "wasync:socket", socket.bytes, &socket.origin)?;
-    let mut plug_ids = Vec::new();
-    for (i, plug) in plugs.into_iter().enumerate() {
-        plug_ids.push(register(&mut graph, &format!("wasync:plug{i}"), plug.bytes, &plug.origin)?);
-    }
-    wac_graph::plug(&mut graph, plug_ids, socket_id).map_err(|e| {
-        Error::Compose(match &e {
-            wac_graph::PlugError::NoPlugHappened => {
-                format!("none of the plugs exports an interface that {socket_name} imports")
+    let socket_inst = graph.instantiate(socket_id);
+    let graph_err = |e: &dyn std::fmt::Display| Error::Compose(e.to_string());
+    let socket_imports: Vec<String> = graph.types()[graph[socket_id].ty()].imports.keys().cloned().collect();
+    let mut plugged = 0;
+    for (i, (import, plug)) in plugs.into_iter().enumerate() {
+        let origin = plug.origin.clone();
+        let plug_id = register(&mut graph, &format!("wasync:plug{i}"), plug.bytes, &origin)?;
+        let pairs: Vec<(String, String)> = match import {
+            Some(import) => {
+                if !socket_imports.contains(&import) {
+                    return Err(Error::Compose(format!("{socket_name} has no import `{import}`")));
+                }
+                vec![(export_for(&graph, plug_id, &import, &origin)?, import)]
             }
-            wac_graph::PlugError::GraphError { source } => format!("{e}: {source:#}"),
-        })
-    })?;
+            None => graph.types()[graph[plug_id].ty()]
+                .exports
+                .keys()
+                .filter(|n| socket_imports.contains(n))
+                .map(|n| (n.clone(), n.clone()))
+                .collect(),
+        };
+        if pairs.is_empty() {
+            return Err(Error::Compose(format!(
+                "none of the exports of {} matches an import of {socket_name}",
+                origin.display()
+            )));
+        }
+        let plug_inst = graph.instantiate(plug_id);
+        for (export, import) in pairs {
+            let alias = graph.alias_instance_export(plug_inst, &export).map_err(|e| graph_err(&e))?;
+            graph
+                .set_instantiation_argument(socket_inst, &import, alias)
+                .map_err(|e| Error::Compose(format!("plugging `{import}` with {}: {e:#}", origin.display())))?;
+            plugged += 1;
+        }
+    }
+    if plugged == 0 {
+        return Err(Error::Compose(format!("none of the plugs exports an interface that {socket_name} imports")));
+    }
+    let exports: Vec<String> = graph.types()[graph[socket_id].ty()].exports.keys().cloned().collect();
+    for name in exports {
+        let alias = graph.alias_instance_export(socket_inst, &name).map_err(|e| graph_err(&e))?;
+        graph.export(alias, &name).map_err(|e| graph_err(&e))?;
+    }
     graph
         .encode(EncodeOptions::default())
         .map_err(|e| Error::Compose(format!("encoding the composition: {e:#}")))
 }
 
-/// Plugs the exports of `plugs` into the matching imports of `socket` and
-/// returns the encoded composition. Imports no plug satisfies stay imports
-/// of the result.
-pub fn compose(socket: &Path, plugs: &[PathBuf]) -> Result<Vec<u8>> {
-    let plugs = plugs.iter().map(|p| Part::load(p)).collect::<Result<Vec<_>>>()?;
+/// Plugs `plugs` into the imports of `socket` and returns the encoded
+/// composition. Imports no plug satisfies stay imports of the result.
+pub fn compose(socket: &Path, plugs: &[Plug]) -> Result<Vec<u8>> {
+    let plugs = plugs
+        .iter()
+        .map(|p| Ok((p.import.clone(), Part::load(&p.path)?)))
+        .collect::<Result<Vec<_>>>()?;
     compose_parts(Part::load(socket)?, plugs)
 }
 
@@ -102,7 +185,7 @@ pub fn compose_chain(chain: &[PathBuf]) -> Result<Vec<u8>> {
     while let Some(socket) = parts.pop() {
         let origin = socket.origin.clone();
         plug = Part {
-            bytes: compose_parts(socket, vec![plug])?,
+            bytes: compose_parts(socket, vec![(None, plug)])?,
             origin,
         };
     }

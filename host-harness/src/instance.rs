@@ -293,9 +293,11 @@ pub(crate) fn call_error(export: &str, e: wasmtime::Error, store: &Store<HostSta
     if trap.is_none() && backtrace.is_none() {
         return Error::Other(anyhow::Error::from(e).context(format!("calling `{export}`")));
     }
+    // Without a trap code the error came from a host function (such as a
+    // resource the guest misused): its root cause says what happened.
     let message = match trap {
         Some(t) => t.to_string(),
-        None => format!("{:#}", e),
+        None => e.root_cause().to_string(),
     };
     Error::Trap {
         export: export.to_owned(),

@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod autocomplete;
 pub mod bench;
 pub mod compose;
 pub mod concurrent;
@@ -27,6 +28,7 @@ mod http_policy;
 mod instance;
 mod output;
 mod poll_counters;
+pub mod suggest_server;
 mod typecheck;
 pub mod wit;
 

@@ -122,9 +122,11 @@ struct CallArgs {
 struct ComposeArgs {
     /// The component whose imports get plugged.
     root: PathBuf,
-    /// A component whose exports satisfy imports of ROOT. Repeatable.
-    #[arg(long = "plug", value_name = "PLUG", required = true)]
-    plugs: Vec<PathBuf>,
+    /// A component whose exports satisfy imports of ROOT: `IMPORT=PATH`
+    /// plugs the import named IMPORT, `PATH` every import named like one of
+    /// its exports. Repeatable.
+    #[arg(long = "plug", value_name = "[IMPORT=]PATH", required = true)]
+    plugs: Vec<wasync_harness::compose::Plug>,
     /// Treat ROOT and the plugs as a chain: ROOT imports what the first
     /// plug exports, which imports what the next exports, and so on.
     #[arg(long)]
@@ -174,7 +176,7 @@ fn lower(args: LowerArgs) -> wasync_harness::Result<Option<String>> {
 fn compose(args: ComposeArgs) -> wasync_harness::Result<Option<String>> {
     let bytes = if args.chain {
         let mut chain = vec![args.root.clone()];
-        chain.extend(args.plugs.iter().cloned());
+        chain.extend(args.plugs.iter().map(|p| p.path.clone()));
         wasync_harness::compose::compose_chain(&chain)?
     } else {
         wasync_harness::compose::compose(&args.root, &args.plugs)?

@@ -117,6 +117,9 @@ pub struct AsyncFunc {
     pub direction: Direction,
     /// The interface it belongs to; `None` for a function of the world.
     pub interface: Option<InterfaceId>,
+    /// For an interface declared inline in the world (`import dict:
+    /// interface { … }`), its name there.
+    pub inline_name: Option<String>,
     /// The function as written, before lowering.
     pub original: Function,
 }
@@ -247,6 +250,7 @@ fn split(resolve: &mut Resolve, f: &Function) -> (Function, Function) {
 fn lower_interface(
     resolve: &mut Resolve,
     id: InterfaceId,
+    inline_name: Option<&str>,
     mode: Mode,
     direction: Direction,
     out: &mut Vec<AsyncFunc>,
@@ -261,6 +265,7 @@ fn lower_interface(
         out.push(AsyncFunc {
             direction,
             interface: Some(id),
+            inline_name: inline_name.map(str::to_owned),
             original: f.clone(),
         });
         match mode {
@@ -291,10 +296,14 @@ pub fn lower(resolve: &mut Resolve, world: WorldId, mode: Mode) -> Result<Loweri
         (Direction::Export, resolve.worlds[world].exports.clone()),
     ];
     for (direction, items) in &sides {
-        for item in items.values() {
+        for (key, item) in items {
             if let WorldItem::Interface { id, .. } = item {
+                let inline = match key {
+                    WorldKey::Name(n) => Some(n.as_str()),
+                    WorldKey::Interface(_) => None,
+                };
                 if seen.insert(*id) {
-                    lower_interface(resolve, *id, mode, *direction, &mut funcs);
+                    lower_interface(resolve, *id, inline, mode, *direction, &mut funcs);
                 }
             }
         }
@@ -307,6 +316,7 @@ pub fn lower(resolve: &mut Resolve, world: WorldId, mode: Mode) -> Result<Loweri
                     funcs.push(AsyncFunc {
                         direction,
                         interface: None,
+                        inline_name: None,
                         original: f.clone(),
                     });
                     match mode {

@@ -17,6 +17,8 @@ use crate::rewrite;
 /// declares them (before lowering).
 pub struct ExportGroup {
     pub interface: Option<InterfaceId>,
+    /// For an interface declared inline in the world, its name there.
+    pub inline_name: Option<String>,
     /// `ns:pkg/iface`, or `world <name>` for the world's own functions.
     pub label: String,
     pub resource: Option<(TypeId, String)>,
@@ -36,7 +38,14 @@ fn resource_of(kind: &FunctionKind) -> Option<TypeId> {
     }
 }
 
-fn push_grouped(groups: &mut Vec<ExportGroup>, resolve: &Resolve, interface: Option<InterfaceId>, label: &str, f: &Function) {
+fn push_grouped(
+    groups: &mut Vec<ExportGroup>,
+    resolve: &Resolve,
+    interface: Option<InterfaceId>,
+    inline_name: Option<&str>,
+    label: &str,
+    f: &Function,
+) {
     let resource = resource_of(&f.kind).map(|r| {
         let name = resolve.types[r].name.clone().unwrap_or_default();
         (r, name)
@@ -49,6 +58,7 @@ fn push_grouped(groups: &mut Vec<ExportGroup>, resolve: &Resolve, interface: Opt
         Some(g) => g.funcs.push(f.clone()),
         None => groups.push(ExportGroup {
             interface,
+            inline_name: inline_name.map(str::to_owned),
             label: label.to_owned(),
             resource,
             funcs: vec![f.clone()],
@@ -62,13 +72,19 @@ fn export_groups(resolve: &Resolve, world: WorldId) -> Vec<ExportGroup> {
     let mut groups = Vec::new();
     let w = &resolve.worlds[world];
     let world_label = format!("world `{}`", w.name);
-    for item in w.exports.values() {
+    for (key, item) in &w.exports {
         match item {
-            WorldItem::Function(f) => push_grouped(&mut groups, resolve, None, &world_label, f),
+            WorldItem::Function(f) => push_grouped(&mut groups, resolve, None, None, &world_label, f),
             WorldItem::Interface { id, .. } => {
-                let label = resolve.id_of(*id).unwrap_or_else(|| "an inline interface".to_owned());
+                let inline = match key {
+                    wit_parser::WorldKey::Name(n) => Some(n.as_str()),
+                    wit_parser::WorldKey::Interface(_) => None,
+                };
+                let label = resolve
+                    .id_of(*id)
+                    .unwrap_or_else(|| format!("interface `{}`", inline.unwrap_or("?")));
                 for f in resolve.interfaces[*id].functions.values() {
-                    push_grouped(&mut groups, resolve, Some(*id), &label, f);
+                    push_grouped(&mut groups, resolve, Some(*id), inline, &label, f);
                 }
             }
             WorldItem::Type { .. } => {}

@@ -22,12 +22,18 @@ use wit_parser::{Function, FunctionKind, InterfaceId, Resolve};
 
 use crate::expand::ExportGroup;
 
-/// The module path of an interface, as wit-bindgen lays it out.
-fn interface_path(resolve: &Resolve, id: InterfaceId, export: bool) -> Vec<String> {
+/// The module path of an interface, as wit-bindgen lays it out: its
+/// package's namespace and name then its own name, or for an interface
+/// declared inline in the world, the name it has there.
+fn interface_path(resolve: &Resolve, id: InterfaceId, inline_name: Option<&str>, export: bool) -> Vec<String> {
     let iface = &resolve.interfaces[id];
     let mut path = Vec::new();
     if export {
         path.push("exports".to_owned());
+    }
+    if let Some(name) = inline_name {
+        path.push(to_rust_ident(name));
+        return path;
     }
     if let Some(pkg) = iface.package {
         let name = &resolve.packages[pkg].name;
@@ -197,7 +203,7 @@ fn import_wrapper(items: &mut [Item], func: &AsyncFunc, mode: Mode, resolve: &Re
 pub fn import_wrappers(file: &mut syn::File, resolve: &Resolve, lowering: &Lowering) -> syn::Result<()> {
     for func in lowering.funcs.iter().filter(|f| f.direction == Direction::Import) {
         let path = match func.interface {
-            Some(id) => interface_path(resolve, id, false),
+            Some(id) => interface_path(resolve, id, func.inline_name.as_deref(), false),
             None => Vec::new(),
         };
         let Some(items) = module_items(&mut file.items, &path) else {
@@ -314,7 +320,7 @@ fn user_param_count(f: &Function) -> usize {
 pub fn export_tables(file: &mut syn::File, resolve: &Resolve, groups: &[ExportGroup], mode: Mode) {
     for group in groups {
         let path = match group.interface {
-            Some(id) => interface_path(resolve, id, true),
+            Some(id) => interface_path(resolve, id, group.inline_name.as_deref(), true),
             None => Vec::new(),
         };
         let trait_name = match &group.resource {

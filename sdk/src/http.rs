@@ -251,7 +251,7 @@ pub struct IncomingBody {
     // Field order is drop order: the stream (and its pollable), then the
     // body it belongs to, then the response the body belongs to.
     reader: AsyncInputStream,
-    body: Option<wasi::IncomingBody>,
+    _body: wasi::IncomingBody,
     _response: IncomingResponse,
 }
 
@@ -265,11 +265,9 @@ impl IncomingBody {
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         match ready!(self.reader.poll_raw(cx, 64 * 1024)) {
             Ok(Some(bytes)) => Poll::Ready(Some(Ok(Bytes::from(bytes)))),
-            Ok(None) => {
-                // The body is complete; trailers are not used.
-                self.body.take();
-                Poll::Ready(None)
-            }
+            // The body is complete (trailers are not used). The wasi body
+            // is dropped with this value, after its stream.
+            Ok(None) => Poll::Ready(None),
             Err(e) => Poll::Ready(Some(Err(stream_error(e)))),
         }
     }
@@ -389,7 +387,7 @@ pub async fn send(req: http::Request<impl Into<Body>>) -> Result<Response, Error
         headers,
         body: IncomingBody {
             reader: AsyncInputStream::new(stream),
-            body: Some(body),
+            _body: body,
             _response: response,
         },
     })

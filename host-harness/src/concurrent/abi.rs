@@ -2,13 +2,13 @@
 //! functions that forward one instance's imported async functions to
 //! another instance's exports.
 //!
-//! Every host function here runs inside an entry into some instance. The
-//! event loop pushes the entered instance on `AbiState::current` before it
-//! calls in, so the functions know who called them without a linker per
-//! instance. None of them calls into wasm: what needs another instance
-//! (starting a forwarded call, cancelling one) becomes an [`Event`] that the
-//! loop handles once the current entry has returned. Instances are thus
-//! never entered re-entrantly, and no entry blocks.
+//! Every instance of a mode C host has a store of its own (so that a trap,
+//! which poisons a whole store in wasmtime, ends only that instance), and
+//! its store data knows which instance it is. None of these functions calls
+//! into wasm: what needs another instance (starting a forwarded call,
+//! cancelling one) becomes an [`Event`] that the loop handles once the
+//! current entry has returned. Instances are thus never entered
+//! re-entrantly, and no entry blocks.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -27,11 +27,10 @@ pub(crate) const GUEST_IFACE: &str = "wasync:abi/guest@0.1.0";
 /// What an entry asked of the loop.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// Instance `inst` reported these export calls finished.
-    Finished { inst: usize, ids: Vec<u32> },
-    /// Instance `caller` started imported call `aid`: start it in its
-    /// target.
-    StartImport { caller: usize, aid: u32 },
+    /// The instance reported these export calls finished.
+    Finished { ids: Vec<u32> },
+    /// The instance started imported call `aid`: start it in its target.
+    StartImport { aid: u32 },
     /// An imported call was abandoned: cancel it in `target` if it started.
     CancelImport { target: usize, call: Option<u32> },
 }
@@ -60,27 +59,28 @@ pub(crate) struct ImportCall {
     pub done: Arc<AtomicBool>,
 }
 
-/// The ABI's part of the store data.
+/// The ABI's part of the data of one instance's store.
 #[derive(Default)]
 pub struct AbiState {
-    /// The instances being entered, innermost last.
-    pub(crate) current: Vec<usize>,
-    /// Per instance: the pollable reps of its last park.
-    pub(crate) parked: Vec<Vec<u32>>,
-    /// Per instance: the target instance of each linked interface.
-    pub(crate) links: Vec<HashMap<String, usize>>,
-    /// Imported calls by (caller, call id).
-    pub(crate) imports: HashMap<(usize, u32), ImportCall>,
+    /// Whether the loop is inside an entry into this instance.
+    pub(crate) entered: bool,
+    /// The pollable reps of the instance's last park.
+    pub(crate) parked: Vec<u32>,
+    /// For each linked import: the target instance and the name of the
+    /// export there that serves it.
+    pub(crate) links: HashMap<String, (usize, String)>,
+    /// The imported calls this instance made, by call id.
+    pub(crate) imports: HashMap<u32, ImportCall>,
     pub(crate) next_import: u32,
     pub(crate) events: VecDeque<Event>,
 }
 
 impl AbiState {
-    fn caller(&self, what: &str) -> wasmtime::Result<usize> {
-        match self.current.last() {
-            Some(&i) => Ok(i),
-            None => bail!("wasync ABI violation: `{what}` called outside an entry of a wasync host"),
+    fn check_entered(&self, what: &str) -> wasmtime::Result<()> {
+        if !self.entered {
+            bail!("wasync ABI violation: `{what}` called outside an entry of a wasync host");
         }
+        Ok(())
     }
 }
 
@@ -111,10 +111,10 @@ pub(crate) fn add_host(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         |mut store: StoreContextMut<'_, HostState>,
          (waiting, finished): (Vec<Resource<DynPollable>>, Vec<u32>)| {
             let abi = abi(&mut store);
-            let inst = abi.caller("park")?;
-            abi.parked[inst] = waiting.iter().map(Resource::rep).collect();
+            abi.check_entered("park")?;
+            abi.parked = waiting.iter().map(Resource::rep).collect();
             if !finished.is_empty() {
-                abi.events.push_back(Event::Finished { inst, ids: finished });
+                abi.events.push_back(Event::Finished { ids: finished });
             }
             Ok(())
         },
@@ -123,8 +123,8 @@ pub(crate) fn add_host(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "subscribe-call",
         |mut store: StoreContextMut<'_, HostState>, (aid,): (u32,)| {
             let state = store.data_mut();
-            let caller = state.abi.caller("subscribe-call")?;
-            let Some(call) = state.abi.imports.get(&(caller, aid)) else {
+            state.abi.check_entered("subscribe-call")?;
+            let Some(call) = state.abi.imports.get(&aid) else {
                 bail!("wasync ABI violation: `subscribe-call` for unknown imported call {aid}");
             };
             let done = CallDone(call.done.clone());
@@ -137,9 +137,9 @@ pub(crate) fn add_host(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "cancel-call",
         |mut store: StoreContextMut<'_, HostState>, (aid,): (u32,)| {
             let abi = abi(&mut store);
-            let caller = abi.caller("cancel-call")?;
+            abi.check_entered("cancel-call")?;
             // An unknown id was finished or cancelled already: nothing to do.
-            if let Some(call) = abi.imports.remove(&(caller, aid)) {
+            if let Some(call) = abi.imports.remove(&aid) {
                 let started = match call.state {
                     ImportState::Started(id) => Some(id),
                     _ => None,
@@ -156,24 +156,26 @@ pub(crate) fn add_host(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 }
 
 /// Defines, for interface `iface`, host functions that forward the
-/// imported calls of whichever instance is calling to the instance its
-/// links name. `funcs` are the interface's function names.
+/// imported calls of the instance to the instance its links name. `funcs`
+/// are the interface's function names.
 pub(crate) fn define_link(linker: &mut Linker<HostState>, iface: &str, funcs: &[String]) -> wasmtime::Result<()> {
     let mut inst = linker.instance(iface)?;
     for name in funcs {
         let iface_name = iface.to_owned();
         if let Some(base) = name.strip_suffix("-start") {
-            let target_func = format!("{iface}#{base}");
+            let what = format!("{iface}#{name}");
+            let base = base.to_owned();
             inst.func_new(name, move |mut store, _ty, args, results| {
                 let abi = abi(&mut store);
-                let caller = abi.caller(&target_func)?;
-                let Some(&target) = abi.links.get(caller).and_then(|l| l.get(&iface_name)) else {
-                    bail!("instance {caller} imports `{iface_name}`, which is linked to no instance");
+                abi.check_entered(&what)?;
+                let Some((target, export)) = abi.links.get(&iface_name).cloned() else {
+                    bail!("the instance imports `{iface_name}`, which is linked to no instance");
                 };
+                let target_func = format!("{export}#{base}");
                 abi.next_import = abi.next_import.wrapping_add(1).max(1);
                 let aid = abi.next_import;
                 abi.imports.insert(
-                    (caller, aid),
+                    aid,
                     ImportCall {
                         target,
                         func: target_func.clone(),
@@ -181,7 +183,7 @@ pub(crate) fn define_link(linker: &mut Linker<HostState>, iface: &str, funcs: &[
                         done: Arc::new(AtomicBool::new(false)),
                     },
                 );
-                abi.events.push_back(Event::StartImport { caller, aid });
+                abi.events.push_back(Event::StartImport { aid });
                 // The target starts once this entry returns: report the
                 // call as pending.
                 results[0] = Val::Result(Err(Some(Box::new(Val::U32(aid)))));
@@ -191,11 +193,11 @@ pub(crate) fn define_link(linker: &mut Linker<HostState>, iface: &str, funcs: &[
             let what = format!("{iface}#{name}");
             inst.func_new(name, move |mut store, _ty, args, results| {
                 let abi = abi(&mut store);
-                let caller = abi.caller(&what)?;
+                abi.check_entered(&what)?;
                 let Some(Val::U32(aid)) = args.first() else {
                     bail!("`{what}` takes a call id");
                 };
-                let Some(call) = abi.imports.remove(&(caller, *aid)) else {
+                let Some(call) = abi.imports.remove(aid) else {
                     bail!("wasync ABI violation: `{what}` for unknown imported call {aid}");
                 };
                 match call.state {

@@ -1,6 +1,6 @@
-//! The mode C event loop: one task that owns the store, waits on every
-//! instance's parked pollables and on callers at once, and enters instances
-//! one at a time.
+//! The mode C event loop: one task that owns every instance (each in its
+//! own store), waits on all their parked pollables and on callers at once,
+//! and enters instances one at a time.
 //!
 //! Ground rules:
 //! - Every entry into an instance (`f-start`, `f-finish`, `wake`,
@@ -14,14 +14,15 @@
 //! - A parked list is valid until its instance is next entered; the loop
 //!   reads all of them fresh before each wait.
 //! - An instance that traps is dead: its calls fail, calls it serves to
-//!   other instances fail, and it is never entered again.
+//!   other instances fail, and it is never entered again. Its store is
+//!   its own, so the others carry on.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use futures::future::select_all;
 use tokio::sync::{mpsc, oneshot};
-use wasmtime::Store;
 use wasmtime::component::{Func, Resource, Val};
 use wasmtime_wasi_io::bindings::wasi::io::poll::Host as _;
 use wasmtime_wasi_io::poll::DynPollable;
@@ -29,7 +30,6 @@ use wasmtime_wasi_io::poll::DynPollable;
 use super::abi::{Event, GUEST_IFACE, ImportState};
 use super::{HostStats, Member, Request, Shared, TraceEvent};
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::HostState;
 use crate::instance::{call_error, lookup_func};
 
 /// An external call the loop owes a reply.
@@ -42,7 +42,6 @@ struct Pending {
 }
 
 pub(crate) struct Loop {
-    store: Store<HostState>,
     members: Vec<Member>,
     rx: mpsc::UnboundedReceiver<Request>,
     shared: Arc<Shared>,
@@ -58,13 +57,13 @@ pub(crate) struct Loop {
 
 enum Woke {
     Request(Option<Request>),
-    Ready(wasmtime::Result<Vec<u32>>),
+    /// Instance `.0`'s pollables at these positions are ready.
+    Ready(usize, wasmtime::Result<Vec<u32>>),
 }
 
 impl Loop {
-    pub(crate) fn new(store: Store<HostState>, members: Vec<Member>, rx: mpsc::UnboundedReceiver<Request>, shared: Arc<Shared>) -> Loop {
+    pub(crate) fn new(members: Vec<Member>, rx: mpsc::UnboundedReceiver<Request>, shared: Arc<Shared>) -> Loop {
         Loop {
-            store,
             members,
             rx,
             shared,
@@ -79,52 +78,48 @@ impl Loop {
     pub(crate) async fn run(mut self) {
         loop {
             self.drain_events().await;
-            // Every instance's parked pollables, and who parked each.
-            let mut owners = Vec::new();
-            let mut list = Vec::new();
-            for (inst, parked) in self.store.data().abi.parked.iter().enumerate() {
-                for (i, &rep) in parked.iter().enumerate() {
-                    owners.push((inst, i as u32));
-                    list.push(Resource::<DynPollable>::new_borrow(rep));
+            let woke = {
+                // One poll per instance that parked something, over its own
+                // resource table; whichever is ready first wins.
+                let mut polls = Vec::new();
+                for (inst, m) in self.members.iter_mut().enumerate() {
+                    if m.dead.is_some() || m.store.data().abi.parked.is_empty() {
+                        continue;
+                    }
+                    let list: Vec<Resource<DynPollable>> = m
+                        .store
+                        .data()
+                        .abi
+                        .parked
+                        .iter()
+                        .map(|&rep| Resource::new_borrow(rep))
+                        .collect();
+                    let table = &mut m.store.data_mut().table;
+                    polls.push(Box::pin(async move { (inst, table.poll(list).await) }));
                 }
-            }
-            let woke = if list.is_empty() {
-                Woke::Request(self.rx.recv().await)
-            } else {
-                let table = &mut self.store.data_mut().table;
-                tokio::select! {
-                    biased;
-                    req = self.rx.recv() => Woke::Request(req),
-                    ready = table.poll(list) => Woke::Ready(ready),
+                if polls.is_empty() {
+                    Woke::Request(self.rx.recv().await)
+                } else {
+                    tokio::select! {
+                        biased;
+                        req = self.rx.recv() => Woke::Request(req),
+                        ((inst, ready), _, _) = select_all(polls) => Woke::Ready(inst, ready),
+                    }
                 }
             };
             match woke {
                 Woke::Request(None) => break,
                 Woke::Request(Some(req)) => self.handle(req).await,
-                Woke::Ready(Err(e)) => {
-                    // A parked handle the table does not know: some guest
-                    // parked a pollable it had already dropped.
-                    let msg = format!("polling the parked pollables failed: {e:#}");
-                    for inst in 0..self.members.len() {
-                        if !self.store.data().abi.parked[inst].is_empty() {
-                            self.kill(inst, Error::Protocol(msg.clone()));
-                        }
-                    }
+                Woke::Ready(inst, Err(e)) => {
+                    // A parked handle the table does not know: the guest
+                    // parked a pollable and dropped it.
+                    let name = self.members[inst].name.clone();
+                    self.kill(inst, Error::Protocol(format!("{name} parked a pollable it no longer has: {e:#}")));
                 }
-                Woke::Ready(Ok(ready)) => {
-                    let mut by_inst: Vec<(usize, Vec<u32>)> = Vec::new();
-                    for pos in ready {
-                        let Some(&(inst, i)) = owners.get(pos as usize) else { continue };
-                        match by_inst.iter_mut().find(|(n, _)| *n == inst) {
-                            Some((_, v)) => v.push(i),
-                            None => by_inst.push((inst, vec![i])),
-                        }
-                    }
-                    for (inst, indices) in by_inst {
-                        let wake = format!("{GUEST_IFACE}#wake");
-                        let list = Val::List(indices.into_iter().map(Val::U32).collect());
-                        let _ = self.enter(inst, &wake, &[list]).await;
-                    }
+                Woke::Ready(inst, Ok(ready)) => {
+                    let wake = format!("{GUEST_IFACE}#wake");
+                    let list = Val::List(ready.into_iter().map(Val::U32).collect());
+                    let _ = self.enter(inst, &wake, &[list]).await;
                 }
             }
         }
@@ -161,8 +156,7 @@ impl Loop {
         let _ = pending.reply.send(result);
     }
 
-    /// Calls export `name` of instance `inst`, marking the instance current
-    /// for the ABI's host functions. A trap kills the instance.
+    /// Calls export `name` of instance `inst`. A trap kills the instance.
     async fn enter(&mut self, inst: usize, name: &str, args: &[Val]) -> Result<Vec<Val>> {
         if let Some(first) = &self.members[inst].dead {
             return Err(Error::InstanceDead { first: first.clone() });
@@ -170,22 +164,23 @@ impl Loop {
         let func = match self.funcs.get(&(inst, name.to_owned())) {
             Some(f) => *f,
             None => {
-                let m = &self.members[inst];
-                let f = lookup_func(&mut self.store, &m.instance, &m.loaded, name)?;
+                let m = &mut self.members[inst];
+                let f = lookup_func(&mut m.store, &m.instance, &m.loaded, name)?;
                 self.funcs.insert((inst, name.to_owned()), f);
                 f
             }
         };
-        let n = func.ty(&self.store).results().len();
+        let store = &mut self.members[inst].store;
+        let n = func.ty(&*store).results().len();
         let mut results = vec![Val::Bool(false); n];
         self.entries += 1;
-        self.store.data_mut().abi.current.push(inst);
-        let out = func.call_async(&mut self.store, args, &mut results).await;
-        self.store.data_mut().abi.current.pop();
+        store.data_mut().abi.entered = true;
+        let out = func.call_async(&mut *store, args, &mut results).await;
+        store.data_mut().abi.entered = false;
         match out {
             Ok(()) => Ok(results),
             Err(e) => {
-                let err = call_error(name, e, &self.store);
+                let err = call_error(name, e, store);
                 if matches!(err.kind(), ErrorKind::Trap) {
                     self.kill(inst, Error::Other(anyhow::anyhow!("{}", err.headline())));
                 }
@@ -200,7 +195,7 @@ impl Loop {
         if self.members[inst].dead.is_none() {
             self.members[inst].dead = Some(first.clone());
         }
-        self.store.data_mut().abi.parked[inst].clear();
+        self.members[inst].store.data_mut().abi.parked.clear();
         let mine: Vec<(usize, u32)> = self.pending.keys().filter(|(i, _)| *i == inst).copied().collect();
         for k in mine {
             if let Some(p) = self.pending.remove(&k) {
@@ -217,30 +212,38 @@ impl Loop {
     }
 
     fn fail_import(&mut self, (caller, aid): (usize, u32), why: &str) {
-        if let Some(call) = self.store.data_mut().abi.imports.get_mut(&(caller, aid)) {
+        if let Some(call) = self.members[caller].store.data_mut().abi.imports.get_mut(&aid) {
             call.state = ImportState::Failed(why.to_owned());
             call.done.store(true, Ordering::Release);
         }
     }
 
     fn finish_import(&mut self, (caller, aid): (usize, u32), results: Vec<Val>) {
-        if let Some(call) = self.store.data_mut().abi.imports.get_mut(&(caller, aid)) {
+        if let Some(call) = self.members[caller].store.data_mut().abi.imports.get_mut(&aid) {
             call.state = ImportState::Done(results);
             call.done.store(true, Ordering::Release);
         }
     }
 
+    /// The next event any instance raised, and which instance raised it.
+    fn next_event(&mut self) -> Option<(usize, Event)> {
+        self.members
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, m)| m.store.data_mut().abi.events.pop_front().map(|e| (i, e)))
+    }
+
     /// Handles every event the entries so far raised, and those that
     /// handling them raises.
     async fn drain_events(&mut self) {
-        while let Some(event) = self.store.data_mut().abi.events.pop_front() {
+        while let Some((inst, event)) = self.next_event() {
             match event {
-                Event::Finished { inst, ids } => {
+                Event::Finished { ids } => {
                     for id in ids {
                         self.finished(inst, id).await;
                     }
                 }
-                Event::StartImport { caller, aid } => self.start_import(caller, aid).await,
+                Event::StartImport { aid } => self.start_import(inst, aid).await,
                 Event::CancelImport { target, call } => {
                     if let Some(id) = call {
                         self.serving.remove(&(target, id));
@@ -259,18 +262,17 @@ impl Loop {
             let finish = format!("{}-finish", p.func);
             let result = self.enter(inst, &finish, &[Val::U32(id)]).await;
             self.reply(p, result);
-        } else if let Some(caller) = self.serving.remove(&(inst, id)) {
-            let func = self.store.data().abi.imports.get(&caller).map(|c| c.func.clone());
+        } else if let Some((caller, aid)) = self.serving.remove(&(inst, id)) {
+            let func = self.members[caller].store.data().abi.imports.get(&aid).map(|c| c.func.clone());
             let Some(func) = func else {
                 // The caller abandoned it meanwhile; its cancel found the
-                // call finished. The result is fetched and dropped so the
-                // guest can free it.
+                // call finished.
                 return;
             };
             let finish = format!("{func}-finish");
             match self.enter(inst, &finish, &[Val::U32(id)]).await {
-                Ok(results) => self.finish_import(caller, results),
-                Err(e) => self.fail_import(caller, &e.headline()),
+                Ok(results) => self.finish_import((caller, aid), results),
+                Err(e) => self.fail_import((caller, aid), &e.headline()),
             }
         } else {
             let name = self.members[inst].name.clone();
@@ -283,8 +285,8 @@ impl Loop {
 
     async fn start_import(&mut self, caller: usize, aid: u32) {
         let (target, func, args) = {
-            let abi = &mut self.store.data_mut().abi;
-            let Some(call) = abi.imports.get_mut(&(caller, aid)) else { return };
+            let abi = &mut self.members[caller].store.data_mut().abi;
+            let Some(call) = abi.imports.get_mut(&aid) else { return };
             let args = match std::mem::replace(&mut call.state, ImportState::Started(0)) {
                 ImportState::Queued(args) => args,
                 other => {
@@ -300,7 +302,7 @@ impl Loop {
                 Some(Val::Result(Ok(v))) => self.finish_import((caller, aid), v.map(|v| vec![*v]).unwrap_or_default()),
                 Some(Val::Result(Err(Some(id)))) if matches!(*id, Val::U32(_)) => {
                     let Val::U32(id) = *id else { unreachable!() };
-                    if let Some(call) = self.store.data_mut().abi.imports.get_mut(&(caller, aid)) {
+                    if let Some(call) = self.members[caller].store.data_mut().abi.imports.get_mut(&aid) {
                         call.state = ImportState::Started(id);
                     }
                     if self.serving.insert((target, id), (caller, aid)).is_some() {
@@ -337,13 +339,17 @@ impl Loop {
                 }
             }
             Request::Stats { reply } => {
-                let stats = HostStats {
-                    table_entries: self.store.data_mut().table().iter_mut().count(),
+                let mut stats = HostStats {
                     pending_calls: self.pending.len(),
-                    import_calls: self.store.data().abi.imports.len(),
-                    parked: abi_parked(&self.store),
                     entries: self.entries,
+                    ..HostStats::default()
                 };
+                for m in &mut self.members {
+                    stats.table_entries += m.store.data_mut().table().iter_mut().count();
+                    let abi = &m.store.data().abi;
+                    stats.import_calls += abi.imports.len();
+                    stats.parked += abi.parked.len();
+                }
                 let _ = reply.send(stats);
             }
         }
@@ -388,8 +394,4 @@ impl Loop {
             Err(e) => self.reply(pending, Err(e)),
         }
     }
-}
-
-fn abi_parked(store: &Store<HostState>) -> usize {
-    store.data().abi.parked.iter().map(Vec::len).sum()
 }

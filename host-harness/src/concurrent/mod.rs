@@ -1,10 +1,14 @@
 //! The mode C host: many overlapping calls into each instance, and
 //! host-mediated composition, over the wasync ABI (docs/abi.md).
 //!
-//! Build a [`Concurrent`] store, add instances (linking their imported
+//! Build a [`Concurrent`] host, add instances (linking their imported
 //! interfaces to earlier instances), then [`Concurrent::start`] it: one
-//! event loop task owns the store from then on, and a cheap, cloneable
+//! event loop task owns every instance from then on, and a cheap, cloneable
 //! [`Driver`] sends it calls.
+//!
+//! Each instance lives in a store of its own. wasmtime poisons a whole
+//! store when a guest traps; with one store per instance a trap ends that
+//! instance only, and the calls it served for others fail cleanly.
 //!
 //! ```no_run
 //! # async fn demo(harness: wasync_harness::Harness) -> wasync_harness::Result<()> {
@@ -52,9 +56,10 @@ use crate::instance::{Signature, check_args, parse_call};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct InstanceId(pub usize);
 
-/// One instance and what the loop needs to know of it.
+/// One instance, its store, and what the loop needs to know of it.
 pub(crate) struct Member {
     pub name: String,
+    pub store: Store<HostState>,
     pub instance: wasmtime::component::Instance,
     pub loaded: Loaded,
     /// Speaks the wasync ABI (exports `wasync:abi/guest`).
@@ -104,11 +109,11 @@ pub(crate) struct Shared {
     pub next_key: AtomicU64,
 }
 
-/// A store being set up for mode C: instances are added, then it starts.
+/// A mode C host being set up: instances are added, then it starts.
 pub struct Concurrent {
     harness: Harness,
     linker: Linker<HostState>,
-    store: Store<HostState>,
+    wasi: WasiOptions,
     members: Vec<Member>,
     signatures: Vec<HashMap<String, Signature>>,
     linked_ifaces: Vec<String>,
@@ -159,24 +164,25 @@ fn signatures(harness: &Harness, loaded: &Loaded) -> HashMap<String, Signature> 
 }
 
 impl Concurrent {
-    /// A new store with the given WASI capabilities.
+    /// A new host whose instances get the given WASI capabilities.
     pub fn new(harness: &Harness, opts: &WasiOptions) -> Result<Concurrent> {
         let mut linker = harness.linker().clone();
         abi::add_host(&mut linker).map_err(|e| Error::Config(format!("cannot link the wasync ABI: {e}")))?;
         Ok(Concurrent {
             harness: harness.clone(),
             linker,
-            store: harness.new_store(opts)?,
+            wasi: opts.clone(),
             members: Vec::new(),
             signatures: Vec::new(),
             linked_ifaces: Vec::new(),
         })
     }
 
-    /// Instantiates `loaded` as `name`. Each `(interface, target)` in
-    /// `links` forwards the instance's imported async functions of that
-    /// interface to `target`, an instance added earlier (which makes every
-    /// link graph acyclic).
+    /// Instantiates `loaded` as `name`. Each `(import, target)` in `links`
+    /// forwards the instance's imported async functions of that import to
+    /// `target`, an instance added earlier (which makes every link graph
+    /// acyclic): to its export of the same name, or else to its only
+    /// exported interface.
     pub async fn add(&mut self, name: &str, loaded: &Loaded, links: &[(&str, InstanceId)]) -> Result<InstanceId> {
         let id = self.members.len();
         let engine = self.harness.engine().clone();
@@ -190,15 +196,27 @@ impl Concurrent {
             let Some(import) = ty.get_import(&engine, iface) else {
                 return Err(Error::Compose(format!("{name} does not import `{iface}`")));
             };
-            let exported = target_member
-                .loaded
-                .component()
-                .component_type()
-                .get_export(&engine, iface)
-                .is_some();
-            if !exported {
-                return Err(Error::Compose(format!("{} does not export `{iface}`", target_member.name)));
-            }
+            let target_ty = target_member.loaded.component().component_type();
+            let export = if target_ty.get_export(&engine, iface).is_some() {
+                (*iface).to_owned()
+            } else {
+                let interfaces: Vec<String> = target_ty
+                    .exports(&engine)
+                    .filter(|(n, item)| {
+                        matches!(item.ty, ComponentItem::ComponentInstance(_)) && *n != abi::GUEST_IFACE
+                    })
+                    .map(|(n, _)| n.to_owned())
+                    .collect();
+                match interfaces.as_slice() {
+                    [only] => only.clone(),
+                    _ => {
+                        return Err(Error::Compose(format!(
+                            "{} exports no `{iface}`, and not exactly one interface to use for it",
+                            target_member.name
+                        )));
+                    }
+                }
+            };
             if !target_member.concurrent {
                 return Err(Error::Compose(format!(
                     "{} is not a mode C component: host-mediated links need the wasync ABI on both ends; \
@@ -219,25 +237,23 @@ impl Concurrent {
                     .map_err(|e| Error::Config(format!("cannot link `{iface}`: {e}")))?;
                 self.linked_ifaces.push((*iface).to_owned());
             }
-            link_map.insert((*iface).to_owned(), target.0);
+            link_map.insert((*iface).to_owned(), (target.0, export));
         }
         let concurrent = ty.get_export(&engine, abi::GUEST_IFACE).is_some();
-        {
-            let abi = &mut self.store.data_mut().abi;
-            abi.links.push(link_map);
-            abi.parked.push(Vec::new());
-        }
+        let mut store = self.harness.new_store(&self.wasi)?;
+        store.data_mut().abi.links = link_map;
         let pre = self
             .linker
             .instantiate_pre(loaded.component())
             .map_err(|e| crate::harness::unsatisfied(&e))?;
-        self.store.data_mut().abi.current.push(id);
-        let instance = pre.instantiate_async(&mut self.store).await;
-        self.store.data_mut().abi.current.pop();
-        let instance = instance.map_err(|e| crate::instance::call_error("<instantiation>", e, &self.store))?;
+        store.data_mut().abi.entered = true;
+        let instance = pre.instantiate_async(&mut store).await;
+        store.data_mut().abi.entered = false;
+        let instance = instance.map_err(|e| crate::instance::call_error("<instantiation>", e, &store))?;
         self.signatures.push(signatures(&self.harness, loaded));
         self.members.push(Member {
             name: name.to_owned(),
+            store,
             instance,
             loaded: loaded.clone(),
             concurrent,
@@ -257,7 +273,7 @@ impl Concurrent {
             started: std::time::Instant::now(),
             next_key: AtomicU64::new(1),
         });
-        let looped = event_loop::Loop::new(self.store, self.members, rx, shared.clone());
+        let looped = event_loop::Loop::new(self.members, rx, shared.clone());
         tokio::spawn(looped.run());
         Driver { tx, shared }
     }

@@ -1,0 +1,247 @@
+//! The autocomplete scenario, assembled: the component and its three
+//! sources, composed host-mediated (mode C) or statically (mode S), with
+//! what they need from the host (the word list, the HTTP endpoint, the slow
+//! source's delay). The demo, the tests and the benchmark share it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use wasmtime::component::Val;
+
+use crate::compose::{Plug, compose};
+use crate::concurrent::{Call, Concurrent, Driver, InstanceId};
+use crate::error::{Error, Result};
+use crate::{DirMount, Harness, HttpAccess, WasiOptions};
+
+/// The completer's interface.
+pub const COMPLETER: &str = "examples:wasync/completer";
+
+/// Where the scenario's components are, for one mode.
+#[derive(Debug, Clone)]
+pub struct Components {
+    pub autocomplete: PathBuf,
+    pub dict: PathBuf,
+    pub web: PathBuf,
+    pub slow: PathBuf,
+}
+
+impl Components {
+    /// The artifacts of the guest pipeline in `wasm_dir`; `concurrent`
+    /// picks the mode C builds.
+    pub fn in_dir(wasm_dir: &Path, concurrent: bool) -> Components {
+        let name = |n: &str| {
+            let n = if concurrent { format!("{n}-c") } else { n.to_owned() };
+            wasm_dir.join(format!("{n}.wasm"))
+        };
+        Components {
+            autocomplete: name("autocomplete"),
+            dict: name("dict-source"),
+            web: name("http-source"),
+            slow: name("slow-source"),
+        }
+    }
+}
+
+/// What the sources get from the host.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// The folder holding `words.txt`, preopened read-only as `/words`.
+    pub words_dir: PathBuf,
+    /// The HTTP endpoint's base URL.
+    pub suggest_url: String,
+    /// How late the slow source answers.
+    pub slow_delay: Duration,
+}
+
+impl Environment {
+    /// The WASI capabilities of the store: only what the sources need.
+    pub fn wasi(&self) -> WasiOptions {
+        WasiOptions {
+            dirs: vec![DirMount {
+                host: self.words_dir.clone(),
+                guest: "/words".into(),
+                read_only: true,
+            }],
+            env: vec![
+                ("SUGGEST_URL".into(), self.suggest_url.clone()),
+                ("SLOW_DELAY_MS".into(), self.slow_delay.as_millis().to_string()),
+            ],
+            http: HttpAccess::Loopback,
+            ..WasiOptions::captured()
+        }
+    }
+}
+
+/// A running scenario: the driver and the instances in it.
+pub struct Running {
+    pub driver: Driver,
+    pub autocomplete: InstanceId,
+    /// The sources' instances (mode C), in the order dict, web, slow.
+    pub sources: Vec<InstanceId>,
+}
+
+/// Mode C: four instances in one store; the autocomplete instance's three
+/// imports are forwarded by the host to the sources.
+pub async fn start_concurrent(harness: &Harness, c: &Components, env: &Environment) -> Result<Running> {
+    let mut host = Concurrent::new(harness, &env.wasi())?;
+    let dict = host.add("dict-source", &harness.compile(&c.dict)?, &[]).await?;
+    let web = host.add("http-source", &harness.compile(&c.web)?, &[]).await?;
+    let slow = host.add("slow-source", &harness.compile(&c.slow)?, &[]).await?;
+    let ac = host
+        .add(
+            "autocomplete",
+            &harness.compile(&c.autocomplete)?,
+            &[("dict", dict), ("web", web), ("slow", slow)],
+        )
+        .await?;
+    Ok(Running {
+        driver: host.start(),
+        autocomplete: ac,
+        sources: vec![dict, web, slow],
+    })
+}
+
+/// The mode S components composed statically into one.
+pub fn compose_static(c: &Components) -> Result<Vec<u8>> {
+    let plug = |import: &str, path: &Path| Plug {
+        import: Some(import.to_owned()),
+        path: path.to_owned(),
+    };
+    compose(
+        &c.autocomplete,
+        &[plug("dict", &c.dict), plug("web", &c.web), plug("slow", &c.slow)],
+    )
+}
+
+/// Mode S: the static composition, one instance, driven through the same
+/// API (its calls run one after another).
+pub async fn start_standard(harness: &Harness, c: &Components, env: &Environment) -> Result<Running> {
+    let bytes = compose_static(c)?;
+    let loaded = harness.compile_bytes(&c.autocomplete, &bytes)?;
+    let mut host = Concurrent::new(harness, &env.wasi())?;
+    let ac = host.add("autocomplete (mode S)", &loaded, &[]).await?;
+    Ok(Running {
+        driver: host.start(),
+        autocomplete: ac,
+        sources: Vec::new(),
+    })
+}
+
+/// How a source fared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Ok,
+    TimedOut,
+    Failed(String),
+}
+
+/// A `completion`, read back from its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// `(text, score, source)`, ranked.
+    pub suggestions: Vec<(String, f32, String)>,
+    /// `(source, status, suggestions)`.
+    pub sources: Vec<(String, Status, u32)>,
+    pub cached: bool,
+}
+
+impl Completion {
+    /// The status of one source.
+    pub fn status(&self, source: &str) -> Option<&Status> {
+        self.sources.iter().find(|s| s.0 == source).map(|s| &s.1)
+    }
+
+    /// The suggested texts, in order.
+    pub fn texts(&self) -> Vec<&str> {
+        self.suggestions.iter().map(|s| s.0.as_str()).collect()
+    }
+}
+
+fn field<'a>(v: &'a Val, name: &str) -> Result<&'a Val> {
+    match v {
+        Val::Record(fields) => fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| bad(format!("no field `{name}`"))),
+        other => Err(bad(format!("expected a record, got {other:?}"))),
+    }
+}
+
+fn bad(msg: String) -> Error {
+    Error::Protocol(format!("unexpected completion: {msg}"))
+}
+
+fn string(v: &Val) -> Result<String> {
+    match v {
+        Val::String(s) => Ok(s.clone()),
+        other => Err(bad(format!("expected a string, got {other:?}"))),
+    }
+}
+
+fn list(v: &Val) -> Result<&[Val]> {
+    match v {
+        Val::List(items) => Ok(items),
+        other => Err(bad(format!("expected a list, got {other:?}"))),
+    }
+}
+
+impl TryFrom<&Val> for Completion {
+    type Error = Error;
+
+    fn try_from(v: &Val) -> Result<Completion> {
+        let mut suggestions = Vec::new();
+        for s in list(field(v, "suggestions")?)? {
+            let Val::Float32(score) = field(s, "score")? else {
+                return Err(bad("score is not an f32".into()));
+            };
+            suggestions.push((string(field(s, "text")?)?, *score, string(field(s, "source")?)?));
+        }
+        let mut sources = Vec::new();
+        for s in list(field(v, "sources")?)? {
+            let status = match field(s, "status")? {
+                Val::Variant(case, payload) => match (case.as_str(), payload) {
+                    ("ok", _) => Status::Ok,
+                    ("timed-out", _) => Status::TimedOut,
+                    ("failed", Some(p)) => Status::Failed(string(p)?),
+                    _ => return Err(bad(format!("unknown status `{case}`"))),
+                },
+                other => return Err(bad(format!("status is {other:?}"))),
+            };
+            let Val::U32(n) = field(s, "suggestions")? else {
+                return Err(bad("suggestions is not a u32".into()));
+            };
+            sources.push((string(field(s, "source")?)?, status, *n));
+        }
+        let Val::Bool(cached) = field(v, "cached")? else {
+            return Err(bad("cached is not a bool".into()));
+        };
+        Ok(Completion {
+            suggestions,
+            sources,
+            cached: *cached,
+        })
+    }
+}
+
+impl Running {
+    /// Starts a `complete` call.
+    pub fn complete(&self, prefix: &str, limit: u32, timeout: Duration) -> Result<Call> {
+        self.driver.call(
+            self.autocomplete,
+            &format!("{COMPLETER}#complete"),
+            vec![
+                Val::String(prefix.to_owned()),
+                Val::U32(limit),
+                Val::U32(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX)),
+            ],
+        )
+    }
+
+    /// Awaits a `complete` call and reads its result.
+    pub async fn completion(call: Call) -> Result<Completion> {
+        let out = call.await?;
+        let v = out.first().ok_or_else(|| bad("no result".into()))?;
+        Completion::try_from(v)
+    }
+}
