@@ -21,6 +21,7 @@ pub mod autocomplete;
 pub mod bench;
 pub mod compose;
 pub mod concurrent;
+pub mod demo;
 mod error;
 mod harness;
 mod host;

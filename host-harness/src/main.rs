@@ -2,6 +2,7 @@
 //! the library; errors print one line naming the cause and exit non-zero.
 
 use std::path::PathBuf;
+use std::time::Duration;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -21,14 +22,18 @@ enum Command {
     ///
     /// Example: wasync-harness call hello.wasm 'greet("world")'
     Call(CallArgs),
-    /// Build every guest, then call the hello guest: the quickest proof
-    /// that the toolchain, the guest pipeline and the harness work.
-    Demo,
+    /// The autocomplete demo: build everything, start the HTTP source's
+    /// server, and replay users typing into ONE autocomplete instance,
+    /// composed statically (mode S) and host-mediated (mode C).
+    Demo(DemoArgs),
     /// Run benchmarks side by side and print a table (or JSON lines).
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Compose components statically with wac-graph (mode S): plug the
-    /// exports of each PLUG into the imports of ROOT and write the result.
+    /// Compose components. Statically with wac-graph (mode S): plug the
+    /// exports of each PLUG into the imports of ROOT and write the result
+    /// with `-o`. Host-mediated (mode C) with `--concurrent`: instantiate
+    /// the plugs and ROOT as mode C instances linked by the harness, and
+    /// run the `--call`s into ROOT at once.
     Compose(ComposeArgs),
     /// Print the WIT of a world as a wasync mode lowers it.
     Lower(LowerArgs),
@@ -37,6 +42,39 @@ enum Command {
         /// The component (.wasm) to inspect.
         component: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Users typing at once.
+    #[arg(long, default_value_t = 20)]
+    users: usize,
+    /// Keystrokes per user (each asks for completions).
+    #[arg(long, default_value_t = 4)]
+    keystrokes: usize,
+    /// Suggestions per answer.
+    #[arg(long, default_value_t = 5)]
+    limit: u32,
+    /// How long the autocomplete component waits for its sources.
+    #[arg(long, default_value_t = 150)]
+    timeout_ms: u64,
+    /// How late the slow source answers.
+    #[arg(long, default_value_t = 400)]
+    slow_ms: u64,
+    /// The HTTP source's latency, plus up to `--jitter-ms` more.
+    #[arg(long, default_value_t = 20)]
+    latency_ms: u64,
+    #[arg(long, default_value_t = 30)]
+    jitter_ms: u64,
+    /// Share of the HTTP source's requests that fail with a 500.
+    #[arg(long, default_value_t = 0.05)]
+    failure_rate: f64,
+    /// Seed of the typing script and the server's draws.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Where to write the timeline SVG.
+    #[arg(long, default_value = "target/demo-timeline.svg")]
+    svg: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -53,6 +91,16 @@ enum BenchCommand {
         /// Seconds a timer storm may run before it counts as not finished.
         #[arg(long, default_value_t = 30)]
         storm_limit: u64,
+    },
+    /// 100 concurrent `complete` calls: one mode C instance, one mode S
+    /// instance, and 100 mode S instances (one per request).
+    Autocomplete {
+        /// Print one JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Fewer calls, to check that everything runs.
+        #[arg(long)]
+        quick: bool,
     },
     /// The cost of one call in modes S and C next to a plain export, and
     /// overlapping calls into one instance in each mode.
@@ -80,6 +128,9 @@ struct RunOptions {
     /// Let the guest open sockets and resolve host names.
     #[arg(long)]
     network: bool,
+    /// Let the guest send HTTP requests (wasi:http) to loopback addresses.
+    #[arg(long)]
+    http_loopback: bool,
     /// Turn on wasmtime's `concurrency_support` (slower for mode S and C
     /// calls; see docs/benchmarks.md).
     #[arg(long)]
@@ -92,6 +143,11 @@ impl RunOptions {
             dirs: self.dirs.clone(),
             env: self.env.clone(),
             network: self.network,
+            http: if self.http_loopback {
+                wasync_harness::HttpAccess::Loopback
+            } else {
+                wasync_harness::HttpAccess::None
+            },
             ..WasiOptions::default()
         }
     }
@@ -131,9 +187,21 @@ struct ComposeArgs {
     /// plug exports, which imports what the next exports, and so on.
     #[arg(long)]
     chain: bool,
-    /// Where to write the composed component.
-    #[arg(short, long, value_name = "OUT.wasm")]
-    output: PathBuf,
+    /// Where to write the composed component (static composition).
+    #[arg(short, long, value_name = "OUT.wasm", required_unless_present = "concurrent")]
+    output: Option<PathBuf>,
+    /// Link the components in a mode C host instead, and run `--call`s.
+    #[arg(long, requires = "calls")]
+    concurrent: bool,
+    /// A call into ROOT, in WAVE (`iface#f(args)`); all run at once.
+    /// Repeatable; needs `--concurrent`.
+    #[arg(long = "call", value_name = "CALL", requires = "concurrent")]
+    calls: Vec<String>,
+    /// Write the calls' trace (start, end, instance) as JSON to this file.
+    #[arg(long, value_name = "FILE", requires = "concurrent")]
+    trace: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunOptions,
 }
 
 #[derive(Args)]
@@ -173,7 +241,61 @@ fn lower(args: LowerArgs) -> wasync_harness::Result<Option<String>> {
     }
 }
 
-fn compose(args: ComposeArgs) -> wasync_harness::Result<Option<String>> {
+async fn compose_concurrent(args: ComposeArgs) -> wasync_harness::Result<Option<String>> {
+    use wasync_harness::concurrent::Concurrent;
+    let harness = args.run.harness()?;
+    let mut host = Concurrent::new(&harness, &args.run.wasi())?;
+    let mut links = Vec::new();
+    for (i, plug) in args.plugs.iter().enumerate() {
+        let loaded = harness.compile(&plug.path)?;
+        let id = host.add(&format!("plug{i}"), &loaded, &[]).await?;
+        let import = match &plug.import {
+            Some(import) => import.clone(),
+            None => {
+                // Link every interface the plug exports that ROOT imports.
+                let exports: Vec<String> = wasync_harness::exported_functions(harness.engine(), &loaded)
+                    .into_iter()
+                    .filter_map(|f| f.split_once('#').map(|(i, _)| i.to_owned()))
+                    .filter(|i| !i.starts_with("wasync:abi/"))
+                    .collect();
+                exports.into_iter().next().ok_or_else(|| {
+                    wasync_harness::Error::Compose(format!("{} exports no interface", plug.path.display()))
+                })?
+            }
+        };
+        links.push((import, id));
+    }
+    let root = harness.compile(&args.root)?;
+    let link_refs: Vec<(&str, wasync_harness::concurrent::InstanceId)> =
+        links.iter().map(|(i, id)| (i.as_str(), *id)).collect();
+    let root = host.add("root", &root, &link_refs).await?;
+    let driver = host.start();
+    let calls = args
+        .calls
+        .iter()
+        .map(|c| driver.call_wave(root, c))
+        .collect::<wasync_harness::Result<Vec<_>>>()?;
+    let mut out = String::new();
+    for (call, result) in args.calls.iter().zip(futures::future::join_all(calls).await) {
+        out.push_str(&format!("{call} = {}\n", results_to_wave(&result?)?));
+    }
+    if let Some(path) = &args.trace {
+        let json = wasync_harness::concurrent::trace_json(&driver.trace());
+        std::fs::write(path, json).map_err(|source| wasync_harness::Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(Some(out))
+}
+
+async fn compose(args: ComposeArgs) -> wasync_harness::Result<Option<String>> {
+    if args.concurrent {
+        return compose_concurrent(args).await;
+    }
+    let Some(output) = args.output.clone() else {
+        return Err(wasync_harness::Error::Config("static composition needs `-o OUT.wasm`".into()));
+    };
     let bytes = if args.chain {
         let mut chain = vec![args.root.clone()];
         chain.extend(args.plugs.iter().map(|p| p.path.clone()));
@@ -181,11 +303,11 @@ fn compose(args: ComposeArgs) -> wasync_harness::Result<Option<String>> {
     } else {
         wasync_harness::compose::compose(&args.root, &args.plugs)?
     };
-    std::fs::write(&args.output, &bytes).map_err(|source| wasync_harness::Error::Io {
-        path: args.output.clone(),
+    std::fs::write(&output, &bytes).map_err(|source| wasync_harness::Error::Io {
+        path: output.clone(),
         source,
     })?;
-    Ok(Some(format!("wrote {} ({} bytes)", args.output.display(), bytes.len())))
+    Ok(Some(format!("wrote {} ({} bytes)", output.display(), bytes.len())))
 }
 
 fn parse_dir(s: &str) -> Result<DirMount, String> {
@@ -200,36 +322,43 @@ async fn call(args: CallArgs) -> wasync_harness::Result<String> {
     results_to_wave(&results)
 }
 
-async fn demo() -> wasync_harness::Result<String> {
-    eprintln!("building the guests (the first run installs the wasm targets and cargo-component)");
+fn build_all() -> wasync_harness::Result<wasync_build::Pipeline> {
+    eprintln!("building the guests (the first run installs the wasm targets and cargo-component, and fetches the word list)");
     let mut pipeline = wasync_build::Pipeline::for_this_repo();
     pipeline.progress = wasync_build::Progress::Lines;
-    let artifacts = pipeline
+    pipeline
         .run()
         .map_err(|e| wasync_harness::Error::Config(format!("the guest build failed: {e}")))?;
-    let hello = artifacts
-        .iter()
-        .find(|a| a.name == "hello")
-        .ok_or_else(|| {
-            wasync_harness::Error::Config("the pipeline built no `hello` guest".into())
-        })?;
+    Ok(pipeline)
+}
+
+async fn demo(args: DemoArgs) -> wasync_harness::Result<Option<String>> {
+    let pipeline = build_all()?;
     let harness = Harness::new()?;
-    let loaded = harness.load(&hello.path)?;
-    let mut inst = harness
-        .instantiate(&loaded, &WasiOptions::default())
-        .await?;
-    let call = r#"greet("world")"#;
-    let results = inst.call_wave(call).await?;
-    Ok(format!(
-        "{} {call} = {}",
-        hello.path.display(),
-        results_to_wave(&results)?
-    ))
+    let cfg = wasync_harness::demo::DemoConfig {
+        users: args.users,
+        keystrokes: args.keystrokes,
+        limit: args.limit,
+        timeout: Duration::from_millis(args.timeout_ms),
+        slow_delay: Duration::from_millis(args.slow_ms),
+        server: wasync_harness::suggest_server::ServerConfig {
+            latency: Duration::from_millis(args.latency_ms),
+            jitter: Duration::from_millis(args.jitter_ms),
+            failure_rate: args.failure_rate,
+            cut_rate: 0.0,
+            seed: args.seed,
+        },
+        think: (Duration::from_millis(40), Duration::from_millis(120)),
+        seed: args.seed,
+        svg: args.svg,
+    };
+    wasync_harness::demo::run(&harness, &pipeline.wasm_dir(), &pipeline.word_list_dir(), &cfg).await?;
+    Ok(None)
 }
 
 async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
     match cli.command {
-        Command::Demo => demo().await.map(Some),
+        Command::Demo(args) => demo(args).await,
         Command::Call(args) => call(args).await.map(Some),
         Command::Bench(BenchCommand::Runtime {
             json,
@@ -243,11 +372,15 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
             };
             wasync_harness::bench::runtime::run(&opts).await.map(|_| None)
         }
+        Command::Bench(BenchCommand::Autocomplete { json, quick }) => {
+            let opts = wasync_harness::bench::autocomplete::Options { json, quick };
+            wasync_harness::bench::autocomplete::run(&opts).await.map(|_| None)
+        }
         Command::Bench(BenchCommand::Calls { json, quick }) => {
             let opts = wasync_harness::bench::calls::Options { json, quick };
             wasync_harness::bench::calls::run(&opts).await.map(|_| None)
         }
-        Command::Compose(args) => compose(args),
+        Command::Compose(args) => compose(args).await,
         Command::Lower(args) => lower(args),
         Command::Wit { component } => wasync_harness::wit::component_wit(&component).map(Some),
     }

@@ -145,3 +145,25 @@ async fn a_task_spawned_in_one_call_finishes_in_a_later_one() {
     let out = g.call("background-count", &[Val::U32(40)]).await.unwrap();
     assert_eq!(out, [Val::U32(1)]);
 }
+
+#[tokio::test]
+async fn an_async_stream_drops_its_pollable_before_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.bin"), vec![7u8; 300_000]).unwrap();
+    let opts = wasync_harness::WasiOptions {
+        dirs: vec![wasync_harness::DirMount {
+            host: dir.path().to_owned(),
+            guest: "/data".into(),
+            read_only: true,
+        }],
+        ..WasiOptions::captured()
+    };
+    let mut g = HARNESS.instantiate(&GUEST, &opts).await.unwrap();
+    let out = g.call_wave(r#"read-file("data.bin", false)"#).await.unwrap();
+    assert_eq!(out, [Val::Result(Ok(Some(Box::new(Val::U64(300_000)))))]);
+    // The hazard is real: the other order traps.
+    let mut g = HARNESS.instantiate(&GUEST, &opts).await.unwrap();
+    let err = g.call_wave(r#"read-file("data.bin", true)"#).await.unwrap_err();
+    assert_eq!(err.kind(), wasync_harness::ErrorKind::Trap);
+    assert!(err.to_string().contains("resource has children"), "{err}");
+}

@@ -236,6 +236,30 @@ impl Guest for RuntimeTests {
         }));
     }
 
+    fn read_file(path: String, drop_stream_first: bool) -> Result<u64, String> {
+        use futures::io::AsyncReadExt;
+        use wasip2::filesystem::types::{DescriptorFlags, OpenFlags, PathFlags};
+
+        let dirs = wasip2::filesystem::preopens::get_directories();
+        let (dir, _) = dirs.first().ok_or("no preopened folder")?;
+        let file = dir
+            .open_at(PathFlags::empty(), &path, OpenFlags::empty(), DescriptorFlags::READ)
+            .map_err(|e| format!("open: {e:?}"))?;
+        let stream = file.read_via_stream(0).map_err(|e| format!("read-via-stream: {e:?}"))?;
+        if drop_stream_first {
+            let pollable = stream.subscribe();
+            drop(stream);
+            drop(pollable);
+            return Err("the host accepted a stream dropped before its pollable".into());
+        }
+        wasync::block_on(async move {
+            let mut reader = wasync::io::AsyncInputStream::new(stream);
+            let mut bytes = Vec::new();
+            reader.read_to_end(&mut bytes).await.map_err(|e| e.to_string())?;
+            Ok(bytes.len() as u64)
+        })
+    }
+
     fn background_count(ms: u32) -> u32 {
         wasync::block_on(sleep(Duration::from_millis(u64::from(ms))));
         BACKGROUND.with(Cell::get)

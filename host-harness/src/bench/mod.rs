@@ -1,6 +1,7 @@
 //! `wasync-harness bench`: side-by-side measurements, printed as a table or
 //! as one JSON object per line (`--json`) for tracking over time.
 
+pub mod autocomplete;
 pub mod calls;
 pub mod runtime;
 
