@@ -82,14 +82,26 @@ pub fn discover(root: &Path) -> Result<Vec<GuestSpec>, BuildError> {
         let member = member
             .as_str()
             .ok_or_else(|| bad("workspace members must be strings"))?;
-        guests.push(guest(&root.join(member))?);
+        // Only `cdylib` crates become components; the rest are libraries
+        // the guests share.
+        if let Some(g) = guest(&root.join(member))? {
+            guests.push(g);
+        }
     }
     Ok(guests)
 }
 
-fn guest(dir: &Path) -> Result<GuestSpec, BuildError> {
+fn guest(dir: &Path) -> Result<Option<GuestSpec>, BuildError> {
     let path = dir.join("Cargo.toml");
     let table = read_toml(&path)?;
+    let cdylib = table
+        .get("lib")
+        .and_then(|l| l.get("crate-type"))
+        .and_then(|t| t.as_array())
+        .is_some_and(|types| types.iter().any(|t| t.as_str() == Some("cdylib")));
+    if !cdylib {
+        return Ok(None);
+    }
     let bad = |message: String| BuildError::Manifest {
         path: path.clone(),
         message,
@@ -137,12 +149,12 @@ fn guest(dir: &Path) -> Result<GuestSpec, BuildError> {
             modes
         }
     };
-    Ok(GuestSpec {
+    Ok(Some(GuestSpec {
         name,
         dir: dir.to_owned(),
         cargo_component,
         modes,
         lower_world,
         wit,
-    })
+    }))
 }

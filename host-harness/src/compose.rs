@@ -10,32 +10,6 @@ use wac_graph::{CompositionGraph, EncodeOptions, PackageId};
 
 use crate::error::{Error, Result};
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            Error::NotFound {
-                path: path.to_owned(),
-            }
-        } else {
-            Error::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
-    if !bytes.starts_with(b"\0asm") {
-        return Err(Error::NotWasm {
-            path: path.to_owned(),
-        });
-    }
-    if wasmparser::Parser::is_core_wasm(&bytes) {
-        return Err(Error::CoreModule {
-            path: path.to_owned(),
-        });
-    }
-    Ok(bytes)
-}
-
 fn register(graph: &mut CompositionGraph, name: &str, bytes: Vec<u8>, path: &Path) -> Result<PackageId> {
     let package = Package::from_bytes(name, None, bytes, graph.types_mut()).map_err(|e| Error::InvalidComponent {
         path: path.to_owned(),
@@ -56,7 +30,7 @@ impl Part {
     fn load(path: &Path) -> Result<Part> {
         Ok(Part {
             origin: path.to_owned(),
-            bytes: read(path)?,
+            bytes: crate::harness::read_component(path)?,
         })
     }
 }

@@ -140,35 +140,14 @@ impl Harness {
     /// components whose imports another component will satisfy.
     pub fn compile(&self, path: impl AsRef<Path>) -> Result<Loaded> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                Error::NotFound {
-                    path: path.to_owned(),
-                }
-            } else {
-                Error::Io {
-                    path: path.to_owned(),
-                    source,
-                }
-            }
-        })?;
-        self.compile_bytes(path, &bytes)
+        self.compile_bytes(path, &read_component(path)?)
     }
 
     /// [`Harness::compile`] for bytes already in memory; `origin` names
     /// them in messages.
     pub fn compile_bytes(&self, origin: impl AsRef<Path>, bytes: &[u8]) -> Result<Loaded> {
         let origin = origin.as_ref();
-        if !bytes.starts_with(b"\0asm") {
-            return Err(Error::NotWasm {
-                path: origin.to_owned(),
-            });
-        }
-        if wasmparser::Parser::is_core_wasm(bytes) {
-            return Err(Error::CoreModule {
-                path: origin.to_owned(),
-            });
-        }
+        check_component(origin, bytes)?;
         let name = origin.display().to_string();
         let mut h = DefaultHasher::new();
         bytes.hash(&mut h);
@@ -241,6 +220,41 @@ impl Harness {
             self.inner.config.time_limits,
         ))
     }
+}
+
+/// Fails unless `bytes` look like a component: not wasm at all, and a core
+/// module, each get their own error.
+fn check_component(origin: &Path, bytes: &[u8]) -> Result<()> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(Error::NotWasm {
+            path: origin.to_owned(),
+        });
+    }
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        return Err(Error::CoreModule {
+            path: origin.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Reads a file that should hold a component, with a typed error for each
+/// way it can be wrong before it is compiled.
+pub(crate) fn read_component(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            Error::NotFound {
+                path: path.to_owned(),
+            }
+        } else {
+            Error::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })?;
+    check_component(path, &bytes)?;
+    Ok(bytes)
 }
 
 /// Turns wasmtime's "component imports instance `x`, but a matching

@@ -7,28 +7,7 @@ use crate::error::{Error, Result};
 /// The WIT of the component at `path`: one world listing its imports and
 /// exports, followed by the packages those refer to.
 pub fn component_wit(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            Error::NotFound {
-                path: path.to_owned(),
-            }
-        } else {
-            Error::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
-    if !bytes.starts_with(b"\0asm") {
-        return Err(Error::NotWasm {
-            path: path.to_owned(),
-        });
-    }
-    if wasmparser::Parser::is_core_wasm(&bytes) {
-        return Err(Error::CoreModule {
-            path: path.to_owned(),
-        });
-    }
+    let bytes = crate::harness::read_component(path)?;
     let decoded = wit_parser::decoding::decode(&bytes).map_err(|e| Error::InvalidComponent {
         path: path.to_owned(),
         message: format!("{e:#}"),

@@ -9,14 +9,10 @@ use wasip2::clocks::monotonic_clock;
 use wasync::task::yield_now;
 use wasync::time::{Instant, sleep, sleep_until};
 
+use examples_common::xorshift;
+
 struct Bench;
 
-fn xorshift(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
 
 const HOUR: Duration = Duration::from_secs(3600);
 

@@ -11,14 +11,10 @@ use wasip2::clocks::monotonic_clock;
 use wstd::runtime::{Reactor, block_on, spawn};
 use wstd::time::Duration;
 
+use examples_common::xorshift;
+
 struct Bench;
 
-fn xorshift(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
 
 const HOUR_NS: u64 = 3_600_000_000_000;
 

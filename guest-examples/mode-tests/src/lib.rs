@@ -107,21 +107,7 @@ impl Slow for Component {
     }
 
     fn stats() -> RuntimeStats {
-        let s = wasync::runtime::stats();
-        RuntimeStats {
-            turns: s.turns,
-            blocking_polls: s.blocking_polls,
-            nonblocking_polls: s.nonblocking_polls,
-            tasks_polled: s.tasks_polled,
-            live_tasks: s.live_tasks as u32,
-            registered_pollables: s.registered_pollables as u32,
-            waiters: s.waiters as u32,
-            live_timers: s.live_timers as u32,
-            timer_armed: s.timer_armed,
-            timer_rearms: s.timer_rearms,
-            timers_fired: s.timers_fired,
-            max_poll_list: s.max_poll_list as u32,
-        }
+        examples_common::runtime_stats!(RuntimeStats)
     }
 }
 

@@ -8,7 +8,7 @@ mod bindings {
     wit_bindgen::generate!({ world: "runtime-tests", path: "../../wit", generate_all });
 }
 
-use bindings::{Guest, RuntimeStats, Storm};
+use bindings::{Guest, RuntimeStats};
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -24,30 +24,10 @@ thread_local! {
     static BACKGROUND: Cell<u32> = const { Cell::new(0) };
 }
 
-fn xorshift(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
 
 impl Guest for RuntimeTests {
     fn stats() -> RuntimeStats {
-        let s = wasync::runtime::stats();
-        RuntimeStats {
-            turns: s.turns,
-            blocking_polls: s.blocking_polls,
-            nonblocking_polls: s.nonblocking_polls,
-            tasks_polled: s.tasks_polled,
-            live_tasks: s.live_tasks as u32,
-            registered_pollables: s.registered_pollables as u32,
-            waiters: s.waiters as u32,
-            live_timers: s.live_timers as u32,
-            timer_armed: s.timer_armed,
-            timer_rearms: s.timer_rearms,
-            timers_fired: s.timers_fired,
-            max_poll_list: s.max_poll_list as u32,
-        }
+        examples_common::runtime_stats!(RuntimeStats)
     }
 
     fn sleeps_in_order(ms: Vec<u32>) -> Vec<u32> {
@@ -73,40 +53,6 @@ impl Guest for RuntimeTests {
             let a = timeout(Duration::from_millis(5), sleep(Duration::from_secs(3600))).await;
             let b = timeout(Duration::from_millis(5), wasync::wait_for(&never)).await;
             a.is_err() && b.is_err()
-        })
-    }
-
-    fn timer_storm(n: u32, spread_ms: u32, seed: u64) -> Storm {
-        let spread_ns = u64::from(spread_ms) * 1_000_000;
-        wasync::block_on(async move {
-            let start = Instant::now();
-            let mut x = seed.max(1);
-            let mut set = JoinSet::new();
-            for _ in 0..n {
-                let deadline = start + Duration::from_nanos(xorshift(&mut x) % (spread_ns + 1));
-                set.spawn(async move {
-                    sleep_until(deadline).await;
-                    Instant::now().as_nanos() as i64 - deadline.as_nanos() as i64
-                });
-            }
-            let (mut fired, mut early, mut sum, mut max) = (0u32, 0u32, 0u64, 0u64);
-            while let Some(late) = set.join_next().await {
-                let late = late.expect("no task is aborted");
-                fired += 1;
-                if late < 0 {
-                    early += 1;
-                } else {
-                    sum += late as u64;
-                    max = max.max(late as u64);
-                }
-            }
-            Storm {
-                fired,
-                early,
-                wall_ns: start.elapsed().as_nanos() as u64,
-                mean_lateness_ns: sum / u64::from(fired.max(1)),
-                max_lateness_ns: max,
-            }
         })
     }
 

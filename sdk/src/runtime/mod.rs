@@ -234,7 +234,6 @@ impl Runtime {
     fn poll_host(&mut self, blocking: bool) {
         self.handles.clear();
         self.handles.extend_from_slice(self.registry.list());
-        let registered = self.handles.len();
         if blocking {
             if let Some(h) = self.timers.armed_handle() {
                 self.handles.push(h);
@@ -258,9 +257,19 @@ impl Runtime {
         self.stats.pollables_polled += self.handles.len() as u64;
         self.stats.max_poll_list = self.stats.max_poll_list.max(self.handles.len());
         self.poller.poll(&self.handles, &mut self.ready);
+        let ready = std::mem::take(&mut self.ready);
+        self.fire_registry(&ready);
+        self.ready = ready;
+    }
+
+    /// The registry, the timers and the stats, beside the parts that
+    /// scheduling touches, so that the wheel and the registry can wake tasks
+    /// while they are borrowed.
+    fn split(&mut self) -> (&mut Registry, &mut Timers, &mut Stats, Scheduler<'_>) {
         let Runtime {
             registry,
-            ready,
+            timers,
+            stats,
             tasks,
             gens,
             queue,
@@ -268,14 +277,23 @@ impl Runtime {
             pending_wakes,
             ..
         } = self;
-        let mut sched = Scheduler {
+        let sched = Scheduler {
             tasks,
             gens,
             queue,
             main_woken,
             pending_wakes,
         };
-        if ready.iter().any(|&p| (p as usize) < registered) {
+        (registry, timers, stats, sched)
+    }
+
+    /// Wakes the waiters of the registry entries the host reported ready
+    /// (`ready` holds positions in the poll list; later ones are not the
+    /// registry's).
+    fn fire_registry(&mut self, ready: &[u32]) {
+        let registered = self.registry.len() as u32;
+        if ready.iter().any(|&p| p < registered) {
+            let (registry, _, _, mut sched) = self.split();
             registry.fire(ready, |w| sched.wake(w));
         }
     }
@@ -286,23 +304,7 @@ impl Runtime {
             return;
         }
         let now = backend::now_ns();
-        let Runtime {
-            timers,
-            tasks,
-            gens,
-            queue,
-            main_woken,
-            pending_wakes,
-            stats,
-            ..
-        } = self;
-        let mut sched = Scheduler {
-            tasks,
-            gens,
-            queue,
-            main_woken,
-            pending_wakes,
-        };
+        let (_, timers, stats, mut sched) = self.split();
         stats.timers_fired += timers.advance(now, |w| sched.wake(w));
     }
 }
@@ -523,26 +525,7 @@ pub(crate) fn park() -> bool {
 #[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
 pub(crate) fn apply_ready(ready: &[u32]) {
     with(|rt| {
-        let registered = rt.registry.len() as u32;
-        let Runtime {
-            registry,
-            tasks,
-            gens,
-            queue,
-            main_woken,
-            pending_wakes,
-            ..
-        } = rt;
-        let mut sched = Scheduler {
-            tasks,
-            gens,
-            queue,
-            main_woken,
-            pending_wakes,
-        };
-        if ready.iter().any(|&p| p < registered) {
-            registry.fire(ready, |w| sched.wake(w));
-        }
+        rt.fire_registry(ready);
         rt.fire_timers();
     });
     flush_wakes();

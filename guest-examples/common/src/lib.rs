@@ -1,0 +1,71 @@
+//! Code the example guests share: each guest is its own component, so each
+//! gets its own copy of the state below.
+
+use std::cell::Cell;
+
+/// A deterministic pseudo-random sequence (xorshift64), so that guests and
+/// benchmarks draw the same numbers from the same seed.
+pub fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+thread_local! {
+    static CALLS: Cell<u32> = const { Cell::new(0) };
+    static IN_FLIGHT: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Counts a call for as long as it runs: until it returns, or until its
+/// future is dropped because the call was cancelled.
+pub struct InFlight(());
+
+impl InFlight {
+    /// Counts one more call, now and in total.
+    pub fn start() -> InFlight {
+        CALLS.with(|c| c.set(c.get() + 1));
+        IN_FLIGHT.with(|c| c.set(c.get() + 1));
+        InFlight(())
+    }
+
+    /// Calls running now.
+    pub fn running() -> u32 {
+        IN_FLIGHT.with(Cell::get)
+    }
+
+    /// Calls started so far.
+    pub fn total() -> u32 {
+        CALLS.with(Cell::get)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.with(|c| c.set(c.get() - 1));
+    }
+}
+
+/// Fills a generated `runtime-stats` record from `wasync::runtime::stats()`.
+/// Each guest has its own binding type with the same fields, so this is a
+/// macro over the type's path.
+#[macro_export]
+macro_rules! runtime_stats {
+    ($ty:path) => {{
+        let s = ::wasync::runtime::stats();
+        $ty {
+            turns: s.turns,
+            blocking_polls: s.blocking_polls,
+            nonblocking_polls: s.nonblocking_polls,
+            tasks_polled: s.tasks_polled,
+            live_tasks: s.live_tasks as u32,
+            registered_pollables: s.registered_pollables as u32,
+            waiters: s.waiters as u32,
+            live_timers: s.live_timers as u32,
+            timer_armed: s.timer_armed,
+            timer_rearms: s.timer_rearms,
+            timers_fired: s.timers_fired,
+            max_poll_list: s.max_poll_list as u32,
+        }
+    }};
+}
