@@ -389,11 +389,18 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let backtrace = matches!(&cli.command, Command::Call(a) if a.backtrace);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // Per-call overheads are measured on one thread, so that they show the
+    // cost of a call rather than of waking a task on another thread.
+    let one_thread = matches!(&cli.command, Command::Bench(BenchCommand::Calls { .. }));
+    let built = if one_thread {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    };
+    let rt = match built {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -91,7 +91,7 @@ async fn overhead(s_path: &std::path::Path, c_path: &std::path::Path, opts: &Opt
         let driver = host.start();
         for (mode, call) in [
             ("C", format!("{SLOW}#echo")),
-            ("C (one park)", format!("{SLOW}#sleep-for")),
+            ("C, sleep(0)", format!("{SLOW}#sleep-for")),
         ] {
             let args = if call.ends_with("echo") { vec![Val::String("x".into())] } else { vec![Val::U32(0)] };
             driver.call(id, &call, args.clone())?.await?;
