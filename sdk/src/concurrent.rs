@@ -58,7 +58,10 @@ fn settle() {
 /// Takes the output of a finished task.
 fn output<T: 'static>(handle: JoinHandle<T>) -> Option<T> {
     let mut handle = pin!(handle);
-    match handle.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match handle
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(Ok(v)) => Some(v),
         _ => None,
     }

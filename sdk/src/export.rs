@@ -125,7 +125,13 @@ pub mod __private {
     }
 
     /// Compile-time check of one function the author wrote.
-    pub const fn check_fn(funcs: &[WitFunc], name: &str, is_async: bool, params: usize, unknown: &str) {
+    pub const fn check_fn(
+        funcs: &[WitFunc],
+        name: &str,
+        is_async: bool,
+        params: usize,
+        unknown: &str,
+    ) {
         let mut i = 0;
         while i < funcs.len() {
             let f = &funcs[i];

@@ -41,6 +41,18 @@ use wasip2::io::streams::StreamError;
 use crate::io::{AsyncInputStream, AsyncOutputStream};
 
 /// What can go wrong with a request.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() {
+/// match wasync::http::get("http://127.0.0.1:9/").await {
+///     Err(wasync::http::Error::ConnectionRefused) => println!("nobody listens"),
+///     Err(e) => println!("{e}"),
+///     Ok(resp) => println!("{}", resp.status()),
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -193,6 +205,15 @@ impl From<&'static str> for Body {
 }
 
 /// A response whose body has not been read yet.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), wasync::http::Error> {
+/// let resp: wasync::http::Response = wasync::http::get("http://127.0.0.1:8080/").await?;
+/// println!("{} {:?}", resp.status(), resp.headers().get("content-type"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Response {
     status: StatusCode,
@@ -202,26 +223,71 @@ pub struct Response {
 
 impl Response {
     /// The status code.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wasync::http::Error> {
+    /// let ok = wasync::http::get("http://127.0.0.1:8080/").await?.status().is_success();
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The headers.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wasync::http::Error> {
+    /// let resp = wasync::http::get("http://127.0.0.1:8080/").await?;
+    /// let kind = resp.headers().get("content-type");
+    /// # Ok(()) }
+    /// ```
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
     /// The body, to read as a stream or with `AsyncRead`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futures::io::AsyncReadExt;
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut resp = wasync::http::get("http://127.0.0.1:8080/").await?;
+    /// let mut first = [0u8; 16];
+    /// resp.body_mut().read(&mut first).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn body_mut(&mut self) -> &mut IncomingBody {
         &mut self.body
     }
 
     /// Takes the body.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wasync::http::Error> {
+    /// let body = wasync::http::get("http://127.0.0.1:8080/").await?.into_body();
+    /// # Ok(()) }
+    /// ```
     pub fn into_body(self) -> IncomingBody {
         self.body
     }
 
     /// As an `http::Response`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wasync::http::Error> {
+    /// let resp: http::Response<wasync::http::IncomingBody> =
+    ///     wasync::http::get("http://127.0.0.1:8080/").await?.into_http();
+    /// # Ok(()) }
+    /// ```
     pub fn into_http(self) -> http::Response<IncomingBody> {
         let mut r = http::Response::new(self.body);
         *r.status_mut() = self.status;
@@ -230,6 +296,14 @@ impl Response {
     }
 
     /// Reads the whole body.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wasync::http::Error> {
+    /// let bytes = wasync::http::get("http://127.0.0.1:8080/").await?.bytes().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn bytes(self) -> Result<Bytes, Error> {
         let mut body = self.body;
         let mut out = Vec::new();
@@ -240,13 +314,35 @@ impl Response {
     }
 
     /// Reads the whole body as UTF-8 text.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wasync::http::Error> {
+    /// let text = wasync::http::get("http://127.0.0.1:8080/").await?.text().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn text(self) -> Result<String, Error> {
         let bytes = self.bytes().await?;
-        String::from_utf8(bytes.to_vec()).map_err(|e| Error::Io(format!("the body is not UTF-8: {e}")))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|e| Error::Io(format!("the body is not UTF-8: {e}")))
     }
 }
 
 /// A response body: a stream of chunks, and an `AsyncRead`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use futures::StreamExt;
+/// # async fn demo() -> Result<(), wasync::http::Error> {
+/// let resp = wasync::http::get("http://127.0.0.1:8080/big").await?;
+/// let mut body = resp.into_body();
+/// while let Some(chunk) = body.next().await {
+///     println!("{} bytes", chunk?.len());
+/// }
+/// # Ok(()) }
+/// ```
 pub struct IncomingBody {
     // Field order is drop order: the stream (and its pollable), then the
     // body it belongs to, then the response the body belongs to.
@@ -282,7 +378,11 @@ impl Stream for IncomingBody {
 }
 
 impl AsyncRead for IncomingBody {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match ready!(this.reader.poll_raw(cx, buf.len() as u64)) {
             Ok(Some(bytes)) => {
@@ -296,6 +396,14 @@ impl AsyncRead for IncomingBody {
 }
 
 /// Sends a `GET` for `url`.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), wasync::http::Error> {
+/// let resp = wasync::http::get("http://127.0.0.1:8080/suggest?prefix=wa").await?;
+/// # Ok(()) }
+/// ```
 pub async fn get(url: &str) -> Result<Response, Error> {
     let req = http::Request::get(url)
         .body(Body::empty())
@@ -319,6 +427,15 @@ fn wasi_method(m: &Method) -> wasi::Method {
 }
 
 /// Sends a request and waits for the response head.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), wasync::http::Error> {
+/// let req = http::Request::post("http://127.0.0.1:8080/echo").body("hello").unwrap();
+/// let echoed = wasync::http::send(req).await?.text().await?;
+/// # Ok(()) }
+/// ```
 pub async fn send(req: http::Request<impl Into<Body>>) -> Result<Response, Error> {
     let (parts, body) = req.into_parts();
     let body: Body = body.into();
@@ -327,23 +444,32 @@ pub async fn send(req: http::Request<impl Into<Body>>) -> Result<Response, Error
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
         .collect();
-    let headers = Fields::from_list(&entries).map_err(|e| Error::InvalidRequest(format!("headers: {e:?}")))?;
+    let headers = Fields::from_list(&entries)
+        .map_err(|e| Error::InvalidRequest(format!("headers: {e:?}")))?;
     let request = OutgoingRequest::new(headers);
     let bad = |what: &str| Error::InvalidRequest(format!("the host refused the {what}"));
-    request.set_method(&wasi_method(&parts.method)).map_err(|()| bad("method"))?;
+    request
+        .set_method(&wasi_method(&parts.method))
+        .map_err(|()| bad("method"))?;
     let scheme = match parts.uri.scheme_str() {
         Some("http") | None => Scheme::Http,
         Some("https") => Scheme::Https,
         Some(other) => Scheme::Other(other.to_owned()),
     };
-    request.set_scheme(Some(&scheme)).map_err(|()| bad("scheme"))?;
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|()| bad("scheme"))?;
     let authority = parts
         .uri
         .authority()
         .ok_or_else(|| Error::InvalidRequest(format!("`{}` has no host", parts.uri)))?;
-    request.set_authority(Some(authority.as_str())).map_err(|()| bad("authority"))?;
+    request
+        .set_authority(Some(authority.as_str()))
+        .map_err(|()| bad("authority"))?;
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    request.set_path_with_query(Some(path)).map_err(|()| bad("path"))?;
+    request
+        .set_path_with_query(Some(path))
+        .map_err(|()| bad("path"))?;
 
     let outgoing_body = request.body().map_err(|()| bad("body"))?;
     let future = outgoing_handler::handle(request, None)?;

@@ -61,6 +61,14 @@ pub struct AsyncInputStream {
 
 impl AsyncInputStream {
     /// Wraps a stream.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(stream: wasip2::io::streams::InputStream) {
+    /// let reader = wasync::io::AsyncInputStream::new(stream);
+    /// # }
+    /// ```
     pub fn new(stream: InputStream) -> AsyncInputStream {
         AsyncInputStream {
             wait: Registration::default(),
@@ -72,6 +80,15 @@ impl AsyncInputStream {
 
     /// Gives the stream back, after dropping the pollable that depends on
     /// it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(stream: wasip2::io::streams::InputStream) {
+    /// let reader = wasync::io::AsyncInputStream::new(stream);
+    /// let stream = reader.into_inner(); // safe to drop now
+    /// # }
+    /// ```
     pub fn into_inner(mut self) -> InputStream {
         self.wait = Registration::default();
         self.pollable = None;
@@ -89,7 +106,11 @@ impl AsyncInputStream {
     /// Reads the next chunk the host has, at most `max` bytes; `None` at
     /// the end of the stream. Errors are the stream's own, for callers that
     /// interpret them (HTTP bodies).
-    pub(crate) fn poll_raw(&mut self, cx: &mut Context<'_>, max: u64) -> Poll<Result<Option<Vec<u8>>, StreamError>> {
+    pub(crate) fn poll_raw(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: u64,
+    ) -> Poll<Result<Option<Vec<u8>>, StreamError>> {
         loop {
             if self.closed {
                 return Poll::Ready(Ok(None));
@@ -111,13 +132,32 @@ impl AsyncInputStream {
 
     /// Reads the next chunk the host has, at most `max` bytes; `None` at
     /// the end of the stream.
-    pub fn poll_chunk(&mut self, cx: &mut Context<'_>, max: u64) -> Poll<io::Result<Option<Vec<u8>>>> {
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(stream: wasip2::io::streams::InputStream) -> std::io::Result<()> {
+    /// let mut reader = wasync::io::AsyncInputStream::new(stream);
+    /// while let Some(chunk) = std::future::poll_fn(|cx| reader.poll_chunk(cx, 4096)).await? {
+    ///     println!("{} bytes", chunk.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: u64,
+    ) -> Poll<io::Result<Option<Vec<u8>>>> {
         self.poll_raw(cx, max).map_err(stream_error)
     }
 }
 
 impl AsyncRead for AsyncInputStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match ready!(this.poll_chunk(cx, buf.len().min(CHUNK as usize) as u64))? {
             None => Poll::Ready(Ok(0)),
@@ -168,6 +208,14 @@ pub struct AsyncOutputStream {
 
 impl AsyncOutputStream {
     /// Wraps a stream.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo() {
+    /// let out = wasync::io::AsyncOutputStream::new(wasip2::cli::stdout::get_stdout());
+    /// # }
+    /// ```
     pub fn new(stream: OutputStream) -> AsyncOutputStream {
         AsyncOutputStream {
             wait: Registration::default(),
@@ -179,6 +227,13 @@ impl AsyncOutputStream {
 
     /// Gives the stream back, after dropping the pollable that depends on
     /// it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let out = wasync::io::AsyncOutputStream::new(wasip2::cli::stdout::get_stdout());
+    /// let stdout = out.into_inner();
+    /// ```
     pub fn into_inner(mut self) -> OutputStream {
         self.wait = Registration::default();
         self.pollable = None;
@@ -209,7 +264,11 @@ impl AsyncOutputStream {
 }
 
 impl AsyncWrite for AsyncOutputStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if buf.is_empty() {
             return Poll::Ready(Ok(0));

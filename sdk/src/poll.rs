@@ -41,6 +41,15 @@ pub fn wait_for(pollable: &Pollable) -> WaitFor<'_> {
 }
 
 /// The future of [`wait_for`].
+///
+/// # Examples
+///
+/// ```
+/// let p = wasync::sim::Pollable::new();
+/// p.set_ready();
+/// let wait: wasync::WaitFor<'_> = wasync::wait_for(&p);
+/// wasync::block_on(wait);
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitFor<'a> {

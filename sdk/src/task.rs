@@ -35,6 +35,13 @@ pub fn yield_now() -> YieldNow {
 }
 
 /// The future of [`yield_now`].
+///
+/// # Examples
+///
+/// ```
+/// let y: wasync::task::YieldNow = wasync::yield_now();
+/// wasync::block_on(y);
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct YieldNow {
@@ -87,6 +94,13 @@ pub struct JoinSet<T> {
 
 impl<T: 'static> JoinSet<T> {
     /// An empty set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let set: wasync::JoinSet<u8> = wasync::JoinSet::new();
+    /// assert!(set.is_empty());
+    /// ```
     pub fn new() -> JoinSet<T> {
         JoinSet {
             tasks: FuturesUnordered::new(),
@@ -94,6 +108,15 @@ impl<T: 'static> JoinSet<T> {
     }
 
     /// Spawns a task into the set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut set = wasync::JoinSet::new();
+    /// set.spawn(async { 1 });
+    /// assert_eq!(set.len(), 1);
+    /// assert_eq!(wasync::block_on(set.join_next()), Some(Ok(1)));
+    /// ```
     pub fn spawn<F>(&mut self, future: F) -> AbortHandle
     where
         F: Future<Output = T> + 'static,
@@ -106,21 +129,58 @@ impl<T: 'static> JoinSet<T> {
 
     /// Waits for the next task to finish and returns its output, or `None`
     /// if the set is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut set = wasync::JoinSet::new();
+    /// set.spawn(async { "done" });
+    /// wasync::block_on(async {
+    ///     assert_eq!(set.join_next().await, Some(Ok("done")));
+    ///     assert_eq!(set.join_next().await, None);
+    /// });
+    /// ```
     pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
         self.tasks.next().await
     }
 
     /// Tasks in the set, finished or not, whose output is not yet taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut set = wasync::JoinSet::new();
+    /// set.spawn(async {});
+    /// set.spawn(async {});
+    /// assert_eq!(set.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.tasks.len()
     }
 
     /// Whether the set holds no tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let set: wasync::JoinSet<()> = wasync::JoinSet::default();
+    /// assert!(set.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty()
     }
 
     /// Aborts every task in the set; they stay in it until joined.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut set = wasync::JoinSet::new();
+    /// set.spawn(std::future::pending::<()>());
+    /// set.abort_all();
+    /// let out = wasync::block_on(set.join_next());
+    /// assert_eq!(out, Some(Err(wasync::JoinError::Cancelled)));
+    /// ```
     pub fn abort_all(&mut self) {
         for t in self.tasks.iter() {
             t.abort();

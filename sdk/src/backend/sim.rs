@@ -42,6 +42,13 @@ struct Sim {
 }
 
 /// One `park` of a simulated mode C guest.
+///
+/// # Examples
+///
+/// ```
+/// let park = wasync::sim::Park { waiting: vec![1], finished: vec![] };
+/// assert_eq!(park.waiting, [1]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Park {
     /// Handles of the parked pollables.
@@ -94,12 +101,30 @@ pub struct Pollable {
 
 impl Pollable {
     /// A pollable that is ready only once [`Pollable::set_ready`] is called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = wasync::sim::Pollable::new();
+    /// assert!(!p.is_ready());
+    /// ```
     pub fn new() -> Pollable {
         Pollable::with_state(None)
     }
 
     /// A pollable that becomes ready when the virtual clock reaches
     /// `after` from now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let p = wasync::sim::Pollable::ready_after(Duration::from_secs(1));
+    /// assert!(!p.is_ready());
+    /// wasync::sim::advance(Duration::from_secs(1));
+    /// assert!(p.is_ready());
+    /// ```
     pub fn ready_after(after: Duration) -> Pollable {
         let at = now_ns().saturating_add(after.as_nanos().try_into().unwrap_or(u64::MAX));
         Pollable::with_state(Some(at))
@@ -118,11 +143,25 @@ impl Pollable {
     }
 
     /// Makes this pollable ready, for good.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = wasync::sim::Pollable::new();
+    /// p.set_ready();
+    /// assert!(p.is_ready());
+    /// ```
     pub fn set_ready(&self) {
         set_ready(self.id);
     }
 
     /// Whether the host would report this pollable as ready now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!wasync::sim::Pollable::new().is_ready());
+    /// ```
     pub fn is_ready(&self) -> bool {
         with(|s| {
             s.pollables
@@ -133,6 +172,14 @@ impl Pollable {
 
     /// The handle, which a task can capture to make the pollable ready
     /// with [`set_ready`] while another future borrows it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = wasync::sim::Pollable::new();
+    /// wasync::sim::set_ready(p.handle());
+    /// assert!(p.is_ready());
+    /// ```
     pub fn handle(&self) -> u32 {
         self.id
     }
@@ -160,6 +207,15 @@ fn is_ready(p: &State, now: u64) -> bool {
 }
 
 /// Makes the pollable with `handle` ready. Unknown handles are ignored.
+///
+/// # Examples
+///
+/// ```
+/// let p = wasync::sim::Pollable::new();
+/// wasync::sim::set_ready(p.handle());
+/// wasync::sim::set_ready(u32::MAX); // unknown: ignored
+/// assert!(p.is_ready());
+/// ```
 pub fn set_ready(handle: u32) {
     with(|s| {
         if let Some(p) = s.pollables.get_mut(handle as usize) {
@@ -169,6 +225,17 @@ pub fn set_ready(handle: u32) {
 }
 
 /// Moves the virtual clock forward.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wasync::time::Instant;
+///
+/// let t = Instant::now();
+/// wasync::sim::advance(Duration::from_millis(7));
+/// assert_eq!(Instant::now() - t, Duration::from_millis(7));
+/// ```
 pub fn advance(by: Duration) {
     with(|s| {
         s.clock_ns = s
@@ -179,6 +246,13 @@ pub fn advance(by: Duration) {
 
 /// Reports at most `limit` ready pollables per poll, as wasmtime does for
 /// clock pollables (128 per call); `None` reports all of them.
+///
+/// # Examples
+///
+/// ```
+/// wasync::sim::set_poll_limit(Some(128));
+/// wasync::sim::set_poll_limit(None);
+/// ```
 pub fn set_poll_limit(limit: Option<usize>) {
     with(|s| s.limit = limit);
 }
@@ -188,12 +262,25 @@ fn now_ns() -> u64 {
 }
 
 /// Mode C: every park so far, oldest first (and forgets them).
+///
+/// # Examples
+///
+/// ```
+/// assert!(wasync::sim::take_parks().is_empty());
+/// ```
 pub fn take_parks() -> Vec<Park> {
     with(|s| std::mem::take(&mut s.parks))
 }
 
 /// Mode C: finishes imported call `id` (an `err(id)` from an imported
 /// `g-start`): its pollable becomes ready.
+///
+/// # Examples
+///
+/// ```
+/// // No imported call 3 is in flight: nothing happens.
+/// wasync::sim::finish_imported_call(3);
+/// ```
 pub fn finish_imported_call(id: u32) {
     let handle = with(|s| s.calls.iter().find(|(c, _)| *c == id).map(|(_, h)| *h));
     if let Some(h) = handle {
@@ -202,6 +289,12 @@ pub fn finish_imported_call(id: u32) {
 }
 
 /// Mode C: imported calls the guest abandoned (and forgets them).
+///
+/// # Examples
+///
+/// ```
+/// assert!(wasync::sim::take_cancelled_calls().is_empty());
+/// ```
 pub fn take_cancelled_calls() -> Vec<u32> {
     with(|s| std::mem::take(&mut s.cancelled_calls))
 }

@@ -42,7 +42,6 @@ pub(crate) use task::Task;
 pub use task::{AbortHandle, AbortOnDropHandle, JoinError, JoinHandle, SpawnError};
 pub(crate) use timers::Timers;
 
-
 pub(crate) use coop::poll_proceed;
 
 /// The packed key of the `block_on` future's waker: an index no task gets.
@@ -72,7 +71,10 @@ pub(crate) struct Runtime {
     /// Task polls since the host was last checked.
     polls_since_check: u32,
     /// Mode C: the registry generation and timer tick of the last park.
-    #[cfg_attr(all(target_family = "wasm", not(feature = "concurrent")), allow(dead_code))]
+    #[cfg_attr(
+        all(target_family = "wasm", not(feature = "concurrent")),
+        allow(dead_code)
+    )]
     last_park: Option<(u64, Option<u64>)>,
 }
 
@@ -131,6 +133,13 @@ pub(crate) fn assert_in_runtime(what: &str) {
 }
 
 /// Whether the calling code runs inside the runtime (a task or `block_on`).
+///
+/// # Examples
+///
+/// ```
+/// assert!(!wasync::runtime::in_runtime());
+/// assert!(wasync::block_on(async { wasync::runtime::in_runtime() }));
+/// ```
 pub fn in_runtime() -> bool {
     IN_RUNTIME.with(Cell::get)
 }
@@ -148,6 +157,8 @@ fn enter_poll<R>(f: impl FnOnce() -> R) -> R {
 }
 
 impl Runtime {
+    // The sim backend's poller is a unit struct, the wasi one is not.
+    #[allow(clippy::default_constructed_unit_structs)]
     fn new() -> Runtime {
         Runtime {
             tasks: Slab::new(),
@@ -187,10 +198,10 @@ impl Runtime {
             self.main_woken = true;
             return;
         }
-        if let Some((_, task)) = self.task_for(packed) {
-            if task.mark_queued() {
-                self.queue.push_back(packed);
-            }
+        if let Some((_, task)) = self.task_for(packed)
+            && task.mark_queued()
+        {
+            self.queue.push_back(packed);
         }
     }
 
@@ -390,10 +401,10 @@ fn run_next() -> bool {
         let index = packed & raw::INDEX_MASK;
         let task = &mut rt.tasks[index];
         let outcome = task.finish_poll(future, result.is_ready());
-        if outcome.finished {
-            if let Some(call) = task.call {
-                rt.finished_calls.push(call);
-            }
+        if outcome.finished
+            && let Some(call) = task.call
+        {
+            rt.finished_calls.push(call);
         }
         if outcome.requeue {
             rt.queue.push_back(packed);
@@ -660,6 +671,6 @@ pub fn reset_counters() {
     });
 }
 
-pub use task::{spawn, try_spawn};
 #[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
 pub(crate) use task::spawn_call;
+pub use task::{spawn, try_spawn};

@@ -53,7 +53,10 @@ impl Registry {
     }
 
     /// Changes whenever `list` changes.
-    #[cfg_attr(all(target_family = "wasm", not(feature = "concurrent")), allow(dead_code))]
+    #[cfg_attr(
+        all(target_family = "wasm", not(feature = "concurrent")),
+        allow(dead_code)
+    )]
     pub(crate) fn generation(&self) -> u64 {
         self.generation
     }

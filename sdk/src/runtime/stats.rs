@@ -2,6 +2,16 @@
 //! (current sizes), for tests and benchmarks.
 
 /// A snapshot of the runtime, from [`stats`](crate::runtime::stats).
+///
+/// # Examples
+///
+/// ```
+/// let before = wasync::runtime::stats();
+/// wasync::block_on(async { wasync::spawn(async {}).await.unwrap() });
+/// let after = wasync::runtime::stats();
+/// assert_eq!(after.spawned, before.spawned + 1);
+/// assert_eq!(after.live_tasks, 0);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -37,6 +47,17 @@ pub struct Stats {
 
 impl Stats {
     /// Mean pollables per host poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// wasync::runtime::reset_counters();
+    /// wasync::block_on(wasync::time::sleep(Duration::from_millis(3)));
+    /// // Only the timer pollable was polled.
+    /// assert_eq!(wasync::runtime::stats().mean_poll_list(), 1.0);
+    /// ```
     pub fn mean_poll_list(&self) -> f64 {
         let polls = self.blocking_polls + self.nonblocking_polls;
         if polls == 0 {

@@ -54,10 +54,10 @@ where
     }
 
     fn take_output(self: Pin<&mut Self>, out: &mut dyn Any) {
-        if let StageProj::Done { output } = self.project() {
-            if let Some(slot) = out.downcast_mut::<Option<F::Output>>() {
-                *slot = output.take();
-            }
+        if let StageProj::Done { output } = self.project()
+            && let Some(slot) = out.downcast_mut::<Option<F::Output>>()
+        {
+            *slot = output.take();
         }
     }
 }
@@ -181,6 +181,18 @@ impl Task {
 }
 
 /// Why a task produced no output.
+///
+/// # Examples
+///
+/// ```
+/// wasync::block_on(async {
+///     let h = wasync::spawn(std::future::pending::<()>());
+///     h.abort();
+///     let err = h.await.unwrap_err();
+///     assert_eq!(err, wasync::JoinError::Cancelled);
+///     assert_eq!(err.to_string(), "the task was aborted");
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinError {
     /// The task was aborted before it finished.
@@ -198,6 +210,13 @@ impl fmt::Display for JoinError {
 impl std::error::Error for JoinError {}
 
 /// Why a task could not be spawned.
+///
+/// # Examples
+///
+/// ```
+/// // The limit is about four million live tasks; one is far from it.
+/// assert!(wasync::runtime::try_spawn(async {}).is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpawnError {
     /// The runtime already holds the most tasks it can address.

@@ -96,7 +96,10 @@ impl Timers {
     }
 
     /// The tick the host pollable is set for.
-    #[cfg_attr(all(target_family = "wasm", not(feature = "concurrent")), allow(dead_code))]
+    #[cfg_attr(
+        all(target_family = "wasm", not(feature = "concurrent")),
+        allow(dead_code)
+    )]
     pub(crate) fn armed_tick(&self) -> Option<u64> {
         self.armed.as_ref().map(|(t, _)| *t)
     }

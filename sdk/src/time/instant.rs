@@ -29,6 +29,14 @@ fn nanos(d: Duration) -> u64 {
 
 impl Instant {
     /// The current time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = wasync::time::Instant::now();
+    /// let b = wasync::time::Instant::now();
+    /// assert!(b >= a);
+    /// ```
     pub fn now() -> Instant {
         Instant(backend::now_ns())
     }
@@ -46,6 +54,12 @@ impl Instant {
     }
 
     /// The raw monotonic-clock value, as `wasi:clocks` reports it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(wasync::time::Instant::from_nanos(9).as_nanos(), 9);
+    /// ```
     pub fn as_nanos(self) -> u64 {
         self.0
     }
@@ -68,16 +82,45 @@ impl Instant {
     }
 
     /// Time since `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let start = wasync::time::Instant::now();
+    /// wasync::block_on(wasync::time::sleep(Duration::from_millis(2)));
+    /// assert!(start.elapsed() >= Duration::from_millis(2));
+    /// ```
     pub fn elapsed(self) -> Duration {
         Instant::now().duration_since(self)
     }
 
     /// `self + d`, or `None` on overflow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wasync::time::Instant;
+    ///
+    /// assert!(Instant::from_nanos(u64::MAX).checked_add(Duration::from_nanos(1)).is_none());
+    /// ```
     pub fn checked_add(self, d: Duration) -> Option<Instant> {
         self.0.checked_add(nanos(d)).map(Instant)
     }
 
     /// `self - d`, or `None` before the clock's origin.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wasync::time::Instant;
+    ///
+    /// assert_eq!(Instant::from_nanos(5).checked_sub(Duration::from_nanos(2)), Some(Instant::from_nanos(3)));
+    /// assert!(Instant::from_nanos(1).checked_sub(Duration::from_nanos(2)).is_none());
+    /// ```
     pub fn checked_sub(self, d: Duration) -> Option<Instant> {
         self.0.checked_sub(nanos(d)).map(Instant)
     }

@@ -9,6 +9,16 @@ use super::{Instant, Sleep, sleep_until};
 
 /// What an [`Interval`] does when ticks were missed (the task was busy
 /// past one or more tick times).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wasync::time::{MissedTickBehavior, interval};
+///
+/// let mut every = interval(Duration::from_millis(10));
+/// every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissedTickBehavior {
     /// Fire the missed ticks back to back, then continue on the original
@@ -95,6 +105,15 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 }
 
 /// A stream of ticks; see [`interval`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let mut every: wasync::time::Interval = wasync::time::interval(Duration::from_millis(2));
+/// wasync::block_on(every.tick());
+/// ```
 #[derive(Debug)]
 pub struct Interval {
     period: Duration,
@@ -105,11 +124,31 @@ pub struct Interval {
 
 impl Interval {
     /// Waits for the next tick and returns its scheduled time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut every = wasync::time::interval(Duration::from_millis(5));
+    /// let (a, b) = wasync::block_on(async { (every.tick().await, every.tick().await) });
+    /// assert_eq!(b - a, Duration::from_millis(5));
+    /// ```
     pub async fn tick(&mut self) -> Instant {
         poll_fn(|cx| self.poll_tick(cx)).await
     }
 
     /// The polling form of [`Interval::tick`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut every = wasync::time::interval(Duration::from_millis(5));
+    /// let first = wasync::block_on(std::future::poll_fn(|cx| every.poll_tick(cx)));
+    /// assert!(first <= wasync::time::Instant::now());
+    /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.next;
@@ -126,22 +165,62 @@ impl Interval {
     }
 
     /// Restarts the schedule one period from now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wasync::time::{Instant, interval};
+    ///
+    /// let mut every = interval(Duration::from_millis(5));
+    /// every.reset();
+    /// let tick = wasync::block_on(every.tick());
+    /// assert!(tick >= Instant::now() - Duration::from_millis(5));
+    /// ```
     pub fn reset(&mut self) {
         self.next = Instant::now() + self.period;
         self.sleep.reset(self.next);
     }
 
     /// The period.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(wasync::time::interval(Duration::from_secs(1)).period(), Duration::from_secs(1));
+    /// ```
     pub fn period(&self) -> Duration {
         self.period
     }
 
     /// The policy for missed ticks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wasync::time::{MissedTickBehavior, interval};
+    ///
+    /// assert_eq!(interval(Duration::from_secs(1)).missed_tick_behavior(), MissedTickBehavior::Burst);
+    /// ```
     pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
         self.behavior
     }
 
     /// Sets the policy for missed ticks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wasync::time::{MissedTickBehavior, interval};
+    ///
+    /// let mut every = interval(Duration::from_secs(1));
+    /// every.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    /// assert_eq!(every.missed_tick_behavior(), MissedTickBehavior::Skip);
+    /// ```
     pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
         self.behavior = behavior;
     }

@@ -63,11 +63,32 @@ pub struct Sleep {
 
 impl Sleep {
     /// The deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wasync::time::{Instant, sleep_until};
+    ///
+    /// let at = Instant::now() + Duration::from_millis(5);
+    /// assert_eq!(sleep_until(at).deadline(), at);
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
 
     /// Whether the deadline has been reached (as seen by the last poll).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut s = wasync::time::sleep(Duration::from_millis(1));
+    /// assert!(!s.is_elapsed());
+    /// wasync::block_on(&mut s);
+    /// assert!(s.is_elapsed());
+    /// ```
     pub fn is_elapsed(&self) -> bool {
         self.done
     }

@@ -11,6 +11,15 @@ use pin_project_lite::pin_project;
 use super::{Instant, Sleep, sleep_until};
 
 /// The error of a [`Timeout`] whose deadline passed first.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let out = wasync::block_on(wasync::time::timeout(Duration::ZERO, std::future::pending::<()>()));
+/// assert_eq!(out.unwrap_err().to_string(), "deadline has elapsed");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(());
 
@@ -77,11 +86,29 @@ pin_project! {
 
 impl<F> Timeout<F> {
     /// The wrapped future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = wasync::time::timeout(Duration::from_secs(1), std::future::ready(3));
+    /// let _inner: &std::future::Ready<i32> = t.get_ref();
+    /// ```
     pub fn get_ref(&self) -> &F {
         &self.future
     }
 
     /// Gives back the wrapped future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let t = wasync::time::timeout(Duration::from_secs(1), std::future::ready(3));
+    /// assert_eq!(wasync::block_on(t.into_inner()), 3);
+    /// ```
     pub fn into_inner(self) -> F {
         self.future
     }
