@@ -4,7 +4,8 @@
 //! failing, or cut off mid-body on purpose.
 //!
 //! `GET /suggest?prefix=P&limit=N` answers
-//! `[{"text": "...", "score": 0.9}, ...]`.
+//! `[{"text": "...", "score": 0.9}, ...]`; `POST /echo` answers with the
+//! request's body.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,19 +26,107 @@ use crate::error::{Error, Result};
 /// The endpoint's own data: terms of the WebAssembly ecosystem, most
 /// popular first (the score falls with the position).
 pub const TERMS: &[&str] = &[
-    "webassembly", "wasi", "wasm component", "wasmtime", "wit", "wit-bindgen", "component model",
-    "async", "async func", "autocomplete", "wasi http", "wasi preview 2", "wasi 0.3", "wac",
-    "wasm-tools", "cargo component", "jco", "wasmer", "wasm3", "wamr", "runtime", "rust",
-    "rustc", "rustup", "cargo", "crate", "tokio", "futures", "executor", "event loop",
-    "pollable", "poll", "stream", "streams", "resource", "resources", "interface", "world",
-    "package", "import", "export", "instance", "store", "linker", "engine", "module",
-    "memory", "table", "trap", "backtrace", "fuel", "epoch", "fiber", "cranelift", "winch",
-    "pulley", "aot", "jit", "sandbox", "capability", "preopen", "filesystem", "sockets",
-    "clocks", "random", "environment", "stdout", "stderr", "stdin", "exit", "http client",
-    "http server", "handler", "proxy", "request", "response", "headers", "body", "trailers",
-    "timeout", "latency", "throughput", "benchmark", "composition", "compose", "plug",
-    "socket", "spawn", "join", "select", "sleep", "interval", "timer", "timer wheel",
-    "waker", "wake", "budget", "fairness", "starvation", "cancellation", "abort",
+    "webassembly",
+    "wasi",
+    "wasm component",
+    "wasmtime",
+    "wit",
+    "wit-bindgen",
+    "component model",
+    "async",
+    "async func",
+    "autocomplete",
+    "wasi http",
+    "wasi preview 2",
+    "wasi 0.3",
+    "wac",
+    "wasm-tools",
+    "cargo component",
+    "jco",
+    "wasmer",
+    "wasm3",
+    "wamr",
+    "runtime",
+    "rust",
+    "rustc",
+    "rustup",
+    "cargo",
+    "crate",
+    "tokio",
+    "futures",
+    "executor",
+    "event loop",
+    "pollable",
+    "poll",
+    "stream",
+    "streams",
+    "resource",
+    "resources",
+    "interface",
+    "world",
+    "package",
+    "import",
+    "export",
+    "instance",
+    "store",
+    "linker",
+    "engine",
+    "module",
+    "memory",
+    "table",
+    "trap",
+    "backtrace",
+    "fuel",
+    "epoch",
+    "fiber",
+    "cranelift",
+    "winch",
+    "pulley",
+    "aot",
+    "jit",
+    "sandbox",
+    "capability",
+    "preopen",
+    "filesystem",
+    "sockets",
+    "clocks",
+    "random",
+    "environment",
+    "stdout",
+    "stderr",
+    "stdin",
+    "exit",
+    "http client",
+    "http server",
+    "handler",
+    "proxy",
+    "request",
+    "response",
+    "headers",
+    "body",
+    "trailers",
+    "timeout",
+    "latency",
+    "throughput",
+    "benchmark",
+    "composition",
+    "compose",
+    "plug",
+    "socket",
+    "spawn",
+    "join",
+    "select",
+    "sleep",
+    "interval",
+    "timer",
+    "timer wheel",
+    "waker",
+    "wake",
+    "budget",
+    "fairness",
+    "starvation",
+    "cancellation",
+    "abort",
 ];
 
 /// How the endpoint behaves.
@@ -127,15 +216,32 @@ impl Shared {
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
 
 fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Full::new(body.into()).map_err(|never| match never {}).boxed_unsync());
+    let mut r = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
     *r.status_mut() = status;
     r
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<hyper::body::Incoming>) -> std::result::Result<Response<Body>, Infallible> {
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<hyper::body::Incoming>,
+) -> std::result::Result<Response<Body>, Infallible> {
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    if req.uri().path() == "/echo" {
+        // Answers with the request's body, for testing request bodies.
+        return Ok(match req.into_body().collect().await {
+            Ok(body) => full(StatusCode::OK, body.to_bytes()),
+            Err(e) => full(StatusCode::BAD_REQUEST, e.to_string()),
+        });
+    }
     if req.uri().path() != "/suggest" {
-        return Ok(full(StatusCode::NOT_FOUND, "try /suggest?prefix=...&limit=..."));
+        return Ok(full(
+            StatusCode::NOT_FOUND,
+            "try /suggest?prefix=...&limit=...",
+        ));
     }
     let mut prefix = String::new();
     let mut limit = 10usize;
@@ -167,11 +273,15 @@ async fn handle(shared: Arc<Shared>, req: Request<hyper::body::Incoming>) -> std
             Err(std::io::Error::other("cut off on purpose")),
         ]);
         let mut r = Response::new(StreamBody::new(frames).boxed_unsync());
-        r.headers_mut().insert(hyper::header::CONTENT_LENGTH, json.len().into());
+        r.headers_mut()
+            .insert(hyper::header::CONTENT_LENGTH, json.len().into());
         return Ok(r);
     }
     let mut r = full(StatusCode::OK, json);
-    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     Ok(r)
 }
 
@@ -192,7 +302,9 @@ impl SuggestServer {
         });
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| handle(shared.clone(), req));
@@ -223,7 +335,10 @@ mod tests {
     #[test]
     fn suggestions_match_the_prefix_most_popular_first() {
         let s = suggest("wa", 3);
-        assert_eq!(s.iter().map(|(t, _)| *t).collect::<Vec<_>>(), ["wasi", "wasm component", "wasmtime"]);
+        assert_eq!(
+            s.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            ["wasi", "wasm component", "wasmtime"]
+        );
         assert!(s[0].1 > s[1].1);
         assert!(suggest("zzz", 5).is_empty());
     }

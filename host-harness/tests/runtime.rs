@@ -11,7 +11,10 @@ static GUEST: LazyLock<Loaded> =
     LazyLock::new(|| HARNESS.load(test_programs::RUNTIME_TESTS).unwrap());
 
 async fn guest() -> Instance {
-    HARNESS.instantiate(&GUEST, &WasiOptions::captured()).await.unwrap()
+    HARNESS
+        .instantiate(&GUEST, &WasiOptions::captured())
+        .await
+        .unwrap()
 }
 
 fn field<'a>(record: &'a Val, name: &str) -> &'a Val {
@@ -32,7 +35,10 @@ fn u64_of(v: &Val) -> u64 {
 #[tokio::test]
 async fn sleeps_complete_in_deadline_order() {
     let mut g = guest().await;
-    let out = g.call_wave("sleeps-in-order([40, 5, 25, 15, 5, 30])").await.unwrap();
+    let out = g
+        .call_wave("sleeps-in-order([40, 5, 25, 15, 5, 30])")
+        .await
+        .unwrap();
     let order: Vec<u32> = match &out[0] {
         Val::List(items) => items
             .iter()
@@ -51,9 +57,17 @@ async fn sleeps_complete_in_deadline_order() {
 #[tokio::test]
 async fn a_timeout_race_leaves_nothing_registered() {
     let mut g = guest().await;
-    assert_eq!(g.call("timeout-race", &[]).await.unwrap(), [Val::Bool(true)]);
+    assert_eq!(
+        g.call("timeout-race", &[]).await.unwrap(),
+        [Val::Bool(true)]
+    );
     let stats = &g.call("stats", &[]).await.unwrap()[0];
-    for gauge in ["live-timers", "registered-pollables", "waiters", "live-tasks"] {
+    for gauge in [
+        "live-timers",
+        "registered-pollables",
+        "waiters",
+        "live-tasks",
+    ] {
         assert_eq!(u64_of(field(stats, gauge)), 0, "{gauge} in {stats:?}");
     }
     assert_eq!(field(stats, "timer-armed"), &Val::Bool(false));
@@ -63,13 +77,19 @@ async fn a_timeout_race_leaves_nothing_registered() {
 async fn a_hundred_thousand_timers_over_a_second_all_fire_none_early() {
     // The benchmark guest's storm, run here for its correctness.
     let bench = HARNESS.load(test_programs::BENCH_WASYNC).unwrap();
-    let mut g = HARNESS.instantiate(&bench, &WasiOptions::captured()).await.unwrap();
+    let mut g = HARNESS
+        .instantiate(&bench, &WasiOptions::captured())
+        .await
+        .unwrap();
     let storm = &g.call_wave("timer-storm(100000, 1000, 7)").await.unwrap()[0];
     assert_eq!(u64_of(field(storm, "fired")), 100_000, "{storm:?}");
     assert_eq!(u64_of(field(storm, "early")), 0, "{storm:?}");
     let c = g.poll_counters();
     assert_eq!(c.max_list, 1, "one host pollable for all timers: {c:?}");
-    assert!(c.polls < 5_000, "about one poll per millisecond at most: {c:?}");
+    assert!(
+        c.polls < 5_000,
+        "about one poll per millisecond at most: {c:?}"
+    );
 }
 
 #[tokio::test]
@@ -123,9 +143,14 @@ async fn wait_for_a_real_socket_stream() {
     server.await.unwrap();
     assert_eq!(
         out,
-        [Val::Result(Ok(Some(Box::new(Val::String("slow and steady".into())))))]
+        [Val::Result(Ok(Some(Box::new(Val::String(
+            "slow and steady".into()
+        )))))]
     );
-    assert!(g.poll_counters().polls >= 3, "the guest waited in poll between parts");
+    assert!(
+        g.poll_counters().polls >= 3,
+        "the guest waited in poll between parts"
+    );
 }
 
 #[tokio::test]
@@ -161,11 +186,38 @@ async fn an_async_stream_drops_its_pollable_before_the_stream() {
         ..WasiOptions::captured()
     };
     let mut g = HARNESS.instantiate(&GUEST, &opts).await.unwrap();
-    let out = g.call_wave(r#"read-file("data.bin", false)"#).await.unwrap();
+    let out = g
+        .call_wave(r#"read-file("data.bin", false)"#)
+        .await
+        .unwrap();
     assert_eq!(out, [Val::Result(Ok(Some(Box::new(Val::U64(300_000)))))]);
     // The hazard is real: the other order traps.
     let mut g = HARNESS.instantiate(&GUEST, &opts).await.unwrap();
-    let err = g.call_wave(r#"read-file("data.bin", true)"#).await.unwrap_err();
+    let err = g
+        .call_wave(r#"read-file("data.bin", true)"#)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), wasync_harness::ErrorKind::Trap);
     assert!(err.to_string().contains("resource has children"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_request_body_streams_out_and_the_response_streams_back() {
+    use wasync_harness::suggest_server::{ServerConfig, SuggestServer};
+    let server = SuggestServer::start(ServerConfig::default()).await.unwrap();
+    // Large enough to need several writes through `check-write`.
+    let body: String = (0..40_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let opts = WasiOptions {
+        http: wasync_harness::HttpAccess::Loopback,
+        ..WasiOptions::captured()
+    };
+    let mut g = HARNESS.instantiate(&GUEST, &opts).await.unwrap();
+    let url = format!("{}/echo", server.url());
+    let out = g
+        .call("http-post", &[Val::String(url), Val::String(body.clone())])
+        .await
+        .unwrap();
+    assert_eq!(out, [Val::Result(Ok(Some(Box::new(Val::String(body)))))]);
 }

@@ -24,7 +24,6 @@ thread_local! {
     static BACKGROUND: Cell<u32> = const { Cell::new(0) };
 }
 
-
 impl Guest for RuntimeTests {
     fn stats() -> RuntimeStats {
         examples_common::runtime_stats!(RuntimeStats)
@@ -93,7 +92,9 @@ impl Guest for RuntimeTests {
     }
 
     fn tcp_read(port: u16) -> Result<String, String> {
-        use wasip2::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+        use wasip2::sockets::network::{
+            ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress,
+        };
         use wasip2::sockets::{instance_network, tcp_create_socket};
 
         wasync::block_on(async move {
@@ -189,9 +190,16 @@ impl Guest for RuntimeTests {
         let dirs = wasip2::filesystem::preopens::get_directories();
         let (dir, _) = dirs.first().ok_or("no preopened folder")?;
         let file = dir
-            .open_at(PathFlags::empty(), &path, OpenFlags::empty(), DescriptorFlags::READ)
+            .open_at(
+                PathFlags::empty(),
+                &path,
+                OpenFlags::empty(),
+                DescriptorFlags::READ,
+            )
             .map_err(|e| format!("open: {e:?}"))?;
-        let stream = file.read_via_stream(0).map_err(|e| format!("read-via-stream: {e:?}"))?;
+        let stream = file
+            .read_via_stream(0)
+            .map_err(|e| format!("read-via-stream: {e:?}"))?;
         if drop_stream_first {
             let pollable = stream.subscribe();
             drop(stream);
@@ -201,8 +209,25 @@ impl Guest for RuntimeTests {
         wasync::block_on(async move {
             let mut reader = wasync::io::AsyncInputStream::new(stream);
             let mut bytes = Vec::new();
-            reader.read_to_end(&mut bytes).await.map_err(|e| e.to_string())?;
+            reader
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(bytes.len() as u64)
+        })
+    }
+
+    fn http_post(url: String, body: String) -> Result<String, String> {
+        wasync::block_on(async move {
+            let reader = futures::io::Cursor::new(body.into_bytes());
+            let req = http::Request::post(url)
+                .body(wasync::http::Body::from_reader(reader))
+                .map_err(|e| e.to_string())?;
+            let resp = wasync::http::send(req).await.map_err(|e| e.to_string())?;
+            if !resp.status().is_success() {
+                return Err(format!("HTTP {}", resp.status()));
+            }
+            resp.text().await.map_err(|e| e.to_string())
         })
     }
 
