@@ -2,8 +2,8 @@
 //! the library; errors print one line naming the cause and exit non-zero.
 
 use std::path::PathBuf;
-use std::time::Duration;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use wasync_harness::{DirMount, Harness, HarnessConfig, WasiOptions, parse_env, results_to_wave};
@@ -188,7 +188,12 @@ struct ComposeArgs {
     #[arg(long)]
     chain: bool,
     /// Where to write the composed component (static composition).
-    #[arg(short, long, value_name = "OUT.wasm", required_unless_present = "concurrent")]
+    #[arg(
+        short,
+        long,
+        value_name = "OUT.wasm",
+        required_unless_present = "concurrent"
+    )]
     output: Option<PathBuf>,
     /// Link the components in a mode C host instead, and run `--call`s.
     #[arg(long, requires = "calls")]
@@ -221,11 +226,15 @@ struct LowerArgs {
 }
 
 fn parse_mode(s: &str) -> Result<wasync_lower::Mode, String> {
-    s.parse().map_err(|e: wasync_lower::UnknownMode| e.to_string())
+    s.parse()
+        .map_err(|e: wasync_lower::UnknownMode| e.to_string())
 }
 
 fn lower(args: LowerArgs) -> wasync_harness::Result<Option<String>> {
-    let repo_deps = wasync_build::Pipeline::for_this_repo().repo.join("wit").join("deps");
+    let repo_deps = wasync_build::Pipeline::for_this_repo()
+        .repo
+        .join("wit")
+        .join("deps");
     let (resolve, lowering) =
         wasync_lower::load_and_lower(&args.wit, args.world.as_deref(), args.mode, &[repo_deps])
             .map_err(|e| wasync_harness::Error::Config(format!("{e:#}")))?;
@@ -253,13 +262,17 @@ async fn compose_concurrent(args: ComposeArgs) -> wasync_harness::Result<Option<
             Some(import) => import.clone(),
             None => {
                 // Link every interface the plug exports that ROOT imports.
-                let exports: Vec<String> = wasync_harness::exported_functions(harness.engine(), &loaded)
-                    .into_iter()
-                    .filter_map(|f| f.split_once('#').map(|(i, _)| i.to_owned()))
-                    .filter(|i| !i.starts_with("wasync:abi/"))
-                    .collect();
+                let exports: Vec<String> =
+                    wasync_harness::exported_functions(harness.engine(), &loaded)
+                        .into_iter()
+                        .filter_map(|f| f.split_once('#').map(|(i, _)| i.to_owned()))
+                        .filter(|i| !i.starts_with("wasync:abi/"))
+                        .collect();
                 exports.into_iter().next().ok_or_else(|| {
-                    wasync_harness::Error::Compose(format!("{} exports no interface", plug.path.display()))
+                    wasync_harness::Error::Compose(format!(
+                        "{} exports no interface",
+                        plug.path.display()
+                    ))
                 })?
             }
         };
@@ -276,7 +289,11 @@ async fn compose_concurrent(args: ComposeArgs) -> wasync_harness::Result<Option<
         .map(|c| driver.call_wave(root, c))
         .collect::<wasync_harness::Result<Vec<_>>>()?;
     let mut out = String::new();
-    for (call, result) in args.calls.iter().zip(futures::future::join_all(calls).await) {
+    for (call, result) in args
+        .calls
+        .iter()
+        .zip(futures::future::join_all(calls).await)
+    {
         out.push_str(&format!("{call} = {}\n", results_to_wave(&result?)?));
     }
     if let Some(path) = &args.trace {
@@ -294,7 +311,9 @@ async fn compose(args: ComposeArgs) -> wasync_harness::Result<Option<String>> {
         return compose_concurrent(args).await;
     }
     let Some(output) = args.output.clone() else {
-        return Err(wasync_harness::Error::Config("static composition needs `-o OUT.wasm`".into()));
+        return Err(wasync_harness::Error::Config(
+            "static composition needs `-o OUT.wasm`".into(),
+        ));
     };
     let bytes = if args.chain {
         let mut chain = vec![args.root.clone()];
@@ -307,7 +326,11 @@ async fn compose(args: ComposeArgs) -> wasync_harness::Result<Option<String>> {
         path: output.clone(),
         source,
     })?;
-    Ok(Some(format!("wrote {} ({} bytes)", output.display(), bytes.len())))
+    Ok(Some(format!(
+        "wrote {} ({} bytes)",
+        output.display(),
+        bytes.len()
+    )))
 }
 
 fn parse_dir(s: &str) -> Result<DirMount, String> {
@@ -316,14 +339,25 @@ fn parse_dir(s: &str) -> Result<DirMount, String> {
 
 async fn call(args: CallArgs) -> wasync_harness::Result<String> {
     let harness = args.run.harness()?;
-    let loaded = harness.load(&args.component)?;
+    let loaded = harness.compile(&args.component)?;
+    // A mode C component needs a host that speaks the wasync ABI.
+    if wasync_harness::concurrent::speaks_wasync_abi(&harness, &loaded) {
+        let mut host = wasync_harness::concurrent::Concurrent::new(&harness, &args.run.wasi())?;
+        let id = host.add("component", &loaded, &[]).await?;
+        let driver = host.start();
+        let results = driver.call_wave(id, &args.call)?.await?;
+        return results_to_wave(&results);
+    }
+    harness.check_imports(&loaded)?;
     let mut inst = harness.instantiate(&loaded, &args.run.wasi()).await?;
     let results = inst.call_wave(&args.call).await?;
     results_to_wave(&results)
 }
 
 fn build_all() -> wasync_harness::Result<wasync_build::Pipeline> {
-    eprintln!("building the guests (the first run installs the wasm targets and cargo-component, and fetches the word list)");
+    eprintln!(
+        "building the guests (the first run installs the wasm targets and cargo-component, and fetches the word list)"
+    );
     let mut pipeline = wasync_build::Pipeline::for_this_repo();
     pipeline.progress = wasync_build::Progress::Lines;
     pipeline
@@ -352,7 +386,13 @@ async fn demo(args: DemoArgs) -> wasync_harness::Result<Option<String>> {
         seed: args.seed,
         svg: args.svg,
     };
-    wasync_harness::demo::run(&harness, &pipeline.wasm_dir(), &pipeline.word_list_dir(), &cfg).await?;
+    wasync_harness::demo::run(
+        &harness,
+        &pipeline.wasm_dir(),
+        &pipeline.word_list_dir(),
+        &cfg,
+    )
+    .await?;
     Ok(None)
 }
 
@@ -370,11 +410,15 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
                 quick,
                 storm_limit: std::time::Duration::from_secs(storm_limit),
             };
-            wasync_harness::bench::runtime::run(&opts).await.map(|_| None)
+            wasync_harness::bench::runtime::run(&opts)
+                .await
+                .map(|_| None)
         }
         Command::Bench(BenchCommand::Autocomplete { json, quick }) => {
             let opts = wasync_harness::bench::autocomplete::Options { json, quick };
-            wasync_harness::bench::autocomplete::run(&opts).await.map(|_| None)
+            wasync_harness::bench::autocomplete::run(&opts)
+                .await
+                .map(|_| None)
         }
         Command::Bench(BenchCommand::Calls { json, quick }) => {
             let opts = wasync_harness::bench::calls::Options { json, quick };
@@ -393,7 +437,9 @@ fn main() -> ExitCode {
     // cost of a call rather than of waking a task on another thread.
     let one_thread = matches!(&cli.command, Command::Bench(BenchCommand::Calls { .. }));
     let built = if one_thread {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -109,7 +109,13 @@ fn wasm(name: &str) -> String {
 fn compose_writes_a_static_composition_that_runs() {
     let out = tempfile::tempdir().unwrap().keep().join("ab.wasm");
     harness()
-        .args(["compose", &wasm("compose-frontend"), "--plug", &wasm("compose-backend"), "-o"])
+        .args([
+            "compose",
+            &wasm("compose-frontend"),
+            "--plug",
+            &wasm("compose-backend"),
+            "-o",
+        ])
         .arg(&out)
         .assert()
         .success()
@@ -128,18 +134,31 @@ fn compose_concurrent_runs_overlapping_calls_and_writes_a_trace() {
     let trace = tempfile::NamedTempFile::new().unwrap();
     harness()
         .args(["compose", &wasm("compose-frontend-c"), "--plug"])
-        .arg(format!("examples:wasync/backend={}", wasm("compose-backend-c")))
-        .args(["--concurrent", "--call", r#"examples:wasync/frontend#relay("a", 100)"#])
+        .arg(format!(
+            "examples:wasync/backend={}",
+            wasm("compose-backend-c")
+        ))
+        .args([
+            "--concurrent",
+            "--call",
+            r#"examples:wasync/frontend#relay("a", 100)"#,
+        ])
         .args(["--call", "examples:wasync/frontend#ping()", "--trace"])
         .arg(trace.path())
         .assert()
         .success()
-        .stdout(predicate::str::contains(r#"= "[A]""#).and(predicate::str::contains(r#"= "pong""#)));
-    let events: serde_json::Value = serde_json::from_slice(&std::fs::read(trace.path()).unwrap()).unwrap();
+        .stdout(
+            predicate::str::contains(r#"= "[A]""#).and(predicate::str::contains(r#"= "pong""#)),
+        );
+    let events: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(trace.path()).unwrap()).unwrap();
     let events = events.as_array().unwrap();
     assert_eq!(events.len(), 2);
     // The ping started after the relay and ended before it.
-    assert!(events[1]["end_us"].as_u64() < events[0]["end_us"].as_u64(), "{events:?}");
+    assert!(
+        events[1]["end_us"].as_u64() < events[0]["end_us"].as_u64(),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -149,14 +168,18 @@ fn lower_prints_each_mode() {
         .args(["lower", &wit, "--world", "compose-frontend", "--mode", "S"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("relay: func(text: string, ms: u32) -> string;"));
+        .stdout(predicate::str::contains(
+            "relay: func(text: string, ms: u32) -> string;",
+        ));
     harness()
         .args(["lower", &wit, "--world", "compose-frontend", "--mode", "C"])
         .assert()
         .success()
         .stdout(
-            predicate::str::contains("relay-start: func(text: string, ms: u32) -> result<string, u32>;")
-                .and(predicate::str::contains("import wasync:abi/host@0.1.0;")),
+            predicate::str::contains(
+                "relay-start: func(text: string, ms: u32) -> result<string, u32>;",
+            )
+            .and(predicate::str::contains("import wasync:abi/host@0.1.0;")),
         );
     harness()
         .args(["lower", &wit, "--world", "compose-frontend", "--mode", "Z"])
@@ -167,7 +190,13 @@ fn lower_prints_each_mode() {
 
 /// Every line of a `--json` benchmark is an object with these fields.
 fn json_lines(args: &[&str], fields: &[&str]) -> Vec<serde_json::Value> {
-    let out = harness().args(args).assert().success().get_output().stdout.clone();
+    let out = harness()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let rows: Vec<serde_json::Value> = String::from_utf8(out)
         .unwrap()
         .lines()
@@ -185,18 +214,37 @@ fn json_lines(args: &[&str], fields: &[&str]) -> Vec<serde_json::Value> {
 #[test]
 fn bench_runtime_prints_json_lines() {
     let rows = json_lines(
-        &["bench", "runtime", "--quick", "--json", "--storm-limit", "2"],
+        &[
+            "bench",
+            "runtime",
+            "--quick",
+            "--json",
+            "--storm-limit",
+            "2",
+        ],
         &["bench", "runtime"],
     );
     let timers: Vec<_> = rows.iter().filter(|r| r["bench"] == "timers").collect();
     assert_eq!(timers.len(), 2);
     for t in timers {
-        for f in ["n", "finished", "wall_ms", "mean_lateness_ms", "max_lateness_ms"] {
+        for f in [
+            "n",
+            "finished",
+            "wall_ms",
+            "mean_lateness_ms",
+            "max_lateness_ms",
+        ] {
             assert!(t.get(f).is_some(), "{t} lacks {f}");
         }
     }
-    assert!(rows.iter().any(|r| r["bench"] == "idle" && r.get("ns_per_run").is_some() && r.get("m").is_some()));
-    assert!(rows.iter().any(|r| r["bench"] == "spawn" && r.get("ns_per_task").is_some()));
+    assert!(
+        rows.iter()
+            .any(|r| r["bench"] == "idle" && r.get("ns_per_run").is_some() && r.get("m").is_some())
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["bench"] == "spawn" && r.get("ns_per_task").is_some())
+    );
     assert!(rows.iter().any(|r| r["bench"] == "poll-turn"));
 }
 
@@ -204,12 +252,18 @@ fn bench_runtime_prints_json_lines() {
 fn bench_calls_prints_json_lines() {
     let rows = json_lines(&["bench", "calls", "--quick", "--json"], &["bench", "mode"]);
     for mode in ["plain", "S", "C"] {
-        assert!(rows.iter().any(|r| r["bench"] == "call-overhead" && r["mode"] == mode && r.get("ns_per_call").is_some()));
+        assert!(rows.iter().any(|r| r["bench"] == "call-overhead"
+            && r["mode"] == mode
+            && r.get("ns_per_call").is_some()));
     }
     for mode in ["C", "S"] {
-        assert!(rows.iter().any(|r| r["bench"] == "calls"
-            && r["mode"] == mode
-            && ["calls", "sleep_ms", "wall_ms"].iter().all(|f| r.get(f).is_some())));
+        assert!(rows.iter().any(|r| {
+            r["bench"] == "calls"
+                && r["mode"] == mode
+                && ["calls", "sleep_ms", "wall_ms"]
+                    .iter()
+                    .all(|f| r.get(f).is_some())
+        }));
     }
 }
 
@@ -227,7 +281,18 @@ fn bench_autocomplete_prints_json_lines() {
 fn the_demo_runs_both_modes_and_writes_its_timeline() {
     let svg = tempfile::tempdir().unwrap().keep().join("timeline.svg");
     harness()
-        .args(["demo", "--users", "3", "--keystrokes", "2", "--slow-ms", "60", "--timeout-ms", "30", "--svg"])
+        .args([
+            "demo",
+            "--users",
+            "3",
+            "--keystrokes",
+            "2",
+            "--slow-ms",
+            "60",
+            "--timeout-ms",
+            "30",
+            "--svg",
+        ])
         .arg(&svg)
         .assert()
         .success()
@@ -240,4 +305,17 @@ fn the_demo_runs_both_modes_and_writes_its_timeline() {
     assert!(text.starts_with("<svg") && text.contains("mode S:") && text.contains("mode C:"));
     // One lane per call: 3 users x 2 keystrokes, in each mode.
     assert_eq!(text.matches("<rect x=").count(), 12);
+}
+
+#[test]
+fn call_runs_a_mode_c_component_in_a_wasync_host() {
+    harness()
+        .args([
+            "call",
+            &wasm("mode-tests-c"),
+            "examples:wasync/slow#sleep-for(5)",
+        ])
+        .assert()
+        .success()
+        .stdout("5\n");
 }

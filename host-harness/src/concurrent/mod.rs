@@ -150,7 +150,9 @@ fn signatures(harness: &Harness, loaded: &Loaded) -> HashMap<String, Signature> 
         );
     }
     for (name, start) in &funcs {
-        let Some(base) = name.strip_suffix("-start") else { continue };
+        let Some(base) = name.strip_suffix("-start") else {
+            continue;
+        };
         let Some((_, finish)) = funcs.iter().find(|(n, _)| *n == format!("{base}-finish")) else {
             continue;
         };
@@ -167,7 +169,8 @@ impl Concurrent {
     /// A new host whose instances get the given WASI capabilities.
     pub fn new(harness: &Harness, opts: &WasiOptions) -> Result<Concurrent> {
         let mut linker = harness.linker().clone();
-        abi::add_host(&mut linker).map_err(|e| Error::Config(format!("cannot link the wasync ABI: {e}")))?;
+        abi::add_host(&mut linker)
+            .map_err(|e| Error::Config(format!("cannot link the wasync ABI: {e}")))?;
         Ok(Concurrent {
             harness: harness.clone(),
             linker,
@@ -183,16 +186,20 @@ impl Concurrent {
     /// `target`, an instance added earlier (which makes every link graph
     /// acyclic): to its export of the same name, or else to its only
     /// exported interface.
-    pub async fn add(&mut self, name: &str, loaded: &Loaded, links: &[(&str, InstanceId)]) -> Result<InstanceId> {
+    pub async fn add(
+        &mut self,
+        name: &str,
+        loaded: &Loaded,
+        links: &[(&str, InstanceId)],
+    ) -> Result<InstanceId> {
         let id = self.members.len();
         let engine = self.harness.engine().clone();
         let ty = loaded.component().component_type();
         let mut link_map = HashMap::new();
         for (iface, target) in links {
-            let target_member = self
-                .members
-                .get(target.0)
-                .ok_or_else(|| Error::Compose(format!("link `{iface}`: no instance {}", target.0)))?;
+            let target_member = self.members.get(target.0).ok_or_else(|| {
+                Error::Compose(format!("link `{iface}`: no instance {}", target.0))
+            })?;
             let Some(import) = ty.get_import(&engine, iface) else {
                 return Err(Error::Compose(format!("{name} does not import `{iface}`")));
             };
@@ -203,7 +210,8 @@ impl Concurrent {
                 let interfaces: Vec<String> = target_ty
                     .exports(&engine)
                     .filter(|(n, item)| {
-                        matches!(item.ty, ComponentItem::ComponentInstance(_)) && *n != abi::GUEST_IFACE
+                        matches!(item.ty, ComponentItem::ComponentInstance(_))
+                            && *n != abi::GUEST_IFACE
                     })
                     .map(|(n, _)| n.to_owned())
                     .collect();
@@ -249,7 +257,8 @@ impl Concurrent {
         store.data_mut().abi.entered = true;
         let instance = pre.instantiate_async(&mut store).await;
         store.data_mut().abi.entered = false;
-        let instance = instance.map_err(|e| crate::instance::call_error("<instantiation>", e, &store))?;
+        let instance =
+            instance.map_err(|e| crate::instance::call_error("<instantiation>", e, &store))?;
         self.signatures.push(signatures(&self.harness, loaded));
         self.members.push(Member {
             name: name.to_owned(),
@@ -277,6 +286,15 @@ impl Concurrent {
         tokio::spawn(looped.run());
         Driver { tx, shared }
     }
+}
+
+/// Whether `loaded` is a mode C component (it exports `wasync:abi/guest`).
+pub fn speaks_wasync_abi(harness: &Harness, loaded: &Loaded) -> bool {
+    loaded
+        .component()
+        .component_type()
+        .get_export(harness.engine(), abi::GUEST_IFACE)
+        .is_some()
 }
 
 /// Sends calls to a running [`Concurrent`] store. Cheap to clone.
@@ -344,13 +362,19 @@ impl Driver {
     /// Host-side gauges: resource table size, calls in flight.
     pub async fn stats(&self) -> Result<HostStats> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Request::Stats { reply }).map_err(|_| stopped())?;
+        self.tx
+            .send(Request::Stats { reply })
+            .map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())
     }
 
     /// Every call so far: start, end and instance, in start order.
     pub fn trace(&self) -> Vec<TraceEvent> {
-        self.shared.trace.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared
+            .trace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
