@@ -41,7 +41,12 @@ fn main() {
         writeln!(all, "    ({:?}, {ident}),", a.name).unwrap();
     }
     let words = pipeline.word_list_dir().display().to_string();
-    writeln!(src, "/// The folder holding the demo's `words.txt` ({}).", wasync_build::WORD_LIST_PACKAGE).unwrap();
+    writeln!(
+        src,
+        "/// The folder holding the demo's `words.txt` ({}).",
+        wasync_build::WORD_LIST_PACKAGE
+    )
+    .unwrap();
     writeln!(src, "pub const WORDS_DIR: &str = {words:?};").unwrap();
     writeln!(src, "/// Every guest artifact as `(name, path)`.").unwrap();
     writeln!(src, "pub const ALL: &[(&str, &str)] = &[\n{all}];").unwrap();

@@ -14,7 +14,11 @@ pub const WORD_LIST_PACKAGE: &str = "word-list@4.1.0";
 impl Pipeline {
     /// The folder holding `words.txt`, one lowercase word per line, sorted.
     pub fn word_list_dir(&self) -> PathBuf {
-        self.target_dir.parent().unwrap_or(&self.target_dir).join("data").join("word-list")
+        self.target_dir
+            .parent()
+            .unwrap_or(&self.target_dir)
+            .join("data")
+            .join("word-list")
     }
 
     /// Downloads the word list with `npm pack` unless it is there.
@@ -24,7 +28,9 @@ impl Pipeline {
         if words.exists() {
             return Ok(dir);
         }
-        self.say(format_args!("fetching the word list ({WORD_LIST_PACKAGE}) from the npm registry"));
+        self.say(format_args!(
+            "fetching the word list ({WORD_LIST_PACKAGE}) from the npm registry"
+        ));
         let io = |path: PathBuf| move |error| BuildError::Io { path, error };
         std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
         let mut pack = Command::new("npm");
@@ -47,7 +53,8 @@ impl Pipeline {
                 output: tools::output_text(&out),
             });
         }
-        std::fs::rename(dir.join("package").join("words.txt"), &words).map_err(io(words.clone()))?;
+        std::fs::rename(dir.join("package").join("words.txt"), &words)
+            .map_err(io(words.clone()))?;
         Ok(dir)
     }
 }

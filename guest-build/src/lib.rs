@@ -238,8 +238,9 @@ impl Pipeline {
             message,
         };
         let deps = self.repo.join("wit").join("deps");
-        let (resolve, lowering) = wasync_lower::load_and_lower(&guest.wit, Some(world), lower_mode, &[deps])
-            .map_err(|e| fail(format!("{e:#}")))?;
+        let (resolve, lowering) =
+            wasync_lower::load_and_lower(&guest.wit, Some(world), lower_mode, &[deps])
+                .map_err(|e| fail(format!("{e:#}")))?;
         let out = guest.dir.join("wit-lowered");
         // The other mode's dependencies must not linger.
         if out.exists() {

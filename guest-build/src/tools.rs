@@ -73,7 +73,7 @@ pub fn output_text(output: &Output) -> String {
     let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !stdout.trim().is_empty() {
-        text.push_str("\n");
+        text.push('\n');
         text.push_str(&stdout);
     }
     text
@@ -139,10 +139,10 @@ fn cargo_component_version() -> Option<String> {
 
 /// Installs cargo-component at the pinned version unless it is there.
 pub fn ensure_cargo_component(p: &Pipeline) -> Result<(), BuildError> {
-    if let Some(version) = cargo_component_version() {
-        if version.contains(CARGO_COMPONENT_VERSION) {
-            return Ok(());
-        }
+    if let Some(version) = cargo_component_version()
+        && version.contains(CARGO_COMPONENT_VERSION)
+    {
+        return Ok(());
     }
     p.say(format_args!(
         "installing cargo-component {CARGO_COMPONENT_VERSION} (takes several minutes, once)"

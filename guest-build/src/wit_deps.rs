@@ -46,7 +46,7 @@ fn wit_crate_dir(guests_root: &Path) -> Result<PathBuf, BuildError> {
         .collect();
     // Several major versions can be in the graph (wstd pins an older one);
     // the newest is the one the SDK uses.
-    found.sort_by(|a, b| version_key(&a.0).cmp(&version_key(&b.0)));
+    found.sort_by_key(|a| version_key(&a.0));
     found.pop().map(|(_, dir)| dir).ok_or_else(|| {
         BuildError::WitDeps(format!("no `{WIT_CRATE}` crate in the guest workspace"))
     })

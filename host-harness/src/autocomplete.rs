@@ -30,7 +30,11 @@ impl Components {
     /// picks the mode C builds.
     pub fn in_dir(wasm_dir: &Path, concurrent: bool) -> Components {
         let name = |n: &str| {
-            let n = if concurrent { format!("{n}-c") } else { n.to_owned() };
+            let n = if concurrent {
+                format!("{n}-c")
+            } else {
+                n.to_owned()
+            };
             wasm_dir.join(format!("{n}.wasm"))
         };
         Components {
@@ -64,7 +68,10 @@ impl Environment {
             }],
             env: vec![
                 ("SUGGEST_URL".into(), self.suggest_url.clone()),
-                ("SLOW_DELAY_MS".into(), self.slow_delay.as_millis().to_string()),
+                (
+                    "SLOW_DELAY_MS".into(),
+                    self.slow_delay.as_millis().to_string(),
+                ),
             ],
             http: HttpAccess::Loopback,
             ..WasiOptions::captured()
@@ -82,11 +89,21 @@ pub struct Running {
 
 /// Mode C: four instances in one store; the autocomplete instance's three
 /// imports are forwarded by the host to the sources.
-pub async fn start_concurrent(harness: &Harness, c: &Components, env: &Environment) -> Result<Running> {
+pub async fn start_concurrent(
+    harness: &Harness,
+    c: &Components,
+    env: &Environment,
+) -> Result<Running> {
     let mut host = Concurrent::new(harness, &env.wasi())?;
-    let dict = host.add("dict-source", &harness.compile(&c.dict)?, &[]).await?;
-    let web = host.add("http-source", &harness.compile(&c.web)?, &[]).await?;
-    let slow = host.add("slow-source", &harness.compile(&c.slow)?, &[]).await?;
+    let dict = host
+        .add("dict-source", &harness.compile(&c.dict)?, &[])
+        .await?;
+    let web = host
+        .add("http-source", &harness.compile(&c.web)?, &[])
+        .await?;
+    let slow = host
+        .add("slow-source", &harness.compile(&c.slow)?, &[])
+        .await?;
     let ac = host
         .add(
             "autocomplete",
@@ -109,13 +126,21 @@ pub fn compose_static(c: &Components) -> Result<Vec<u8>> {
     };
     compose(
         &c.autocomplete,
-        &[plug("dict", &c.dict), plug("web", &c.web), plug("slow", &c.slow)],
+        &[
+            plug("dict", &c.dict),
+            plug("web", &c.web),
+            plug("slow", &c.slow),
+        ],
     )
 }
 
 /// Mode S: the static composition, one instance, driven through the same
 /// API (its calls run one after another).
-pub async fn start_standard(harness: &Harness, c: &Components, env: &Environment) -> Result<Running> {
+pub async fn start_standard(
+    harness: &Harness,
+    c: &Components,
+    env: &Environment,
+) -> Result<Running> {
     let bytes = compose_static(c)?;
     let loaded = harness.compile_bytes(&c.autocomplete, &bytes)?;
     let mut host = Concurrent::new(harness, &env.wasi())?;
@@ -195,7 +220,11 @@ impl TryFrom<&Val> for Completion {
             let Val::Float32(score) = field(s, "score")? else {
                 return Err(bad("score is not an f32".into()));
             };
-            suggestions.push((string(field(s, "text")?)?, *score, string(field(s, "source")?)?));
+            suggestions.push((
+                string(field(s, "text")?)?,
+                *score,
+                string(field(s, "source")?)?,
+            ));
         }
         let mut sources = Vec::new();
         for s in list(field(v, "sources")?)? {

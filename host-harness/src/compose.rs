@@ -10,10 +10,17 @@ use wac_graph::{CompositionGraph, EncodeOptions, PackageId};
 
 use crate::error::{Error, Result};
 
-fn register(graph: &mut CompositionGraph, name: &str, bytes: Vec<u8>, path: &Path) -> Result<PackageId> {
-    let package = Package::from_bytes(name, None, bytes, graph.types_mut()).map_err(|e| Error::InvalidComponent {
-        path: path.to_owned(),
-        message: format!("{e:#}"),
+fn register(
+    graph: &mut CompositionGraph,
+    name: &str,
+    bytes: Vec<u8>,
+    path: &Path,
+) -> Result<PackageId> {
+    let package = Package::from_bytes(name, None, bytes, graph.types_mut()).map_err(|e| {
+        Error::InvalidComponent {
+            path: path.to_owned(),
+            message: format!("{e:#}"),
+        }
     })?;
     graph
         .register_package(package)
@@ -64,7 +71,12 @@ impl std::str::FromStr for Plug {
 
 /// The export of `plug` that satisfies `import`: the export of that name,
 /// or else its only exported interface.
-fn export_for(graph: &CompositionGraph, plug: PackageId, import: &str, origin: &Path) -> Result<String> {
+fn export_for(
+    graph: &CompositionGraph,
+    plug: PackageId,
+    import: &str,
+    origin: &Path,
+) -> Result<String> {
     let exports = &graph.types()[graph[plug].ty()].exports;
     if exports.contains_key(import) {
         return Ok(import.to_owned());
@@ -90,7 +102,11 @@ fn compose_parts(socket: Part, plugs: Vec<(Option<String>, Part)>) -> Result<Vec
     let socket_id = register(&mut graph, "wasync:socket", socket.bytes, &socket.origin)?;
     let socket_inst = graph.instantiate(socket_id);
     let graph_err = |e: &dyn std::fmt::Display| Error::Compose(e.to_string());
-    let socket_imports: Vec<String> = graph.types()[graph[socket_id].ty()].imports.keys().cloned().collect();
+    let socket_imports: Vec<String> = graph.types()[graph[socket_id].ty()]
+        .imports
+        .keys()
+        .cloned()
+        .collect();
     let mut plugged = 0;
     for (i, (import, plug)) in plugs.into_iter().enumerate() {
         let origin = plug.origin.clone();
@@ -98,7 +114,9 @@ fn compose_parts(socket: Part, plugs: Vec<(Option<String>, Part)>) -> Result<Vec
         let pairs: Vec<(String, String)> = match import {
             Some(import) => {
                 if !socket_imports.contains(&import) {
-                    return Err(Error::Compose(format!("{socket_name} has no import `{import}`")));
+                    return Err(Error::Compose(format!(
+                        "{socket_name} has no import `{import}`"
+                    )));
                 }
                 vec![(export_for(&graph, plug_id, &import, &origin)?, import)]
             }
@@ -117,19 +135,34 @@ fn compose_parts(socket: Part, plugs: Vec<(Option<String>, Part)>) -> Result<Vec
         }
         let plug_inst = graph.instantiate(plug_id);
         for (export, import) in pairs {
-            let alias = graph.alias_instance_export(plug_inst, &export).map_err(|e| graph_err(&e))?;
+            let alias = graph
+                .alias_instance_export(plug_inst, &export)
+                .map_err(|e| graph_err(&e))?;
             graph
                 .set_instantiation_argument(socket_inst, &import, alias)
-                .map_err(|e| Error::Compose(format!("plugging `{import}` with {}: {e:#}", origin.display())))?;
+                .map_err(|e| {
+                    Error::Compose(format!(
+                        "plugging `{import}` with {}: {e:#}",
+                        origin.display()
+                    ))
+                })?;
             plugged += 1;
         }
     }
     if plugged == 0 {
-        return Err(Error::Compose(format!("none of the plugs exports an interface that {socket_name} imports")));
+        return Err(Error::Compose(format!(
+            "none of the plugs exports an interface that {socket_name} imports"
+        )));
     }
-    let exports: Vec<String> = graph.types()[graph[socket_id].ty()].exports.keys().cloned().collect();
+    let exports: Vec<String> = graph.types()[graph[socket_id].ty()]
+        .exports
+        .keys()
+        .cloned()
+        .collect();
     for name in exports {
-        let alias = graph.alias_instance_export(socket_inst, &name).map_err(|e| graph_err(&e))?;
+        let alias = graph
+            .alias_instance_export(socket_inst, &name)
+            .map_err(|e| graph_err(&e))?;
         graph.export(alias, &name).map_err(|e| graph_err(&e))?;
     }
     graph
@@ -152,9 +185,14 @@ pub fn compose(socket: &Path, plugs: &[Plug]) -> Result<Vec<u8>> {
 /// before it, that result into the one before, and so on.
 pub fn compose_chain(chain: &[PathBuf]) -> Result<Vec<u8>> {
     if chain.len() < 2 {
-        return Err(Error::Compose("a chain needs at least two components".into()));
+        return Err(Error::Compose(
+            "a chain needs at least two components".into(),
+        ));
     }
-    let mut parts = chain.iter().map(|p| Part::load(p)).collect::<Result<Vec<_>>>()?;
+    let mut parts = chain
+        .iter()
+        .map(|p| Part::load(p))
+        .collect::<Result<Vec<_>>>()?;
     let mut plug = parts.pop().expect("at least two parts");
     while let Some(socket) = parts.pop() {
         let origin = socket.origin.clone();

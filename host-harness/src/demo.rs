@@ -15,10 +15,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use crate::autocomplete::{Completion, Components, Environment, Running, Status, start_concurrent, start_standard};
+use crate::Harness;
+use crate::autocomplete::{
+    Completion, Components, Environment, Running, Status, start_concurrent, start_standard,
+};
 use crate::error::{Error, Result};
 use crate::suggest_server::{ServerConfig, SuggestServer};
-use crate::Harness;
 
 /// The demo's settings (every one is a CLI flag).
 #[derive(Debug, Clone)]
@@ -99,7 +101,14 @@ fn script(cfg: &DemoConfig) -> Vec<(String, Vec<Duration>)> {
             let word = WORDS[(xorshift(&mut x) % WORDS.len() as u64) as usize].to_owned();
             let span = cfg.think.1.saturating_sub(cfg.think.0).as_millis() as u64;
             let pauses = (0..cfg.keystrokes)
-                .map(|_| cfg.think.0 + Duration::from_millis(if span == 0 { 0 } else { xorshift(&mut x) % span }))
+                .map(|_| {
+                    cfg.think.0
+                        + Duration::from_millis(if span == 0 {
+                            0
+                        } else {
+                            xorshift(&mut x) % span
+                        })
+                })
                 .collect();
             (word, pauses)
         })
@@ -108,9 +117,17 @@ fn script(cfg: &DemoConfig) -> Vec<(String, Vec<Duration>)> {
 
 /// Replays the typing session against `run`; `progress` is told of every
 /// finished call.
-pub async fn replay(run: &Running, cfg: &DemoConfig, mode: &'static str, progress: impl Fn(usize, usize) + Send + Sync + 'static) -> Session {
+pub async fn replay(
+    run: &Running,
+    cfg: &DemoConfig,
+    mode: &'static str,
+    progress: impl Fn(usize, usize) + Send + Sync + 'static,
+) -> Session {
     let script = script(cfg);
-    let total: usize = script.iter().map(|(w, _)| w.chars().count().min(cfg.keystrokes)).sum();
+    let total: usize = script
+        .iter()
+        .map(|(w, _)| w.chars().count().min(cfg.keystrokes))
+        .sum();
     let records = Arc::new(Mutex::new(Vec::new()));
     let progress = Arc::new(progress);
     let started = Instant::now();
@@ -166,7 +183,14 @@ fn status_letter(c: &CallRecord) -> char {
         Err(_) => 'x',
         Ok(done) if done.cached => 'c',
         Ok(done) if done.sources.iter().any(|s| matches!(s.1, Status::TimedOut)) => 't',
-        Ok(done) if done.sources.iter().any(|s| matches!(s.1, Status::Failed(_))) => 'f',
+        Ok(done)
+            if done
+                .sources
+                .iter()
+                .any(|s| matches!(s.1, Status::Failed(_))) =>
+        {
+            'f'
+        }
         Ok(_) => 'o',
     }
 }
@@ -176,7 +200,11 @@ fn status_letter(c: &CallRecord) -> char {
 pub fn terminal_timeline(s: &Session, users: usize, width: usize) -> String {
     let mut out = String::new();
     let span = s.wall.as_secs_f64().max(1e-9);
-    let _ = writeln!(out, "  mode {} ({:.2} s across; one row per user, # = a call in flight)", s.mode, span);
+    let _ = writeln!(
+        out,
+        "  mode {} ({:.2} s across; one row per user, # = a call in flight)",
+        s.mode, span
+    );
     for user in 0..users {
         let mut row = vec![' '; width];
         for c in s.calls.iter().filter(|c| c.user == user) {
@@ -186,13 +214,20 @@ pub fn terminal_timeline(s: &Session, users: usize, width: usize) -> String {
                 *cell = '#';
             }
         }
-        let _ = writeln!(out, "  user{user:02} |{}|", row.into_iter().collect::<String>());
+        let _ = writeln!(
+            out,
+            "  user{user:02} |{}|",
+            row.into_iter().collect::<String>()
+        );
     }
     out
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The timeline as SVG: one lane per call, mode S above mode C, each panel
@@ -212,7 +247,11 @@ pub fn svg_timeline(sessions: &[&Session]) -> String {
             s.percentile(50.0).as_secs_f64() * 1e3,
             s.percentile(99.0).as_secs_f64() * 1e3
         );
-        let _ = writeln!(body, r#"<text x="10" y="{y}" font-size="14" font-weight="bold">{}</text>"#, escape(&title));
+        let _ = writeln!(
+            body,
+            r#"<text x="10" y="{y}" font-size="14" font-weight="bold">{}</text>"#,
+            escape(&title)
+        );
         y += 10.0;
         let top = y;
         for (i, c) in s.calls.iter().enumerate() {
@@ -238,7 +277,10 @@ pub fn svg_timeline(sessions: &[&Session]) -> String {
         let bottom = top + s.calls.len() as f64 * lane;
         for t in 0..=4 {
             let x = left + plot * f64::from(t) / 4.0;
-            let _ = writeln!(body, r##"<line x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#ccc"/>"##);
+            let _ = writeln!(
+                body,
+                r##"<line x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#ccc"/>"##
+            );
             let _ = writeln!(
                 body,
                 r#"<text x="{x:.1}" y="{:.1}" font-size="10" text-anchor="middle">{:.0} ms</text>"#,
@@ -246,7 +288,11 @@ pub fn svg_timeline(sessions: &[&Session]) -> String {
                 span * 1e3 * f64::from(t) / 4.0
             );
         }
-        let _ = writeln!(body, r#"<text x="10" y="{:.1}" font-size="11">one lane per call, in start order</text>"#, top + 12.0);
+        let _ = writeln!(
+            body,
+            r#"<text x="10" y="{:.1}" font-size="11">one lane per call, in start order</text>"#,
+            top + 12.0
+        );
         y = bottom + gap;
     }
     let legend = r##"<text x="10" y="{Y}" font-size="11"><tspan fill="#36c">■ all sources</tspan>  <tspan fill="#e90">■ a source timed out</tspan>  <tspan fill="#c33">■ a source failed</tspan>  <tspan fill="#3a3">■ from the cache</tspan></text>"##
@@ -281,7 +327,12 @@ fn summary_line(c: &CallRecord) -> String {
 }
 
 /// Runs the whole demo and prints it; returns the two sessions.
-pub async fn run(harness: &Harness, wasm_dir: &Path, words_dir: &Path, cfg: &DemoConfig) -> Result<(Session, Session)> {
+pub async fn run(
+    harness: &Harness,
+    wasm_dir: &Path,
+    words_dir: &Path,
+    cfg: &DemoConfig,
+) -> Result<(Session, Session)> {
     let server = SuggestServer::start(cfg.server.clone()).await?;
     let env = Environment {
         words_dir: words_dir.to_owned(),
@@ -308,8 +359,17 @@ pub async fn run(harness: &Harness, wasm_dir: &Path, words_dir: &Path, cfg: &Dem
 
     println!("\nwhat the users saw (mode C, each user's last keystroke):");
     for user in 0..cfg.users {
-        if let Some(last) = calls_c.calls.iter().filter(|c| c.user == user).max_by_key(|c| c.start) {
-            println!("  user{user:02} {:<8} -> {}", format!("{:?}", last.prefix), summary_line(last));
+        if let Some(last) = calls_c
+            .calls
+            .iter()
+            .filter(|c| c.user == user)
+            .max_by_key(|c| c.start)
+        {
+            println!(
+                "  user{user:02} {:<8} -> {}",
+                format!("{:?}", last.prefix),
+                summary_line(last)
+            );
         }
     }
     println!();
@@ -345,7 +405,7 @@ fn progress(label: &str, done: usize, total: usize) {
     use std::io::IsTerminal;
     if std::io::stderr().is_terminal() {
         eprint!("\r  {label}: {done}/{total} calls");
-    } else if done == total || done % (total / 4).max(1) == 0 {
+    } else if done == total || done.is_multiple_of((total / 4).max(1)) {
         eprintln!("  {label}: {done}/{total} calls");
     }
 }

@@ -14,7 +14,7 @@ use crate::host::{HostState, WasiOptions};
 use crate::instance::Instance;
 
 /// Engine settings. The defaults are the fastest for modes S and C.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HarnessConfig {
     /// wasmtime's `Config::concurrency_support`. Off by default: with it on,
     /// every synchronous component call goes through wasmtime's concurrent
@@ -26,15 +26,6 @@ pub struct HarnessConfig {
     /// every 10 ms by a background thread). Off by default: it costs a
     /// little on every loop iteration of every guest.
     pub time_limits: bool,
-}
-
-impl Default for HarnessConfig {
-    fn default() -> HarnessConfig {
-        HarnessConfig {
-            concurrency_support: false,
-            time_limits: false,
-        }
-    }
 }
 
 /// How often the epoch advances when time limits are on.
@@ -55,13 +46,16 @@ impl Loaded {
     }
 }
 
+/// A compiled component and the bytes it was compiled from.
+type CacheEntry = (Arc<[u8]>, Component);
+
 struct Inner {
     engine: Engine,
     linker: Linker<HostState>,
     config: HarnessConfig,
     /// Compiled components by content. Keyed by a hash, confirmed by the
     /// bytes themselves so that a collision can never alias two components.
-    cache: Mutex<HashMap<u64, Vec<(Arc<[u8]>, Component)>>>,
+    cache: Mutex<HashMap<u64, Vec<CacheEntry>>>,
 }
 
 /// Loads, compiles, links and instantiates components. Clone it freely: all

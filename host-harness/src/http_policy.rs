@@ -22,15 +22,23 @@ pub enum HttpAccess {
 /// Whether `host` (as in a URI's authority, brackets allowed) is loopback.
 pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The hooks wasmtime-wasi-http calls to send a guest's request.
 pub(crate) struct Policy(pub HttpAccess);
 
 type Sent = Box<
-    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>>
-        + Send,
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                ),
+                HttpError,
+            >,
+        > + Send,
 >;
 
 impl WasiHttpHooks for Policy {
@@ -41,7 +49,8 @@ impl WasiHttpHooks for Policy {
         fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> Sent {
         drop(fut);
-        let allowed = self.0 == HttpAccess::Loopback && request.uri().host().is_some_and(is_loopback);
+        let allowed =
+            self.0 == HttpAccess::Loopback && request.uri().host().is_some_and(is_loopback);
         Box::new(async move {
             if !allowed {
                 return Err(HttpError::HttpRequestDenied);
@@ -64,7 +73,13 @@ mod tests {
         for host in ["localhost", "127.0.0.1", "127.8.9.10", "[::1]", "::1"] {
             assert!(is_loopback(host), "{host}");
         }
-        for host in ["example.com", "10.0.0.1", "0.0.0.0", "[::2]", "localhost.evil.com"] {
+        for host in [
+            "example.com",
+            "10.0.0.1",
+            "0.0.0.0",
+            "[::2]",
+            "localhost.evil.com",
+        ] {
             assert!(!is_loopback(host), "{host}");
         }
     }

@@ -5,7 +5,9 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use wasync_harness::autocomplete::{Completion, Components, Environment, Running, Status, start_concurrent, start_standard};
+use wasync_harness::autocomplete::{
+    Completion, Components, Environment, Running, Status, start_concurrent, start_standard,
+};
 use wasync_harness::suggest_server::{ServerConfig, SuggestServer};
 use wasync_harness::wasmtime::component::Val;
 use wasync_harness::{ErrorKind, Harness};
@@ -36,19 +38,28 @@ async fn quick_server() -> SuggestServer {
 }
 
 async fn complete(run: &Running, prefix: &str, limit: u32, timeout_ms: u64) -> Completion {
-    Running::completion(run.complete(prefix, limit, Duration::from_millis(timeout_ms)).unwrap())
-        .await
-        .unwrap()
+    Running::completion(
+        run.complete(prefix, limit, Duration::from_millis(timeout_ms))
+            .unwrap(),
+    )
+    .await
+    .unwrap()
 }
 
 /// The reference merge, written apart from the component's: one entry per
 /// case-insensitive text with its best score (the first source on a tie),
 /// ranked by score then text.
-fn reference_merge(lists: &[(&str, Vec<(String, f32)>)], limit: usize) -> Vec<(String, f32, String)> {
+fn reference_merge(
+    lists: &[(&str, Vec<(String, f32)>)],
+    limit: usize,
+) -> Vec<(String, f32, String)> {
     let mut out: Vec<(String, f32, String)> = Vec::new();
     for (source, list) in lists {
         for (text, score) in list {
-            match out.iter_mut().find(|e| e.0.to_lowercase() == text.to_lowercase()) {
+            match out
+                .iter_mut()
+                .find(|e| e.0.to_lowercase() == text.to_lowercase())
+            {
                 Some(e) if *score > e.1 => {
                     e.1 = *score;
                     e.2 = (*source).to_owned();
@@ -63,7 +74,12 @@ fn reference_merge(lists: &[(&str, Vec<(String, f32)>)], limit: usize) -> Vec<(S
     out
 }
 
-async fn query_source(run: &Running, source: usize, prefix: &str, limit: u32) -> Vec<(String, f32)> {
+async fn query_source(
+    run: &Running,
+    source: usize,
+    prefix: &str,
+    limit: u32,
+) -> Vec<(String, f32)> {
     let out = run
         .driver
         .call(
@@ -77,12 +93,16 @@ async fn query_source(run: &Running, source: usize, prefix: &str, limit: u32) ->
     let [Val::Result(Ok(Some(list)))] = &out[..] else {
         panic!("query failed: {out:?}")
     };
-    let Val::List(items) = &**list else { unreachable!() };
+    let Val::List(items) = &**list else {
+        unreachable!()
+    };
     items
         .iter()
         .map(|s| {
             let Val::Record(f) = s else { unreachable!() };
-            let (Val::String(t), Val::Float32(sc)) = (&f[0].1, &f[1].1) else { unreachable!() };
+            let (Val::String(t), Val::Float32(sc)) = (&f[0].1, &f[1].1) else {
+                unreachable!()
+            };
             (t.clone(), *sc)
         })
         .collect()
@@ -91,7 +111,9 @@ async fn query_source(run: &Running, source: usize, prefix: &str, limit: u32) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merged_ranking_matches_a_reference_implementation() {
     let server = quick_server().await;
-    let run = start_concurrent(&HARNESS, &components(true), &env(server.url(), 5)).await.unwrap();
+    let run = start_concurrent(&HARNESS, &components(true), &env(server.url(), 5))
+        .await
+        .unwrap();
     for prefix in ["", "wa", "as", "ti", "ünï", "zzzq"] {
         let limit = 8;
         let mut lists = Vec::new();
@@ -100,7 +122,10 @@ async fn merged_ranking_matches_a_reference_implementation() {
         }
         let expected = reference_merge(&lists, limit as usize);
         let got = complete(&run, prefix, limit, 5_000).await;
-        assert!(got.sources.iter().all(|s| s.1 == Status::Ok), "{prefix:?}: {got:?}");
+        assert!(
+            got.sources.iter().all(|s| s.1 == Status::Ok),
+            "{prefix:?}: {got:?}"
+        );
         assert_eq!(got.suggestions, expected, "prefix {prefix:?}");
         if prefix == "ünï" || prefix == "zzzq" {
             assert!(got.suggestions.is_empty());
@@ -113,7 +138,9 @@ async fn merged_ranking_matches_a_reference_implementation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_source_times_out_and_its_query_is_cancelled() {
     let server = quick_server().await;
-    let run = start_concurrent(&HARNESS, &components(true), &env(server.url(), 1_500)).await.unwrap();
+    let run = start_concurrent(&HARNESS, &components(true), &env(server.url(), 1_500))
+        .await
+        .unwrap();
     // Warm up (the dict source reads its word list on first use), so that
     // only the slow source can miss the deadline below.
     complete(&run, "warm", 1, 10_000).await;
@@ -132,7 +159,12 @@ async fn a_slow_source_times_out_and_its_query_is_cancelled() {
     // in the next call for the prefix.
     let refreshes = format!("{}#refreshes", wasync_harness::autocomplete::COMPLETER);
     for _ in 0..1000 {
-        let n = run.driver.call(run.autocomplete, &refreshes, vec![]).unwrap().await.unwrap();
+        let n = run
+            .driver
+            .call(run.autocomplete, &refreshes, vec![])
+            .unwrap()
+            .await
+            .unwrap();
         if n == [Val::U32(1)] {
             break;
         }
@@ -145,8 +177,15 @@ async fn a_slow_source_times_out_and_its_query_is_cancelled() {
 
     // Nothing of either query stays registered.
     let gauges = format!("{}#gauges", wasync_harness::autocomplete::COMPLETER);
-    let out = run.driver.call(run.autocomplete, &gauges, vec![]).unwrap().await.unwrap();
-    let Val::Record(fields) = &out[0] else { panic!("{out:?}") };
+    let out = run
+        .driver
+        .call(run.autocomplete, &gauges, vec![])
+        .unwrap()
+        .await
+        .unwrap();
+    let Val::Record(fields) = &out[0] else {
+        panic!("{out:?}")
+    };
     for (name, value) in fields {
         assert_eq!(value, &Val::U32(0), "{name}: {fields:?}");
     }
@@ -155,9 +194,15 @@ async fn a_slow_source_times_out_and_its_query_is_cancelled() {
 }
 
 async fn web_status(env: Environment) -> Status {
-    let run = start_concurrent(&HARNESS, &components(true), &env).await.unwrap();
+    let run = start_concurrent(&HARNESS, &components(true), &env)
+        .await
+        .unwrap();
     let got = complete(&run, "wa", 5, 3_000).await;
-    assert_eq!(got.status("dict"), Some(&Status::Ok), "other sources still answer");
+    assert_eq!(
+        got.status("dict"),
+        Some(&Status::Ok),
+        "other sources still answer"
+    );
     // The component is alive: a second call works too.
     complete(&run, "ru", 5, 3_000).await;
     got.status("web").unwrap().clone()
@@ -169,7 +214,9 @@ async fn http_failures_are_reported_as_failed_never_a_trap() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let Status::Failed(reason) = web_status(env(url, 5)).await else { panic!("server down must fail") };
+    let Status::Failed(reason) = web_status(env(url, 5)).await else {
+        panic!("server down must fail")
+    };
     assert!(reason.contains("connection refused"), "{reason}");
 
     let failing = SuggestServer::start(ServerConfig {
@@ -179,7 +226,9 @@ async fn http_failures_are_reported_as_failed_never_a_trap() {
     })
     .await
     .unwrap();
-    let Status::Failed(reason) = web_status(env(failing.url(), 5)).await else { panic!("a 500 must fail") };
+    let Status::Failed(reason) = web_status(env(failing.url(), 5)).await else {
+        panic!("a 500 must fail")
+    };
     assert!(reason.contains("500"), "{reason}");
 
     let cutting = SuggestServer::start(ServerConfig {
@@ -189,9 +238,20 @@ async fn http_failures_are_reported_as_failed_never_a_trap() {
     })
     .await
     .unwrap();
-    let Status::Failed(reason) = web_status(env(cutting.url(), 5)).await else { panic!("a cut body must fail") };
-    assert!(reason.contains("cut short") || reason.contains("protocol"), "{reason}");
-    assert!(cutting.stats().cuts.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    let Status::Failed(reason) = web_status(env(cutting.url(), 5)).await else {
+        panic!("a cut body must fail")
+    };
+    assert!(
+        reason.contains("cut short") || reason.contains("protocol"),
+        "{reason}"
+    );
+    assert!(
+        cutting
+            .stats()
+            .cuts
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,9 +265,13 @@ async fn requests_beyond_loopback_are_denied_clearly() {
 /// Starts a long call, then 20 ms later a short one; returns whether the
 /// short one finished first.
 async fn short_after_long(run: &Running) -> bool {
-    let long = tokio::spawn(Running::completion(run.complete("ti", 5, Duration::from_millis(400)).unwrap()));
+    let long = tokio::spawn(Running::completion(
+        run.complete("ti", 5, Duration::from_millis(400)).unwrap(),
+    ));
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let short = Running::completion(run.complete("wa", 5, Duration::from_millis(30)).unwrap()).await.unwrap();
+    let short = Running::completion(run.complete("wa", 5, Duration::from_millis(30)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(short.status("slow"), Some(&Status::TimedOut));
     let short_first = !long.is_finished();
     long.await.unwrap().unwrap();
@@ -217,13 +281,22 @@ async fn short_after_long(run: &Running) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_call_overtakes_a_long_one_in_mode_c_but_not_in_mode_s() {
     let server = quick_server().await;
-    let c = start_concurrent(&HARNESS, &components(true), &env(server.url(), 1_000)).await.unwrap();
-    assert!(short_after_long(&c).await, "mode C: the short call finished first");
+    let c = start_concurrent(&HARNESS, &components(true), &env(server.url(), 1_000))
+        .await
+        .unwrap();
+    assert!(
+        short_after_long(&c).await,
+        "mode C: the short call finished first"
+    );
     let trace = c.driver.trace();
     assert!(trace[0].overlaps(&trace[1]), "{trace:?}");
 
-    let s = start_standard(&HARNESS, &components(false), &env(server.url(), 100)).await.unwrap();
-    let long = tokio::spawn(Running::completion(s.complete("ti", 5, Duration::from_millis(400)).unwrap()));
+    let s = start_standard(&HARNESS, &components(false), &env(server.url(), 100))
+        .await
+        .unwrap();
+    let long = tokio::spawn(Running::completion(
+        s.complete("ti", 5, Duration::from_millis(400)).unwrap(),
+    ));
     tokio::time::sleep(Duration::from_millis(20)).await;
     let short = Running::completion(s.complete("wa", 5, Duration::from_millis(30)).unwrap());
     let (long, short) = (long.await.unwrap().unwrap(), short.await.unwrap());
@@ -241,9 +314,13 @@ async fn a_missing_word_list_fails_the_dict_source_cleanly() {
     let server = quick_server().await;
     let mut e = env(server.url(), 5);
     e.words_dir = tempfile::tempdir().unwrap().keep();
-    let run = start_concurrent(&HARNESS, &components(true), &e).await.unwrap();
+    let run = start_concurrent(&HARNESS, &components(true), &e)
+        .await
+        .unwrap();
     let got = complete(&run, "wa", 5, 2_000).await;
-    let Some(Status::Failed(reason)) = got.status("dict") else { panic!("{got:?}") };
+    let Some(Status::Failed(reason)) = got.status("dict") else {
+        panic!("{got:?}")
+    };
     assert!(reason.contains("cannot read"), "{reason}");
     assert_eq!(got.status("web"), Some(&Status::Ok));
     let _ = ErrorKind::Trap;

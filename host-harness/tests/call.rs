@@ -100,7 +100,10 @@ async fn the_network_is_closed_unless_configured() {
     let port = Val::U16(listener.local_addr().unwrap().port());
 
     let mut closed = hello(WasiOptions::captured()).await;
-    let out = closed.call("connect", &[port.clone()]).await.unwrap();
+    let out = closed
+        .call("connect", std::slice::from_ref(&port))
+        .await
+        .unwrap();
     let [Val::Result(Err(Some(reason)))] = &out[..] else {
         panic!("connecting without network succeeded: {out:?}")
     };

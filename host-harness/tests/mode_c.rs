@@ -36,9 +36,16 @@ async fn a_later_short_call_overtakes_an_earlier_long_one_in_one_instance() {
     let long = d.call_wave(g, &format!("{SLOW}#sleep-for(200)")).unwrap();
     let long = tokio::spawn(long);
     tokio::time::sleep(Duration::from_millis(10)).await;
-    let short = d.call_wave(g, &format!("{SLOW}#sleep-for(10)")).unwrap().await.unwrap();
+    let short = d
+        .call_wave(g, &format!("{SLOW}#sleep-for(10)"))
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(short, [Val::U32(10)]);
-    assert!(!long.is_finished(), "the short call finished while the long one still waits");
+    assert!(
+        !long.is_finished(),
+        "the short call finished while the long one still waits"
+    );
     assert_eq!(long.await.unwrap().unwrap(), [Val::U32(200)]);
     let trace = d.trace();
     assert_eq!(trace.len(), 2);
@@ -65,7 +72,10 @@ async fn a_hundred_sleeping_calls_overlap_in_mode_c_and_serialise_in_mode_s() {
     assert!(wall < serial / 2, "mode C took {wall:?}");
     let trace = d.trace();
     let overlapping = trace.iter().filter(|t| t.overlaps(&trace[0])).count();
-    assert!(overlapping > 50, "most calls ran alongside the first: {overlapping}");
+    assert!(
+        overlapping > 50,
+        "most calls ran alongside the first: {overlapping}"
+    );
 
     let (_, d) = run_many(&MODE_S, 10, 20).await;
     let trace = d.trace();
@@ -78,16 +88,27 @@ async fn a_hundred_sleeping_calls_overlap_in_mode_c_and_serialise_in_mode_s() {
 
 async fn composed(chain: bool) -> (Driver, InstanceId, InstanceId) {
     let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
-    let back = host.add("backend", &load(test_programs::COMPOSE_BACKEND_C), &[]).await.unwrap();
+    let back = host
+        .add("backend", &load(test_programs::COMPOSE_BACKEND_C), &[])
+        .await
+        .unwrap();
     let next = if chain {
-        host.add("middle", &load(test_programs::COMPOSE_MIDDLE_C), &[("examples:wasync/backend", back)])
-            .await
-            .unwrap()
+        host.add(
+            "middle",
+            &load(test_programs::COMPOSE_MIDDLE_C),
+            &[("examples:wasync/backend", back)],
+        )
+        .await
+        .unwrap()
     } else {
         back
     };
     let front = host
-        .add("frontend", &load(test_programs::COMPOSE_FRONTEND_C), &[("examples:wasync/backend", next)])
+        .add(
+            "frontend",
+            &load(test_programs::COMPOSE_FRONTEND_C),
+            &[("examples:wasync/backend", next)],
+        )
         .await
         .unwrap();
     (host.start(), front, back)
@@ -96,12 +117,27 @@ async fn composed(chain: bool) -> (Driver, InstanceId, InstanceId) {
 #[tokio::test]
 async fn a_call_into_a_proceeds_while_a_awaits_b() {
     let (d, front, back) = composed(false).await;
-    let relay = tokio::spawn(d.call_wave(front, r#"examples:wasync/frontend#relay("slow", 200)"#).unwrap());
+    let relay = tokio::spawn(
+        d.call_wave(front, r#"examples:wasync/frontend#relay("slow", 200)"#)
+            .unwrap(),
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(wave(&d, front, "examples:wasync/frontend#ping()").await, r#""pong""#);
-    assert!(!relay.is_finished(), "ping overtook the relay that waits on the backend");
-    assert_eq!(wave(&d, back, "examples:wasync/backend#in-flight()").await, "1");
-    assert_eq!(relay.await.unwrap().unwrap(), [Val::String("[SLOW]".into())]);
+    assert_eq!(
+        wave(&d, front, "examples:wasync/frontend#ping()").await,
+        r#""pong""#
+    );
+    assert!(
+        !relay.is_finished(),
+        "ping overtook the relay that waits on the backend"
+    );
+    assert_eq!(
+        wave(&d, back, "examples:wasync/backend#in-flight()").await,
+        "1"
+    );
+    assert_eq!(
+        relay.await.unwrap().unwrap(),
+        [Val::String("[SLOW]".into())]
+    );
 }
 
 #[tokio::test]
@@ -116,7 +152,9 @@ async fn a_chain_of_three_works() {
 #[tokio::test]
 async fn cancelling_a_call_into_a_cancels_its_call_into_b() {
     let (d, front, back) = composed(false).await;
-    let relay = d.call_wave(front, r#"examples:wasync/frontend#relay("never", 60000)"#).unwrap();
+    let relay = d
+        .call_wave(front, r#"examples:wasync/frontend#relay("never", 60000)"#)
+        .unwrap();
     let relay = tokio::spawn(relay);
     // Let it reach the backend.
     for _ in 0..100 {
@@ -125,20 +163,40 @@ async fn cancelling_a_call_into_a_cancels_its_call_into_b() {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_eq!(wave(&d, back, "examples:wasync/backend#in-flight()").await, "1");
+    assert_eq!(
+        wave(&d, back, "examples:wasync/backend#in-flight()").await,
+        "1"
+    );
     relay.abort();
     let _ = relay.await;
     // The cancel travels A -> host -> B before the next request is served.
-    assert_eq!(wave(&d, back, "examples:wasync/backend#in-flight()").await, "0");
+    assert_eq!(
+        wave(&d, back, "examples:wasync/backend#in-flight()").await,
+        "0"
+    );
     let stats = d.stats().await.unwrap();
-    assert_eq!((stats.pending_calls, stats.import_calls), (0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.pending_calls, stats.import_calls),
+        (0, 0),
+        "{stats:?}"
+    );
 }
 
 fn guest_gauges(stats: &Val) -> Vec<(String, Val)> {
-    let Val::Record(fields) = stats else { panic!("{stats:?}") };
+    let Val::Record(fields) = stats else {
+        panic!("{stats:?}")
+    };
     fields
         .iter()
-        .filter(|(n, _)| ["live-tasks", "registered-pollables", "waiters", "live-timers"].contains(&n.as_str()))
+        .filter(|(n, _)| {
+            [
+                "live-tasks",
+                "registered-pollables",
+                "waiters",
+                "live-timers",
+            ]
+            .contains(&n.as_str())
+        })
         .cloned()
         .collect()
 }
@@ -153,7 +211,13 @@ async fn ten_thousand_cancelled_calls_leak_nothing() {
     let guest_before = guest_gauges(&d.call(g, &stats_call, vec![]).unwrap().await.unwrap()[0]);
     for batch in 0..10 {
         let calls: Vec<_> = (0..1000)
-            .map(|i| d.call_wave(g, &format!("{SLOW}#sleep-for({})", 60_000 + batch * 1000 + i)).unwrap())
+            .map(|i| {
+                d.call_wave(
+                    g,
+                    &format!("{SLOW}#sleep-for({})", 60_000 + batch * 1000 + i),
+                )
+                .unwrap()
+            })
             .collect();
         // Make sure they all started, then drop (cancel) them.
         d.stats().await.unwrap();
@@ -161,11 +225,17 @@ async fn ten_thousand_cancelled_calls_leak_nothing() {
     }
     let host_after = d.stats().await.unwrap();
     let guest_after = guest_gauges(&d.call(g, &stats_call, vec![]).unwrap().await.unwrap()[0]);
-    assert_eq!(host_after.table_entries, host_before.table_entries, "{host_after:?}");
+    assert_eq!(
+        host_after.table_entries, host_before.table_entries,
+        "{host_after:?}"
+    );
     assert_eq!(host_after.pending_calls, 0);
     assert_eq!(guest_after, guest_before);
     // Each of the 10,000 calls was started and then cancelled in the guest.
-    assert!(host_after.entries >= host_before.entries + 20_000, "{host_after:?}");
+    assert!(
+        host_after.entries >= host_before.entries + 20_000,
+        "{host_after:?}"
+    );
 }
 
 #[tokio::test]
@@ -191,7 +261,10 @@ async fn a_call_finished_by_another_calls_entry_is_reported_at_once() {
     // from that entry, since no pollable will ever wake the instance.
     wave(&d, g, &format!("{SLOW}#signal(42)")).await;
     let out = tokio::time::timeout(Duration::from_secs(10), waiter).await;
-    assert_eq!(out.expect("reported promptly").unwrap().unwrap(), [Val::U32(42)]);
+    assert_eq!(
+        out.expect("reported promptly").unwrap().unwrap(),
+        [Val::U32(42)]
+    );
 }
 
 #[tokio::test]
@@ -216,18 +289,29 @@ async fn a_trap_kills_the_instance_and_later_calls_fail_fast() {
     let pending = d.call_wave(g, &format!("{SLOW}#sleep-for(60000)")).unwrap();
     // The panic happens in a later entry (a `wake`), which kills the
     // instance; every call in it fails with the trap's message.
-    let err = d.call_wave(g, &format!("{SLOW}#boom(\"bad day\")")).unwrap().await.unwrap_err();
+    let err = d
+        .call_wave(g, &format!("{SLOW}#boom(\"bad day\")"))
+        .unwrap()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InstanceDead);
     assert!(err.to_string().contains("guest panicked: bad day"), "{err}");
     let err = pending.await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InstanceDead);
-    let err = d.call_wave(g, &format!("{SLOW}#echo(\"x\")")).unwrap().await.unwrap_err();
+    let err = d
+        .call_wave(g, &format!("{SLOW}#echo(\"x\")"))
+        .unwrap()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InstanceDead);
 }
 
 async fn rogue() -> (Driver, InstanceId) {
     let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
-    let id = host.add("rogue", &load(test_programs::ROGUE), &[]).await.unwrap();
+    let id = host
+        .add("rogue", &load(test_programs::ROGUE), &[])
+        .await
+        .unwrap();
     (host.start(), id)
 }
 
@@ -235,7 +319,10 @@ async fn rogue() -> (Driver, InstanceId) {
 async fn an_unknown_finished_call_is_a_protocol_error() {
     let (d, g) = rogue().await;
     let err = d.call_wave(g, "job(0)").unwrap().await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::InstanceDead | ErrorKind::Protocol), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::InstanceDead | ErrorKind::Protocol),
+        "{err}"
+    );
     assert!(err.to_string().contains("call 99"), "{err}");
 }
 
@@ -253,7 +340,10 @@ async fn a_call_id_reused_while_in_flight_is_a_protocol_error() {
 async fn a_stale_parked_handle_is_reported_not_a_panic() {
     let (d, g) = rogue().await;
     let err = d.call_wave(g, "job(2)").unwrap().await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::InstanceDead | ErrorKind::Protocol), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::InstanceDead | ErrorKind::Protocol),
+        "{err}"
+    );
     // The host is still up and says so.
     assert!(d.stats().await.is_ok());
 }

@@ -8,12 +8,16 @@ use wasync_harness::wasmtime::component::Val;
 use wasync_harness::{ErrorKind, Harness, Instance, Loaded, WasiOptions, results_to_wave};
 
 static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::new().expect("engine"));
-static MODE_TESTS: LazyLock<Loaded> = LazyLock::new(|| HARNESS.load(test_programs::MODE_TESTS).unwrap());
+static MODE_TESTS: LazyLock<Loaded> =
+    LazyLock::new(|| HARNESS.load(test_programs::MODE_TESTS).unwrap());
 
 const SLOW: &str = "examples:wasync/slow";
 
 async fn mode_tests() -> Instance {
-    HARNESS.instantiate(&MODE_TESTS, &WasiOptions::captured()).await.unwrap()
+    HARNESS
+        .instantiate(&MODE_TESTS, &WasiOptions::captured())
+        .await
+        .unwrap()
 }
 
 async fn wave(inst: &mut Instance, call: &str) -> String {
@@ -25,10 +29,15 @@ async fn wave(inst: &mut Instance, call: &str) -> String {
 async fn an_async_export_spawns_sleeps_times_out_and_joins() {
     let mut g = mode_tests().await;
     let out = wave(&mut g, &format!("{SLOW}#fan-out([5, 30, 400], 100)")).await;
-    assert_eq!(out, r#"{finished: [5, 30], timed-out: 1, joined: "left+right"}"#);
+    assert_eq!(
+        out,
+        r#"{finished: [5, 30], timed-out: 1, joined: "left+right"}"#
+    );
     // The timed-out task was dropped with its timer: nothing is left.
     let stats = &g.call(&format!("{SLOW}#stats"), &[]).await.unwrap()[0];
-    let Val::Record(fields) = stats else { panic!("{stats:?}") };
+    let Val::Record(fields) = stats else {
+        panic!("{stats:?}")
+    };
     let get = |n: &str| fields.iter().find(|(k, _)| k == n).unwrap().1.clone();
     assert_eq!(get("live-timers"), Val::U32(0));
     assert_eq!(get("registered-pollables"), Val::U32(0));
@@ -46,7 +55,11 @@ async fn a_sleeping_export_returns_its_value_after_the_sleep() {
 async fn a_task_spawned_in_one_call_is_done_when_a_later_call_returns() {
     let mut g = mode_tests().await;
     wave(&mut g, &format!("{SLOW}#spawn-later(10)")).await;
-    assert_eq!(wave(&mut g, &format!("{SLOW}#counter()")).await, "0", "nothing runs between calls");
+    assert_eq!(
+        wave(&mut g, &format!("{SLOW}#counter()")).await,
+        "0",
+        "nothing runs between calls"
+    );
     // This call drives the runtime for 60 ms, long enough for the task.
     wave(&mut g, &format!("{SLOW}#sleep-for(60)")).await;
     assert_eq!(wave(&mut g, &format!("{SLOW}#counter()")).await, "1");
@@ -55,9 +68,14 @@ async fn a_task_spawned_in_one_call_is_done_when_a_later_call_returns() {
 #[tokio::test]
 async fn a_panic_in_async_author_code_is_a_clean_trap() {
     let mut g = mode_tests().await;
-    let err = g.call_wave(&format!("{SLOW}#boom(\"no more\")")).await.unwrap_err();
+    let err = g
+        .call_wave(&format!("{SLOW}#boom(\"no more\")"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Trap);
-    let wasync_harness::Error::Trap { panic, export, .. } = &err else { unreachable!() };
+    let wasync_harness::Error::Trap { panic, export, .. } = &err else {
+        unreachable!()
+    };
     assert_eq!(panic.as_deref(), Some("no more"));
     assert_eq!(export, &format!("{SLOW}#boom"));
 }
@@ -65,19 +83,35 @@ async fn a_panic_in_async_author_code_is_a_clean_trap() {
 #[test]
 fn a_mode_s_component_imports_nothing_of_wasync() {
     let engine = HARNESS.engine();
-    for path in [test_programs::MODE_TESTS, test_programs::COMPOSE_FRONTEND, test_programs::COMPOSE_BACKEND] {
+    for path in [
+        test_programs::MODE_TESTS,
+        test_programs::COMPOSE_FRONTEND,
+        test_programs::COMPOSE_BACKEND,
+    ] {
         let loaded = HARNESS.compile(path).unwrap();
         let ty = loaded.component().component_type();
         let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
-        assert!(!imports.iter().any(|i| i.starts_with("wasync:")), "{path}: {imports:?}");
+        assert!(
+            !imports.iter().any(|i| i.starts_with("wasync:")),
+            "{path}: {imports:?}"
+        );
         let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
-        assert!(!exports.iter().any(|e| e.starts_with("wasync:")), "{path}: {exports:?}");
+        assert!(
+            !exports.iter().any(|e| e.starts_with("wasync:")),
+            "{path}: {exports:?}"
+        );
     }
     // The same source in mode C speaks the ABI.
     let c = HARNESS.compile(test_programs::MODE_TESTS_C).unwrap();
     let ty = c.component().component_type();
-    assert!(ty.imports(engine).any(|(n, _)| n == "wasync:abi/host@0.1.0"));
-    assert!(ty.exports(engine).any(|(n, _)| n == "wasync:abi/guest@0.1.0"));
+    assert!(
+        ty.imports(engine)
+            .any(|(n, _)| n == "wasync:abi/host@0.1.0")
+    );
+    assert!(
+        ty.exports(engine)
+            .any(|(n, _)| n == "wasync:abi/guest@0.1.0")
+    );
 }
 
 /// A host with nothing of ours: wasmtime-wasi's p2 linker alone.
@@ -115,9 +149,14 @@ mod plain {
                 table: ResourceTable::new(),
             },
         );
-        let instance = linker.instantiate_async(&mut store, &component).await.unwrap();
+        let instance = linker
+            .instantiate_async(&mut store, &component)
+            .await
+            .unwrap();
         let iface = instance.get_export_index(&mut store, None, iface).unwrap();
-        let func_idx = instance.get_export_index(&mut store, Some(&iface), func).unwrap();
+        let func_idx = instance
+            .get_export_index(&mut store, Some(&iface), func)
+            .unwrap();
         let f = instance.get_func(&mut store, func_idx).unwrap();
         let mut results = vec![Val::Bool(false); f.ty(&store).results().len()];
         f.call_async(&mut store, args, &mut results).await.unwrap();

@@ -153,7 +153,9 @@ pub struct Lowering {
 fn is_async(kind: &FunctionKind) -> bool {
     matches!(
         kind,
-        FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) | FunctionKind::AsyncStatic(_)
+        FunctionKind::AsyncFreestanding
+            | FunctionKind::AsyncMethod(_)
+            | FunctionKind::AsyncStatic(_)
     )
 }
 
@@ -237,7 +239,9 @@ fn split(resolve: &mut Resolve, f: &Function) -> (Function, Function) {
         }],
         result: f.result,
         docs: Docs {
-            contents: Some(format!("wasync mode C: the result of a finished `{item}` call.")),
+            contents: Some(format!(
+                "wasync mode C: the result of a finished `{item}` call."
+            )),
         },
         stability: f.stability.clone(),
         span: f.span,
@@ -327,8 +331,14 @@ pub fn lower(resolve: &mut Resolve, world: WorldId, mode: Mode) -> Result<Loweri
                         }
                         Mode::Concurrent => {
                             let (start, finish) = split(resolve, &f);
-                            lowered.insert(WorldKey::Name(start.name.clone()), WorldItem::Function(start));
-                            lowered.insert(WorldKey::Name(finish.name.clone()), WorldItem::Function(finish));
+                            lowered.insert(
+                                WorldKey::Name(start.name.clone()),
+                                WorldItem::Function(start),
+                            );
+                            lowered.insert(
+                                WorldKey::Name(finish.name.clone()),
+                                WorldItem::Function(finish),
+                            );
                         }
                     }
                 }
@@ -460,7 +470,10 @@ pub fn write_dir(resolve: &Resolve, world: WorldId, dir: &Path) -> Result<()> {
         }
         let n = &resolve.packages[pkg].name;
         let sub = dir.join("deps").join(format!("{}-{}", n.namespace, n.name));
-        write_if_changed(&sub.join(format!("{}.wit", n.name)), &print_package(resolve, pkg)?)?;
+        write_if_changed(
+            &sub.join(format!("{}.wit", n.name)),
+            &print_package(resolve, pkg)?,
+        )?;
     }
     Ok(())
 }

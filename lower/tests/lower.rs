@@ -32,9 +32,18 @@ fn snapshot(case: &str, mode: Mode, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)", path.display()));
-    assert_eq!(actual, expected, "{} differs; rerun with UPDATE_SNAPSHOTS=1 if intended", path.display());
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual,
+        expected,
+        "{} differs; rerun with UPDATE_SNAPSHOTS=1 if intended",
+        path.display()
+    );
 }
 
 const INTERFACES_AND_ROOT: &str = r#"
@@ -59,9 +68,18 @@ fn interfaces_and_root_functions() {
     for mode in [Mode::Standard, Mode::Concurrent] {
         let (wit, lowering) = lowered(INTERFACES_AND_ROOT, "searcher", mode);
         snapshot("interfaces-and-root", mode, &wit);
-        let names: Vec<&str> = lowering.funcs.iter().map(|f| f.original.name.as_str()).collect();
+        let names: Vec<&str> = lowering
+            .funcs
+            .iter()
+            .map(|f| f.original.name.as_str())
+            .collect();
         assert_eq!(names, ["find", "ping", "count"]);
-        assert!(lowering.funcs.iter().all(|f| f.direction == Direction::Export));
+        assert!(
+            lowering
+                .funcs
+                .iter()
+                .all(|f| f.direction == Direction::Export)
+        );
     }
 }
 
@@ -189,7 +207,9 @@ fn no_async_func_survives_either_lowering() {
 #[test]
 fn mode_c_without_the_abi_is_a_clear_error() {
     let mut resolve = Resolve::default();
-    let pkg = resolve.push_source("case.wit", INTERFACES_AND_ROOT).unwrap();
+    let pkg = resolve
+        .push_source("case.wit", INTERFACES_AND_ROOT)
+        .unwrap();
     let world = resolve.select_world(&[pkg], Some("searcher")).unwrap();
     let err = lower(&mut resolve, world, Mode::Concurrent).unwrap_err();
     assert!(err.to_string().contains("call add_abi first"), "{err}");
@@ -200,7 +220,10 @@ fn a_missing_wasi_io_names_where_it_looked() {
     let mut resolve = Resolve::default();
     let err = add_abi(&mut resolve, &[PathBuf::from("/nowhere/deps")]).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("wasi:io@0.2.12") && msg.contains("/nowhere/deps"), "{msg}");
+    assert!(
+        msg.contains("wasi:io@0.2.12") && msg.contains("/nowhere/deps"),
+        "{msg}"
+    );
 }
 
 #[test]

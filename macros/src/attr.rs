@@ -29,7 +29,12 @@ fn check(item: &ImplItem, self_ty: &syn::Type, trait_path: &syn::Path) -> Option
     let ImplItem::Fn(f) = item else { return None };
     let name = f.sig.ident.to_string();
     let is_async = f.sig.asyncness.is_some();
-    let params = f.sig.inputs.iter().filter(|a| matches!(a, FnArg::Typed(_))).count();
+    let params = f
+        .sig
+        .inputs
+        .iter()
+        .filter(|a| matches!(a, FnArg::Typed(_)))
+        .count();
     let unknown = format!(
         "`{name}` is not a function of this WIT interface or resource: remove it, or add it to the WIT"
     );
@@ -70,7 +75,10 @@ pub fn expand(item: ItemImpl) -> syn::Result<TokenStream> {
                     match arg {
                         FnArg::Receiver(r) => {
                             if r.reference.is_none() || r.mutability.is_some() {
-                                return Err(Error::new(r.span(), "async methods of exported resources take `&self`"));
+                                return Err(Error::new(
+                                    r.span(),
+                                    "async methods of exported resources take `&self`",
+                                ));
                             }
                             receiver = true;
                         }
@@ -78,7 +86,10 @@ pub fn expand(item: ItemImpl) -> syn::Result<TokenStream> {
                     }
                 }
                 if !f.sig.generics.params.is_empty() {
-                    return Err(Error::new(f.sig.generics.span(), "exported functions cannot be generic"));
+                    return Err(Error::new(
+                        f.sig.generics.span(),
+                        "exported functions cannot be generic",
+                    ));
                 }
                 asyncs.push(AsyncFn {
                     original: f.clone(),
@@ -152,7 +163,9 @@ fn adapt(f: &AsyncFn) -> (TokenStream, TokenStream, TokenStream) {
         #[allow(clippy::unused_async, non_snake_case)]
         #body_fn
     };
-    let args: Vec<syn::Ident> = (0..f.types.len()).map(|i| format_ident!("__wasync_arg{}", i)).collect();
+    let args: Vec<syn::Ident> = (0..f.types.len())
+        .map(|i| format_ident!("__wasync_arg{}", i))
+        .collect();
     let types = &f.types;
     let output = match &sig.output {
         ReturnType::Default => quote!(()),
@@ -164,7 +177,12 @@ fn adapt(f: &AsyncFn) -> (TokenStream, TokenStream, TokenStream) {
         quote_spanned!(span=> Self::#inner(#(#args),*))
     };
     let recv = if f.receiver { quote!(&self,) } else { quote!() };
-    let docs: Vec<_> = f.original.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
+    let docs: Vec<_> = f
+        .original
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .collect();
     let s = quote_spanned! {span=>
         #(#docs)*
         fn #name(#recv #(#args: #types),*) -> #output {

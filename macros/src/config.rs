@@ -28,7 +28,10 @@ impl Parse for Config {
         input.parse::<Token![@]>()?;
         let marker: syn::Ident = input.parse()?;
         if marker != "default_mode" {
-            return Err(Error::new(marker.span(), "use `wasync::generate!`, not this macro directly"));
+            return Err(Error::new(
+                marker.span(),
+                "use `wasync::generate!`, not this macro directly",
+            ));
         }
         let build: LitStr = input.parse()?;
         let build_mode = build

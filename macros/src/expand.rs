@@ -74,7 +74,9 @@ fn export_groups(resolve: &Resolve, world: WorldId) -> Vec<ExportGroup> {
     let world_label = format!("world `{}`", w.name);
     for (key, item) in &w.exports {
         match item {
-            WorldItem::Function(f) => push_grouped(&mut groups, resolve, None, None, &world_label, f),
+            WorldItem::Function(f) => {
+                push_grouped(&mut groups, resolve, None, None, &world_label, f)
+            }
             WorldItem::Interface { id, .. } => {
                 let inline = match key {
                     wit_parser::WorldKey::Name(n) => Some(n.as_str()),
@@ -107,7 +109,9 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
     let mode = match config.stated_mode {
         Some((stated, span)) if stated != config.build_mode => {
             let why = match stated {
-                Mode::Concurrent => "enable wasync's `concurrent` feature (it builds the runtime's side of mode C)",
+                Mode::Concurrent => {
+                    "enable wasync's `concurrent` feature (it builds the runtime's side of mode C)"
+                }
                 Mode::Standard => "disable wasync's `concurrent` feature, or say `mode: \"C\"`",
             };
             return Err(Error::new(
@@ -165,7 +169,8 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
         wasync_lower::add_abi(&mut resolve, &deps_dirs)
             .map_err(|e| Error::new(config.span, format!("{e:#}")))?;
     }
-    let lowering = lower(&mut resolve, world, mode).map_err(|e| Error::new(config.span, format!("{e:#}")))?;
+    let lowering =
+        lower(&mut resolve, world, mode).map_err(|e| Error::new(config.span, format!("{e:#}")))?;
 
     let mut opts = Opts {
         runtime_path: Some("::wasync::__private::wit_bindgen::rt".into()),
@@ -180,12 +185,16 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
         ..Opts::default()
     };
     for (name, path) in &config.with {
-        opts.with.push((name.clone(), WithOption::Path(path.clone())));
+        opts.with
+            .push((name.clone(), WithOption::Path(path.clone())));
     }
     if mode == Mode::Concurrent {
         for (name, path) in [
             ("wasync:abi/host@0.1.0", "::wasync::__private::abi_host"),
-            ("wasi:io/poll@0.2.12", "::wasync::__private::wasip2::io::poll"),
+            (
+                "wasi:io/poll@0.2.12",
+                "::wasync::__private::wasip2::io::poll",
+            ),
         ] {
             if !config.with.iter().any(|(n, _)| n == name) {
                 opts.with.push((name.into(), WithOption::Path(path.into())));
@@ -201,8 +210,12 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
         .next()
         .ok_or_else(|| Error::new(config.span, "wit-bindgen generated nothing"))?;
     let src = String::from_utf8_lossy(src);
-    let mut file: syn::File = syn::parse_str(&src)
-        .map_err(|e| Error::new(config.span, format!("wasync could not read wit-bindgen's output: {e}")))?;
+    let mut file: syn::File = syn::parse_str(&src).map_err(|e| {
+        Error::new(
+            config.span,
+            format!("wasync could not read wit-bindgen's output: {e}"),
+        )
+    })?;
 
     rewrite::import_wrappers(&mut file, &resolve, &lowering)?;
     rewrite::export_tables(&mut file, &resolve, &groups, mode);
@@ -226,7 +239,9 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
     };
     let tracked = files.iter().map(|f| {
         let f = f.display().to_string();
-        quote!(const _: &[u8] = include_bytes!(#f);)
+        quote!(
+            const _: &[u8] = include_bytes!(#f);
+        )
     });
     Ok(quote! {
         #file

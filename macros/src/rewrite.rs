@@ -25,7 +25,12 @@ use crate::expand::ExportGroup;
 /// The module path of an interface, as wit-bindgen lays it out: its
 /// package's namespace and name then its own name, or for an interface
 /// declared inline in the world, the name it has there.
-fn interface_path(resolve: &Resolve, id: InterfaceId, inline_name: Option<&str>, export: bool) -> Vec<String> {
+fn interface_path(
+    resolve: &Resolve,
+    id: InterfaceId,
+    inline_name: Option<&str>,
+    export: bool,
+) -> Vec<String> {
     let iface = &resolve.interfaces[id];
     let mut path = Vec::new();
     if export {
@@ -53,18 +58,22 @@ fn module_items<'a>(items: &'a mut Vec<Item>, path: &[String]) -> Option<&'a mut
     let Some((first, rest)) = path.split_first() else {
         return Some(items);
     };
-    let direct = items
-        .iter()
-        .position(|i| matches!(i, Item::Mod(m) if m.ident == first.as_str() && m.content.is_some()));
+    let direct = items.iter().position(
+        |i| matches!(i, Item::Mod(m) if m.ident == first.as_str() && m.content.is_some()),
+    );
     if let Some(i) = direct {
-        let Item::Mod(m) = &mut items[i] else { unreachable!() };
+        let Item::Mod(m) = &mut items[i] else {
+            unreachable!()
+        };
         return module_items(&mut m.content.as_mut()?.1, rest);
     }
     let version = items.iter().position(|i| {
         matches!(i, Item::Mod(m) if m.ident.to_string().starts_with('v')
             && m.ident.to_string()[1..].starts_with(|c: char| c.is_ascii_digit()))
     })?;
-    let Item::Mod(m) = &mut items[version] else { unreachable!() };
+    let Item::Mod(m) = &mut items[version] else {
+        unreachable!()
+    };
     module_items(&mut m.content.as_mut()?.1, path)
 }
 
@@ -85,17 +94,18 @@ fn take_renamed(items: &mut [Item], owner: Option<&str>, name: &str) -> Option<S
                 return Some(f.sig.clone());
             }
             (Item::Impl(imp), Some(owner)) if imp.trait_.is_none() => {
-                let is_owner = matches!(&*imp.self_ty, syn::Type::Path(p) if p.path.is_ident(owner));
+                let is_owner =
+                    matches!(&*imp.self_ty, syn::Type::Path(p) if p.path.is_ident(owner));
                 if !is_owner {
                     continue;
                 }
                 for it in imp.items.iter_mut() {
-                    if let ImplItem::Fn(f) = it {
-                        if f.sig.ident == name {
-                            f.sig.ident = new;
-                            hidden(&mut f.attrs);
-                            return Some(f.sig.clone());
-                        }
+                    if let ImplItem::Fn(f) = it
+                        && f.sig.ident == name
+                    {
+                        f.sig.ident = new;
+                        hidden(&mut f.attrs);
+                        return Some(f.sig.clone());
                     }
                 }
             }
@@ -137,7 +147,12 @@ fn docs_of(f: &Function) -> TokenStream {
 }
 
 /// Builds the `async fn` the author calls for one lowered import.
-fn import_wrapper(items: &mut [Item], func: &AsyncFunc, mode: Mode, resolve: &Resolve) -> syn::Result<(Option<String>, TokenStream)> {
+fn import_wrapper(
+    items: &mut [Item],
+    func: &AsyncFunc,
+    mode: Mode,
+    resolve: &Resolve,
+) -> syn::Result<(Option<String>, TokenStream)> {
     let f = &func.original;
     let owner = func
         .resource()
@@ -146,7 +161,15 @@ fn import_wrapper(items: &mut [Item], func: &AsyncFunc, mode: Mode, resolve: &Re
     let name = to_rust_ident(f.item_name());
     let ident = format_ident!("{}", name);
     let docs = docs_of(f);
-    let missing = || syn::Error::new(Span::call_site(), format!("wasync: wit-bindgen generated no `{name}` for the imported async func `{}`", f.name));
+    let missing = || {
+        syn::Error::new(
+            Span::call_site(),
+            format!(
+                "wasync: wit-bindgen generated no `{name}` for the imported async func `{}`",
+                f.name
+            ),
+        )
+    };
     let wrapper = match mode {
         Mode::Standard => {
             let sig = take_renamed(items, owner.as_deref(), &name).ok_or_else(missing)?;
@@ -170,16 +193,24 @@ fn import_wrapper(items: &mut [Item], func: &AsyncFunc, mode: Mode, resolve: &Re
             }
         }
         Mode::Concurrent => {
-            let start = take_renamed(items, owner.as_deref(), &format!("{name}_start")).ok_or_else(missing)?;
-            let finish = take_renamed(items, owner.as_deref(), &format!("{name}_finish")).ok_or_else(missing)?;
+            let start = take_renamed(items, owner.as_deref(), &format!("{name}_start"))
+                .ok_or_else(missing)?;
+            let finish = take_renamed(items, owner.as_deref(), &format!("{name}_finish"))
+                .ok_or_else(missing)?;
             let (start_ident, finish_ident) = (&start.ident, &finish.ident);
             let inputs = &start.inputs;
             let output = &finish.output;
             let args = arg_names(&start);
             let (call, finish_path) = if has_receiver(&start) {
-                (quote!(self.#start_ident(#(#args),*)), quote!(Self::#finish_ident))
+                (
+                    quote!(self.#start_ident(#(#args),*)),
+                    quote!(Self::#finish_ident),
+                )
             } else if owner.is_some() {
-                (quote!(Self::#start_ident(#(#args),*)), quote!(Self::#finish_ident))
+                (
+                    quote!(Self::#start_ident(#(#args),*)),
+                    quote!(Self::#finish_ident),
+                )
             } else {
                 (quote!(#start_ident(#(#args),*)), quote!(#finish_ident))
             };
@@ -200,8 +231,16 @@ fn import_wrapper(items: &mut [Item], func: &AsyncFunc, mode: Mode, resolve: &Re
 }
 
 /// Replaces every lowered import with an `async fn` of its original name.
-pub fn import_wrappers(file: &mut syn::File, resolve: &Resolve, lowering: &Lowering) -> syn::Result<()> {
-    for func in lowering.funcs.iter().filter(|f| f.direction == Direction::Import) {
+pub fn import_wrappers(
+    file: &mut syn::File,
+    resolve: &Resolve,
+    lowering: &Lowering,
+) -> syn::Result<()> {
+    for func in lowering
+        .funcs
+        .iter()
+        .filter(|f| f.direction == Direction::Import)
+    {
         let path = match func.interface {
             Some(id) => interface_path(resolve, id, func.inline_name.as_deref(), false),
             None => Vec::new(),
@@ -209,7 +248,10 @@ pub fn import_wrappers(file: &mut syn::File, resolve: &Resolve, lowering: &Lower
         let Some(items) = module_items(&mut file.items, &path) else {
             return Err(syn::Error::new(
                 Span::call_site(),
-                format!("wasync: cannot find the bindings module `{}`", path.join("::")),
+                format!(
+                    "wasync: cannot find the bindings module `{}`",
+                    path.join("::")
+                ),
             ));
         };
         let (owner, wrapper) = import_wrapper(items, func, lowering.mode, resolve)?;
@@ -264,7 +306,11 @@ fn render_output(out: &ReturnType) -> String {
         ReturnType::Default => String::new(),
         ReturnType::Type(_, ty) => {
             let t = pretty(quote!(#ty));
-            if t == "()" { String::new() } else { format!(" -> {t}") }
+            if t == "()" {
+                String::new()
+            } else {
+                format!(" -> {t}")
+            }
         }
     }
 }
@@ -279,7 +325,9 @@ fn trait_method<'a>(t: &'a ItemTrait, name: &str) -> Option<&'a Signature> {
 fn is_async_kind(kind: &FunctionKind) -> bool {
     matches!(
         kind,
-        FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) | FunctionKind::AsyncStatic(_)
+        FunctionKind::AsyncFreestanding
+            | FunctionKind::AsyncMethod(_)
+            | FunctionKind::AsyncStatic(_)
     )
 }
 
@@ -304,14 +352,18 @@ fn expected(t: &ItemTrait, f: &Function, mode: Mode) -> Option<String> {
         (render_params(sig), render_output(&sig.output))
     };
     let asyncness = if is_async { "async " } else { "" };
-    Some(format!("{asyncness}fn {name}({}){output}", params.join(", ")))
+    Some(format!(
+        "{asyncness}fn {name}({}){output}",
+        params.join(", ")
+    ))
 }
 
 fn user_param_count(f: &Function) -> usize {
     match f.kind {
-        FunctionKind::Method(_) | FunctionKind::AsyncMethod(_) | FunctionKind::MethodGetter(_) | FunctionKind::MethodSetter(_) => {
-            f.params.len().saturating_sub(1)
-        }
+        FunctionKind::Method(_)
+        | FunctionKind::AsyncMethod(_)
+        | FunctionKind::MethodGetter(_)
+        | FunctionKind::MethodSetter(_) => f.params.len().saturating_sub(1),
         _ => f.params.len(),
     }
 }
@@ -327,7 +379,9 @@ pub fn export_tables(file: &mut syn::File, resolve: &Resolve, groups: &[ExportGr
             Some((_, r)) => format!("Guest{}", r.to_upper_camel_case()),
             None => "Guest".to_owned(),
         };
-        let Some(items) = module_items(&mut file.items, &path) else { continue };
+        let Some(items) = module_items(&mut file.items, &path) else {
+            continue;
+        };
         let Some(t) = items.iter_mut().find_map(|i| match i {
             Item::Trait(t) if t.ident == trait_name.as_str() => Some(t),
             _ => None,

@@ -17,7 +17,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bindings::examples::wasync::suggestions::Suggestion;
-use bindings::exports::examples::wasync::completer::{Completion, Guest, Ranked, RuntimeGauges, SourceStatus, Status};
+use bindings::exports::examples::wasync::completer::{
+    Completion, Guest, Ranked, RuntimeGauges, SourceStatus, Status,
+};
 use wasync::time::{Instant, timeout_at};
 
 /// The sources, in the order their statuses are reported.
@@ -51,8 +53,15 @@ async fn ask(source: usize, prefix: &str, limit: u32) -> Answer {
 
 /// Asks every source at once; sources still late at `deadline` are `None`
 /// (and their queries are dropped, which cancels them).
-async fn ask_all(prefix: &str, limit: u32, which: &[usize], deadline: Instant) -> Vec<(usize, Option<Answer>)> {
-    let queries = which.iter().map(|&s| async move { (s, timeout_at(deadline, ask(s, prefix, limit)).await.ok()) });
+async fn ask_all(
+    prefix: &str,
+    limit: u32,
+    which: &[usize],
+    deadline: Instant,
+) -> Vec<(usize, Option<Answer>)> {
+    let queries = which
+        .iter()
+        .map(|&s| async move { (s, timeout_at(deadline, ask(s, prefix, limit)).await.ok()) });
     futures::future::join_all(queries).await
 }
 
@@ -62,7 +71,10 @@ fn completion(answers: &[Option<Answer>], limit: u32, cached: bool) -> Completio
     for (name, answer) in SOURCES.iter().zip(answers) {
         let (status, count) = match answer {
             Some(Ok(list)) => {
-                lists.push((*name, list.iter().map(|s| (s.text.clone(), s.score)).collect()));
+                lists.push((
+                    *name,
+                    list.iter().map(|s| (s.text.clone(), s.score)).collect(),
+                ));
                 (Status::Ok, list.len() as u32)
             }
             Some(Err(reason)) => (Status::Failed(reason.clone()), 0),
@@ -92,7 +104,9 @@ fn completion(answers: &[Option<Answer>], limit: u32, cached: bool) -> Completio
 fn cached(prefix: &str, limit: u32) -> Option<Vec<Option<Answer>>> {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        let i = c.iter().position(|e| e.prefix == prefix && e.limit == limit)?;
+        let i = c
+            .iter()
+            .position(|e| e.prefix == prefix && e.limit == limit)?;
         let entry = c.remove(i)?;
         let answers = entry.answers.clone();
         c.push_front(entry);
@@ -119,7 +133,11 @@ async fn refresh(prefix: String, limit: u32, late: Vec<usize>, patience: Duratio
     let deadline = Instant::now() + patience;
     let answers = ask_all(&prefix, limit, &late, deadline).await;
     CACHE.with(|c| {
-        if let Some(entry) = c.borrow_mut().iter_mut().find(|e| e.prefix == prefix && e.limit == limit) {
+        if let Some(entry) = c
+            .borrow_mut()
+            .iter_mut()
+            .find(|e| e.prefix == prefix && e.limit == limit)
+        {
             for (source, answer) in answers {
                 if answer.is_some() {
                     entry.answers[source] = answer;
@@ -144,10 +162,17 @@ impl Guest for Autocomplete {
         for (source, answer) in ask_all(&prefix, limit, &all, Instant::now() + timeout).await {
             answers[source] = answer;
         }
-        let late: Vec<usize> = (0..SOURCES.len()).filter(|&s| answers[s].is_none()).collect();
+        let late: Vec<usize> = (0..SOURCES.len())
+            .filter(|&s| answers[s].is_none())
+            .collect();
         remember(&prefix, limit, answers.clone());
         if !late.is_empty() {
-            drop(wasync::spawn(refresh(prefix.clone(), limit, late, timeout * REFRESH_FACTOR)));
+            drop(wasync::spawn(refresh(
+                prefix.clone(),
+                limit,
+                late,
+                timeout * REFRESH_FACTOR,
+            )));
         }
         completion(&answers, limit, false)
     }

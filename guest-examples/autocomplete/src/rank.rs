@@ -38,7 +38,11 @@ pub fn merge(lists: &[(&str, Vec<(String, f32)>)], limit: usize) -> Vec<Candidat
             }
         }
     }
-    best.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.text.cmp(&b.text)));
+    best.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.text.cmp(&b.text))
+    });
     best.truncate(limit);
     best
 }

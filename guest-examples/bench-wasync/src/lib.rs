@@ -13,7 +13,6 @@ use examples_common::xorshift;
 
 struct Bench;
 
-
 const HOUR: Duration = Duration::from_secs(3600);
 
 impl Guest for Bench {

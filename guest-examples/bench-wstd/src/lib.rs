@@ -15,7 +15,6 @@ use examples_common::xorshift;
 
 struct Bench;
 
-
 const HOUR_NS: u64 = 3_600_000_000_000;
 
 /// wstd has no `yield_now`; this is the usual one.

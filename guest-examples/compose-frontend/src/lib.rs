@@ -4,8 +4,8 @@ mod bindings {
     wasync::generate!({ world: "compose-frontend", path: "../../wit" });
 }
 
-use bindings::exports::examples::wasync::frontend::Guest;
 use bindings::examples::wasync::backend;
+use bindings::exports::examples::wasync::frontend::Guest;
 
 struct Frontend;
 

@@ -7,8 +7,8 @@ mod bindings {
 
 use examples_common::InFlight;
 
-use bindings::exports::examples::wasync::backend::Guest;
 use bindings::examples::wasync::backend as downstream;
+use bindings::exports::examples::wasync::backend::Guest;
 
 struct Middle;
 

@@ -20,7 +20,11 @@ thread_local! {
 fn load() -> Result<Vec<String>, String> {
     let path = std::env::var("WORDS_FILE").unwrap_or_else(|_| "/words/words.txt".to_owned());
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let mut words: Vec<String> = text.lines().map(|w| w.trim().to_lowercase()).filter(|w| !w.is_empty()).collect();
+    let mut words: Vec<String> = text
+        .lines()
+        .map(|w| w.trim().to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
     // Sorted already in the package; sorting again costs little and makes
     // any list work.
     words.sort_unstable();

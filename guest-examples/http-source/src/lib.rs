@@ -33,7 +33,8 @@ impl Guest for Web {
         if !status.is_success() {
             return Err(format!("HTTP {status}"));
         }
-        let items: Vec<Item> = serde_json::from_slice(&body).map_err(|e| format!("bad JSON: {e}"))?;
+        let items: Vec<Item> =
+            serde_json::from_slice(&body).map_err(|e| format!("bad JSON: {e}"))?;
         Ok(items
             .into_iter()
             .map(|i| Suggestion {

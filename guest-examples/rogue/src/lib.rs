@@ -37,7 +37,8 @@ impl bindings::Guest for Rogue {
             }
             1 => Err(5),
             2 => {
-                let pollable = wasip2::clocks::monotonic_clock::subscribe_duration(3_600_000_000_000);
+                let pollable =
+                    wasip2::clocks::monotonic_clock::subscribe_duration(3_600_000_000_000);
                 host::park(&[&pollable], &[]);
                 drop(pollable);
                 Err(8)

@@ -13,18 +13,63 @@ use bindings::exports::examples::wasync::source::Guest;
 
 /// This source's own data: phrases from the world of async runtimes.
 const PHRASES: &[&str] = &[
-    "async await", "async runtime", "asynchronous io", "awaitable", "backpressure",
-    "batching", "blocking call", "budget", "callback", "cancellation", "channel",
-    "component model", "composition", "concurrency", "context switch", "cooperative scheduling",
-    "deadline", "deadlock", "event loop", "executor", "fairness", "fan out", "future",
-    "interval", "join handle", "join set", "latency", "livelock", "mailbox", "multiplexing",
-    "non blocking", "overlap", "parking", "pollable", "polling", "reactor", "readiness",
-    "run queue", "scheduler", "select", "spawn", "starvation", "stream", "task", "throughput",
-    "tick", "timeout", "timer wheel", "waker", "yield",
+    "async await",
+    "async runtime",
+    "asynchronous io",
+    "awaitable",
+    "backpressure",
+    "batching",
+    "blocking call",
+    "budget",
+    "callback",
+    "cancellation",
+    "channel",
+    "component model",
+    "composition",
+    "concurrency",
+    "context switch",
+    "cooperative scheduling",
+    "deadline",
+    "deadlock",
+    "event loop",
+    "executor",
+    "fairness",
+    "fan out",
+    "future",
+    "interval",
+    "join handle",
+    "join set",
+    "latency",
+    "livelock",
+    "mailbox",
+    "multiplexing",
+    "non blocking",
+    "overlap",
+    "parking",
+    "pollable",
+    "polling",
+    "reactor",
+    "readiness",
+    "run queue",
+    "scheduler",
+    "select",
+    "spawn",
+    "starvation",
+    "stream",
+    "task",
+    "throughput",
+    "tick",
+    "timeout",
+    "timer wheel",
+    "waker",
+    "yield",
 ];
 
 fn delay() -> Duration {
-    let ms = std::env::var("SLOW_DELAY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let ms = std::env::var("SLOW_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     Duration::from_millis(ms)
 }
 

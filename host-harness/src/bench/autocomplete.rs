@@ -9,11 +9,13 @@ use wasmtime::component::Val;
 
 use super::calls::with_peak_rss;
 use super::{Sink, build_guests};
-use crate::autocomplete::{COMPLETER, Components, Environment, Running, compose_static, start_concurrent, start_standard};
+use crate::Harness;
+use crate::autocomplete::{
+    COMPLETER, Components, Environment, Running, compose_static, start_concurrent, start_standard,
+};
 use crate::demo::percentile;
 use crate::error::Result;
 use crate::suggest_server::{ServerConfig, SuggestServer};
-use crate::Harness;
 
 /// What `bench autocomplete` runs.
 #[derive(Debug, Clone)]
@@ -55,7 +57,10 @@ async fn over_driver(run: &Running, calls: usize) -> Result<Measured> {
                 }
             })
             .collect();
-        let latencies = futures::future::join_all(futures).await.into_iter().collect::<Result<Vec<_>>>();
+        let latencies = futures::future::join_all(futures)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>();
         (start.elapsed(), latencies)
     })
     .await;
@@ -66,7 +71,12 @@ async fn over_driver(run: &Running, calls: usize) -> Result<Measured> {
     })
 }
 
-async fn per_request(harness: &Harness, c: &Components, env: &Environment, calls: usize) -> Result<Measured> {
+async fn per_request(
+    harness: &Harness,
+    c: &Components,
+    env: &Environment,
+    calls: usize,
+) -> Result<Measured> {
     let bytes = compose_static(c)?;
     let loaded = harness.compile_bytes(&c.autocomplete, &bytes)?;
     let ((wall, latencies), peak_rss) = with_peak_rss(async {
@@ -77,7 +87,11 @@ async fn per_request(harness: &Harness, c: &Components, env: &Environment, calls
                 let (harness, loaded, wasi) = (harness.clone(), loaded.clone(), env.wasi());
                 tokio::spawn(async move {
                     let mut inst = harness.instantiate(&loaded, &wasi).await?;
-                    let args = [Val::String(p), Val::U32(5), Val::U32(TIMEOUT.as_millis() as u32)];
+                    let args = [
+                        Val::String(p),
+                        Val::U32(5),
+                        Val::U32(TIMEOUT.as_millis() as u32),
+                    ];
                     inst.call(&format!("{COMPLETER}#complete"), &args).await?;
                     Ok::<_, crate::Error>(start.elapsed())
                 })
@@ -88,10 +102,15 @@ async fn per_request(harness: &Harness, c: &Components, env: &Environment, calls
             match t.await {
                 Ok(Ok(l)) => latencies.push(Ok(l)),
                 Ok(Err(e)) => latencies.push(Err(e)),
-                Err(e) => latencies.push(Err(crate::Error::Other(anyhow::anyhow!("a request task failed: {e}")))),
+                Err(e) => latencies.push(Err(crate::Error::Other(anyhow::anyhow!(
+                    "a request task failed: {e}"
+                )))),
             }
         }
-        (start.elapsed(), latencies.into_iter().collect::<Result<Vec<_>>>())
+        (
+            start.elapsed(),
+            latencies.into_iter().collect::<Result<Vec<_>>>(),
+        )
     })
     .await;
     Ok(Measured {
@@ -158,7 +177,12 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
         });
         results.push((mode, m));
     }
-    let wall = |mode: &str| results.iter().find(|r| r.0 == mode).map_or(1.0, |r| r.1.wall.as_secs_f64());
+    let wall = |mode: &str| {
+        results
+            .iter()
+            .find(|r| r.0 == mode)
+            .map_or(1.0, |r| r.1.wall.as_secs_f64())
+    };
     sink.note(&format!(
         "mode C / mode S speed-up: {:.1}x; one mode C instance vs {calls} mode S instances: {:.2}x the wall time",
         wall("S") / wall("C"),

@@ -60,7 +60,12 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
     Ok(sink.into_rows())
 }
 
-async fn overhead(s_path: &std::path::Path, c_path: &std::path::Path, opts: &Options, sink: &mut Sink) -> Result<()> {
+async fn overhead(
+    s_path: &std::path::Path,
+    c_path: &std::path::Path,
+    opts: &Options,
+    sink: &mut Sink,
+) -> Result<()> {
     let n: u32 = if opts.quick { 200 } else { 20_000 };
     sink.heading(&format!(
         "call overhead: {n} calls of a trivial export, one after another\n  {:<14} {:>20} {:>12}",
@@ -93,7 +98,11 @@ async fn overhead(s_path: &std::path::Path, c_path: &std::path::Path, opts: &Opt
             ("C", format!("{SLOW}#echo")),
             ("C, sleep(0)", format!("{SLOW}#sleep-for")),
         ] {
-            let args = if call.ends_with("echo") { vec![Val::String("x".into())] } else { vec![Val::U32(0)] };
+            let args = if call.ends_with("echo") {
+                vec![Val::String("x".into())]
+            } else {
+                vec![Val::U32(0)]
+            };
             driver.call(id, &call, args.clone())?.await?;
             let start = Instant::now();
             for _ in 0..n {
@@ -117,7 +126,12 @@ async fn overhead(s_path: &std::path::Path, c_path: &std::path::Path, opts: &Opt
     Ok(())
 }
 
-async fn throughput(s_path: &std::path::Path, c_path: &std::path::Path, opts: &Options, sink: &mut Sink) -> Result<()> {
+async fn throughput(
+    s_path: &std::path::Path,
+    c_path: &std::path::Path,
+    opts: &Options,
+    sink: &mut Sink,
+) -> Result<()> {
     let sleep_ms = 50u32;
     sink.heading(&format!(
         "throughput: N overlapping calls into ONE instance, each sleeping {sleep_ms} ms\n  {:<5} {:>7} {:>10} {:>14} {:>12}",
@@ -127,7 +141,10 @@ async fn throughput(s_path: &std::path::Path, c_path: &std::path::Path, opts: &O
     let sizes_c: &[u32] = if opts.quick { &[100] } else { &[1_000, 10_000] };
     let calls_s: u32 = if opts.quick { 5 } else { 1_000 };
     let mut walls = Vec::new();
-    for (mode, path, sizes) in [("C", c_path, sizes_c), ("S", s_path, std::slice::from_ref(&calls_s))] {
+    for (mode, path, sizes) in [
+        ("C", c_path, sizes_c),
+        ("S", s_path, std::slice::from_ref(&calls_s)),
+    ] {
         for &calls in sizes {
             let loaded = harness.compile(path)?;
             let mut host = Concurrent::new(&harness, &WasiOptions::default())?;

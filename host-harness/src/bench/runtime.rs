@@ -28,14 +28,22 @@ struct Guests {
 }
 
 impl Guests {
-    async fn call(&self, runtime: &str, call: &str, limit: Option<Duration>) -> Result<(Vec<Val>, crate::PollCounters)> {
+    async fn call(
+        &self,
+        runtime: &str,
+        call: &str,
+        limit: Option<Duration>,
+    ) -> Result<(Vec<Val>, crate::PollCounters)> {
         let loaded = &self
             .compiled
             .iter()
             .find(|(r, _)| *r == runtime)
             .expect("every runtime is compiled")
             .1;
-        let mut inst = self.harness.instantiate(loaded, &WasiOptions::default()).await?;
+        let mut inst = self
+            .harness
+            .instantiate(loaded, &WasiOptions::default())
+            .await?;
         inst.set_time_limit(limit);
         let out = inst.call_wave(call).await?;
         Ok((out, inst.poll_counters()))
@@ -87,13 +95,21 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
         opts.storm_limit.as_secs(),
         "runtime", "n", "finished", "wall_ms", "mean_late_ms", "max_late_ms", "polls", "ready_calls"
     ));
-    let sizes: &[u32] = if opts.quick { &[1_000] } else { &[1_000, 10_000, 100_000] };
+    let sizes: &[u32] = if opts.quick {
+        &[1_000]
+    } else {
+        &[1_000, 10_000, 100_000]
+    };
     for &n in sizes {
         for (runtime, _) in RUNTIMES {
             let limit = opts.storm_limit;
             let started = std::time::Instant::now();
             let result = g
-                .call(runtime, &format!("timer-storm({n}, 1000, 12345)"), Some(limit))
+                .call(
+                    runtime,
+                    &format!("timer-storm({n}, 1000, 12345)"),
+                    Some(limit),
+                )
                 .await;
             let row = match result {
                 Ok((out, counters)) => {
@@ -109,12 +125,14 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
                         "ready_calls": counters.ready_calls,
                     })
                 }
-                Err(e) if e.kind() == ErrorKind::Trap && e.to_string().contains("interrupt") => json!({
-                    "bench": "timers", "runtime": runtime, "n": n,
-                    "finished": false,
-                    "wall_ms": started.elapsed().as_millis() as u64,
-                    "mean_lateness_ms": null, "max_lateness_ms": null,
-                }),
+                Err(e) if e.kind() == ErrorKind::Trap && e.to_string().contains("interrupt") => {
+                    json!({
+                        "bench": "timers", "runtime": runtime, "n": n,
+                        "finished": false,
+                        "wall_ms": started.elapsed().as_millis() as u64,
+                        "mean_lateness_ms": null, "max_lateness_ms": null,
+                    })
+                }
                 Err(e) => return Err(e),
             };
             sink.row(row, |r| {
@@ -122,7 +140,11 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
                     "  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>10} {:>12}",
                     r["runtime"].as_str().unwrap_or(""),
                     r["n"],
-                    if r["finished"] == true { "yes" } else { "NO (stopped)" },
+                    if r["finished"] == true {
+                        "yes"
+                    } else {
+                        "NO (stopped)"
+                    },
                     r["wall_ms"],
                     r["mean_lateness_ms"],
                     r["max_lateness_ms"],
@@ -151,7 +173,11 @@ async fn idle(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
         "idle-timer overhead: 10 tasks yield repeatedly while M timers wait an hour\n  {:<7} {:>7} {:>12} {:>10}",
         "runtime", "m", "ns_per_run", "runs"
     ));
-    let sizes: &[u32] = if opts.quick { &[0, 100] } else { &[0, 100, 1_000, 10_000] };
+    let sizes: &[u32] = if opts.quick {
+        &[0, 100]
+    } else {
+        &[0, 100, 1_000, 10_000]
+    };
     let mut per_runtime: Vec<(&str, u32, f64)> = Vec::new();
     for &m in sizes {
         for (runtime, _) in RUNTIMES {
@@ -169,8 +195,14 @@ async fn idle(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
         }
     }
     for (runtime, _) in RUNTIMES {
-        let base = per_runtime.iter().find(|r| r.0 == runtime && r.1 == 0).map(|r| r.2);
-        let top = per_runtime.iter().filter(|r| r.0 == runtime).max_by_key(|r| r.1);
+        let base = per_runtime
+            .iter()
+            .find(|r| r.0 == runtime && r.1 == 0)
+            .map(|r| r.2);
+        let top = per_runtime
+            .iter()
+            .filter(|r| r.0 == runtime)
+            .max_by_key(|r| r.1);
         if let (Some(base), Some(top)) = (base, top) {
             sink.note(&format!(
                 "{runtime}: M={} costs {:.2}x M=0 per run",
@@ -208,7 +240,11 @@ async fn poll_turn(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
         "poll-turn cost: one task yields {turns} times while P futures wait on pending pollables\n  {:<7} {:>6} {:>12} {:>14} {:>14}",
         "runtime", "p", "ns_per_turn", "host_ns_per_turn", "guest_ns_per_turn"
     ));
-    let sizes: &[u32] = if opts.quick { &[1, 10] } else { &[1, 10, 100, 1_000] };
+    let sizes: &[u32] = if opts.quick {
+        &[1, 10]
+    } else {
+        &[1, 10, 100, 1_000]
+    };
     for &p in sizes {
         for (runtime, _) in RUNTIMES {
             let (out, counters) = g

@@ -158,7 +158,11 @@ pub(crate) fn add_host(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 /// Defines, for interface `iface`, host functions that forward the
 /// imported calls of the instance to the instance its links name. `funcs`
 /// are the interface's function names.
-pub(crate) fn define_link(linker: &mut Linker<HostState>, iface: &str, funcs: &[String]) -> wasmtime::Result<()> {
+pub(crate) fn define_link(
+    linker: &mut Linker<HostState>,
+    iface: &str,
+    funcs: &[String],
+) -> wasmtime::Result<()> {
     let mut inst = linker.instance(iface)?;
     for name in funcs {
         let iface_name = iface.to_owned();
@@ -207,7 +211,9 @@ pub(crate) fn define_link(linker: &mut Linker<HostState>, iface: &str, funcs: &[
                         }
                         Ok(())
                     }
-                    ImportState::Failed(why) => bail!("the imported call `{}` failed: {why}", call.func),
+                    ImportState::Failed(why) => {
+                        bail!("the imported call `{}` failed: {why}", call.func)
+                    }
                     _ => bail!("wasync ABI violation: `{what}` for call {aid} before it finished"),
                 }
             })?;

@@ -62,7 +62,11 @@ enum Woke {
 }
 
 impl Loop {
-    pub(crate) fn new(members: Vec<Member>, rx: mpsc::UnboundedReceiver<Request>, shared: Arc<Shared>) -> Loop {
+    pub(crate) fn new(
+        members: Vec<Member>,
+        rx: mpsc::UnboundedReceiver<Request>,
+        shared: Arc<Shared>,
+    ) -> Loop {
         Loop {
             members,
             rx,
@@ -114,7 +118,12 @@ impl Loop {
                     // A parked handle the table does not know: the guest
                     // parked a pollable and dropped it.
                     let name = self.members[inst].name.clone();
-                    self.kill(inst, Error::Protocol(format!("{name} parked a pollable it no longer has: {e:#}")));
+                    self.kill(
+                        inst,
+                        Error::Protocol(format!(
+                            "{name} parked a pollable it no longer has: {e:#}"
+                        )),
+                    );
                 }
                 Woke::Ready(inst, Ok(ready)) => {
                     let wake = format!("{GUEST_IFACE}#wake");
@@ -159,7 +168,9 @@ impl Loop {
     /// Calls export `name` of instance `inst`. A trap kills the instance.
     async fn enter(&mut self, inst: usize, name: &str, args: &[Val]) -> Result<Vec<Val>> {
         if let Some(first) = &self.members[inst].dead {
-            return Err(Error::InstanceDead { first: first.clone() });
+            return Err(Error::InstanceDead {
+                first: first.clone(),
+            });
         }
         let func = match self.funcs.get(&(inst, name.to_owned())) {
             Some(f) => *f,
@@ -196,14 +207,29 @@ impl Loop {
             self.members[inst].dead = Some(first.clone());
         }
         self.members[inst].store.data_mut().abi.parked.clear();
-        let mine: Vec<(usize, u32)> = self.pending.keys().filter(|(i, _)| *i == inst).copied().collect();
+        let mine: Vec<(usize, u32)> = self
+            .pending
+            .keys()
+            .filter(|(i, _)| *i == inst)
+            .copied()
+            .collect();
         for k in mine {
             if let Some(p) = self.pending.remove(&k) {
                 self.by_key.remove(&p.key);
-                self.reply(p, Err(Error::InstanceDead { first: first.clone() }));
+                self.reply(
+                    p,
+                    Err(Error::InstanceDead {
+                        first: first.clone(),
+                    }),
+                );
             }
         }
-        let served: Vec<(usize, u32)> = self.serving.keys().filter(|(i, _)| *i == inst).copied().collect();
+        let served: Vec<(usize, u32)> = self
+            .serving
+            .keys()
+            .filter(|(i, _)| *i == inst)
+            .copied()
+            .collect();
         for k in served {
             if let Some(caller) = self.serving.remove(&k) {
                 self.fail_import(caller, &first);
@@ -212,14 +238,26 @@ impl Loop {
     }
 
     fn fail_import(&mut self, (caller, aid): (usize, u32), why: &str) {
-        if let Some(call) = self.members[caller].store.data_mut().abi.imports.get_mut(&aid) {
+        if let Some(call) = self.members[caller]
+            .store
+            .data_mut()
+            .abi
+            .imports
+            .get_mut(&aid)
+        {
             call.state = ImportState::Failed(why.to_owned());
             call.done.store(true, Ordering::Release);
         }
     }
 
     fn finish_import(&mut self, (caller, aid): (usize, u32), results: Vec<Val>) {
-        if let Some(call) = self.members[caller].store.data_mut().abi.imports.get_mut(&aid) {
+        if let Some(call) = self.members[caller]
+            .store
+            .data_mut()
+            .abi
+            .imports
+            .get_mut(&aid)
+        {
             call.state = ImportState::Done(results);
             call.done.store(true, Ordering::Release);
         }
@@ -263,7 +301,13 @@ impl Loop {
             let result = self.enter(inst, &finish, &[Val::U32(id)]).await;
             self.reply(p, result);
         } else if let Some((caller, aid)) = self.serving.remove(&(inst, id)) {
-            let func = self.members[caller].store.data().abi.imports.get(&aid).map(|c| c.func.clone());
+            let func = self.members[caller]
+                .store
+                .data()
+                .abi
+                .imports
+                .get(&aid)
+                .map(|c| c.func.clone());
             let Some(func) = func else {
                 // The caller abandoned it meanwhile; its cancel found the
                 // call finished.
@@ -278,7 +322,9 @@ impl Loop {
             let name = self.members[inst].name.clone();
             self.kill(
                 inst,
-                Error::Protocol(format!("{name} reported call {id} finished, which is not a call in flight")),
+                Error::Protocol(format!(
+                    "{name} reported call {id} finished, which is not a call in flight"
+                )),
             );
         }
     }
@@ -286,7 +332,9 @@ impl Loop {
     async fn start_import(&mut self, caller: usize, aid: u32) {
         let (target, func, args) = {
             let abi = &mut self.members[caller].store.data_mut().abi;
-            let Some(call) = abi.imports.get_mut(&aid) else { return };
+            let Some(call) = abi.imports.get_mut(&aid) else {
+                return;
+            };
             let args = match std::mem::replace(&mut call.state, ImportState::Started(0)) {
                 ImportState::Queued(args) => args,
                 other => {
@@ -299,15 +347,28 @@ impl Loop {
         let start = format!("{func}-start");
         match self.enter(target, &start, &args).await {
             Ok(results) => match results.into_iter().next() {
-                Some(Val::Result(Ok(v))) => self.finish_import((caller, aid), v.map(|v| vec![*v]).unwrap_or_default()),
+                Some(Val::Result(Ok(v))) => {
+                    self.finish_import((caller, aid), v.map(|v| vec![*v]).unwrap_or_default())
+                }
                 Some(Val::Result(Err(Some(id)))) if matches!(*id, Val::U32(_)) => {
                     let Val::U32(id) = *id else { unreachable!() };
-                    if let Some(call) = self.members[caller].store.data_mut().abi.imports.get_mut(&aid) {
+                    if let Some(call) = self.members[caller]
+                        .store
+                        .data_mut()
+                        .abi
+                        .imports
+                        .get_mut(&aid)
+                    {
                         call.state = ImportState::Started(id);
                     }
                     if self.serving.insert((target, id), (caller, aid)).is_some() {
                         let name = self.members[target].name.clone();
-                        self.kill(target, Error::Protocol(format!("{name} returned call id {id}, which is already in flight")));
+                        self.kill(
+                            target,
+                            Error::Protocol(format!(
+                                "{name} returned call id {id}, which is already in flight"
+                            )),
+                        );
                     }
                 }
                 other => {
@@ -330,12 +391,12 @@ impl Loop {
                 reply,
             } => self.call(key, inst, func, args, reply).await,
             Request::Cancel { key } => {
-                if let Some((inst, id)) = self.by_key.remove(&key) {
-                    if let Some(p) = self.pending.remove(&(inst, id)) {
-                        let cancel = format!("{GUEST_IFACE}#cancel");
-                        let _ = self.enter(inst, &cancel, &[Val::U32(id)]).await;
-                        self.reply(p, Err(Error::Cancelled));
-                    }
+                if let Some((inst, id)) = self.by_key.remove(&key)
+                    && let Some(p) = self.pending.remove(&(inst, id))
+                {
+                    let cancel = format!("{GUEST_IFACE}#cancel");
+                    let _ = self.enter(inst, &cancel, &[Val::U32(id)]).await;
+                    self.reply(p, Err(Error::Cancelled));
                 }
             }
             Request::Stats { reply } => {
@@ -355,7 +416,14 @@ impl Loop {
         }
     }
 
-    async fn call(&mut self, key: u64, inst: usize, func: String, args: Vec<Val>, reply: oneshot::Sender<Result<Vec<Val>>>) {
+    async fn call(
+        &mut self,
+        key: u64,
+        inst: usize,
+        func: String,
+        args: Vec<Val>,
+        reply: oneshot::Sender<Result<Vec<Val>>>,
+    ) {
         let trace = self.trace_start(key, inst, &func);
         let pending = Pending {
             key,
@@ -364,7 +432,8 @@ impl Loop {
             trace,
         };
         let start = format!("{func}-start");
-        let is_async = self.members[inst].concurrent && self.shared.signatures[inst].contains_key(&start);
+        let is_async =
+            self.members[inst].concurrent && self.shared.signatures[inst].contains_key(&start);
         if !is_async {
             let result = self.enter(inst, &func, &args).await;
             self.reply(pending, result);
@@ -372,12 +441,18 @@ impl Loop {
         }
         match self.enter(inst, &start, &args).await {
             Ok(results) => match results.into_iter().next() {
-                Some(Val::Result(Ok(v))) => self.reply(pending, Ok(v.map(|v| vec![*v]).unwrap_or_default())),
+                Some(Val::Result(Ok(v))) => {
+                    self.reply(pending, Ok(v.map(|v| vec![*v]).unwrap_or_default()))
+                }
                 Some(Val::Result(Err(Some(id)))) if matches!(*id, Val::U32(_)) => {
                     let Val::U32(id) = *id else { unreachable!() };
-                    if self.pending.contains_key(&(inst, id)) || self.serving.contains_key(&(inst, id)) {
+                    if self.pending.contains_key(&(inst, id))
+                        || self.serving.contains_key(&(inst, id))
+                    {
                         let name = self.members[inst].name.clone();
-                        let err = Error::Protocol(format!("{name} returned call id {id}, which is already in flight"));
+                        let err = Error::Protocol(format!(
+                            "{name} returned call id {id}, which is already in flight"
+                        ));
                         self.reply(pending, Err(Error::Protocol(err.to_string())));
                         self.kill(inst, err);
                         return;
