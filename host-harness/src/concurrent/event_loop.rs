@@ -207,13 +207,7 @@ impl Loop {
             self.members[inst].dead = Some(first.clone());
         }
         self.members[inst].store.data_mut().abi.parked.clear();
-        let mine: Vec<(usize, u32)> = self
-            .pending
-            .keys()
-            .filter(|(i, _)| *i == inst)
-            .copied()
-            .collect();
-        for k in mine {
+        for k in keys_of(&self.pending, inst) {
             if let Some(p) = self.pending.remove(&k) {
                 self.by_key.remove(&p.key);
                 self.reply(
@@ -224,13 +218,7 @@ impl Loop {
                 );
             }
         }
-        let served: Vec<(usize, u32)> = self
-            .serving
-            .keys()
-            .filter(|(i, _)| *i == inst)
-            .copied()
-            .collect();
-        for k in served {
+        for k in keys_of(&self.serving, inst) {
             if let Some(caller) = self.serving.remove(&k) {
                 self.fail_import(caller, &first);
             }
@@ -469,4 +457,10 @@ impl Loop {
             Err(e) => self.reply(pending, Err(e)),
         }
     }
+}
+
+/// The keys in `map` that belong to instance `inst`, collected so the map can
+/// be changed while they are visited.
+fn keys_of<V>(map: &HashMap<(usize, u32), V>, inst: usize) -> Vec<(usize, u32)> {
+    map.keys().filter(|(i, _)| *i == inst).copied().collect()
 }
