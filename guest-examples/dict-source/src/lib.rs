@@ -2,7 +2,8 @@
 //! wasi:filesystem from a preopened folder and searched in sorted order.
 //!
 //! The file is `$WORDS_FILE`, or `/words/words.txt`: one lowercase word per
-//! line, sorted (the npm package `word-list`).
+//! line, sorted (written by the guest build pipeline; see its `data`
+//! module).
 
 mod bindings {
     wasync::generate!({ world: "dict-source", path: "../../wit" });
