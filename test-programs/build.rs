@@ -6,16 +6,18 @@ use std::path::Path;
 
 fn main() {
     let pipeline = wasync_build::Pipeline::for_this_repo();
-    let repo = pipeline.repo.clone();
-    for input in [
-        "guest-examples",
-        "sdk",
-        "macros",
-        "lower",
-        "wit",
-        "rust-toolchain.toml",
-    ] {
-        println!("cargo:rerun-if-changed={}", repo.join(input).display());
+    // Each input file, as the pipeline's stamps see them; a new guest shows
+    // up in the workspace manifest, which is one of them.
+    match pipeline.watched_files() {
+        Ok(files) => {
+            for file in files {
+                println!("cargo:rerun-if-changed={}", file.display());
+            }
+        }
+        Err(e) => {
+            eprintln!("error: cannot list the guests' inputs\n{e}");
+            std::process::exit(1);
+        }
     }
     let artifacts = match pipeline.run() {
         Ok(a) => a,

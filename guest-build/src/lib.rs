@@ -159,32 +159,60 @@ impl Pipeline {
         self.wasm_dir().join(format!("{name}.wasm"))
     }
 
-    /// Runs every step and returns the artifacts, mode S builds first.
+    /// Runs every step and returns the artifacts.
     pub fn run(&self) -> Result<Vec<Artifact>, BuildError> {
-        let guests_root = self.repo.join("guest-examples");
-        let mut guests = manifest::discover(&guests_root)?;
-        if !self.only.is_empty() {
-            guests.retain(|g| self.only.contains(&g.name));
-        }
-
         tools::ensure_wasm_targets(self)?;
+        let meta = manifest::Metadata::read(&self.guests_root())?;
+        let guests = self.selected(&meta)?;
         if guests.iter().any(|g| g.cargo_component) {
             tools::ensure_cargo_component(self)?;
         }
-        wit_deps::vendor(self, &guests_root)?;
+        wit_deps::vendor(self, &meta)?;
         self.fetch_word_list()?;
+        self.build_all(&guests)
+    }
 
+    fn guests_root(&self) -> PathBuf {
+        self.repo.join("guest-examples")
+    }
+
+    /// The guests to build: all of them, or those `only` names.
+    fn selected(&self, meta: &manifest::Metadata) -> Result<Vec<GuestSpec>, BuildError> {
+        let mut guests = manifest::discover(meta)?;
+        if !self.only.is_empty() {
+            guests.retain(|g| self.only.contains(&g.name));
+        }
+        Ok(guests)
+    }
+
+    /// Builds each guest in each of its modes, unless its stamp is fresh.
+    fn build_all(&self, guests: &[GuestSpec]) -> Result<Vec<Artifact>, BuildError> {
         std::fs::create_dir_all(self.wasm_dir()).map_err(|error| BuildError::Io {
             path: self.wasm_dir(),
             error,
         })?;
         let mut artifacts = Vec::new();
-        for guest in &guests {
+        for guest in guests {
             for &mode in &guest.modes {
                 artifacts.push(self.build_guest(guest, mode)?);
             }
         }
         Ok(artifacts)
+    }
+
+    /// Every file the guest builds read, for a build script's
+    /// `cargo:rerun-if-changed` lines. Files, not folders: cargo would scan
+    /// a folder whole, outputs such as cargo-component's `bindings.rs`
+    /// included, and see a change after every build.
+    pub fn watched_files(&self) -> Result<Vec<PathBuf>, BuildError> {
+        let mut files = Vec::new();
+        fingerprint::list_tree(&self.guests_root(), &mut files)?;
+        for shared in fingerprint::SHARED_INPUTS {
+            fingerprint::list_tree(&self.repo.join(shared), &mut files)?;
+        }
+        files.sort();
+        files.dedup();
+        Ok(files)
     }
 
     fn build_guest(&self, guest: &GuestSpec, mode: Mode) -> Result<Artifact, BuildError> {
@@ -229,17 +257,13 @@ impl Pipeline {
     /// Writes `world`, lowered for `mode`, to the guest's `wit-lowered/`
     /// folder, where its cargo-component metadata points.
     fn write_lowered(&self, guest: &GuestSpec, world: &str, mode: Mode) -> Result<(), BuildError> {
-        let lower_mode = match mode {
-            Mode::Standard => wasync_lower::Mode::Standard,
-            Mode::Concurrent => wasync_lower::Mode::Concurrent,
-        };
         let fail = |message: String| BuildError::Lower {
             guest: guest.name.clone(),
             message,
         };
         let deps = self.repo.join("wit").join("deps");
         let (resolve, lowering) =
-            wasync_lower::load_and_lower(&guest.wit, Some(world), lower_mode, &[deps])
+            wasync_lower::load_and_lower(&guest.wit, Some(world), mode, &[deps])
                 .map_err(|e| fail(format!("{e:#}")))?;
         let out = guest.dir.join("wit-lowered");
         // The other mode's dependencies must not linger.
@@ -287,5 +311,95 @@ impl Pipeline {
         if self.progress == Progress::Lines {
             eprintln!("  {msg}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository holding one guest with no dependencies, and the
+    /// toolchain pin, in a fresh temporary folder.
+    fn tiny_repo(tag: &str) -> PathBuf {
+        let repo =
+            std::env::temp_dir().join(format!("wasync-pipeline-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&repo);
+        let guest = repo.join("guest-examples").join("tiny");
+        std::fs::create_dir_all(guest.join("src")).unwrap();
+        let real = Pipeline::for_this_repo().repo;
+        std::fs::copy(
+            real.join("rust-toolchain.toml"),
+            repo.join("rust-toolchain.toml"),
+        )
+        .unwrap();
+        std::fs::write(
+            repo.join("guest-examples").join("Cargo.toml"),
+            "[workspace]\nmembers = [\"tiny\"]\nresolver = \"2\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            guest.join("Cargo.toml"),
+            "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n",
+        )
+        .unwrap();
+        set_source(&repo, "pub extern \"C\" fn answer() -> i32 { 42 }\n");
+        repo
+    }
+
+    fn set_source(repo: &Path, text: &str) {
+        let lib = repo.join("guest-examples/tiny/src/lib.rs");
+        std::fs::write(lib, format!("#[unsafe(no_mangle)]\n{text}")).unwrap();
+    }
+
+    #[test]
+    fn a_guest_is_rebuilt_only_when_an_input_changed() {
+        let repo = tiny_repo("stamps");
+        let p = Pipeline::new(&repo);
+        tools::ensure_wasm_targets(&p).unwrap();
+        let meta = manifest::Metadata::read(&p.guests_root()).unwrap();
+        let guests = p.selected(&meta).unwrap();
+        assert_eq!(guests.len(), 1);
+        let build = || p.build_all(&guests).unwrap().remove(0);
+
+        let first = build();
+        assert!(first.rebuilt);
+        let bytes = std::fs::read(&first.path).unwrap();
+        // A component: the wasm magic, then the component layer's version.
+        assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0");
+
+        assert!(!build().rebuilt, "nothing changed");
+        // Writing the same text again changes the file's time, not its
+        // contents: still fresh.
+        set_source(&repo, "pub extern \"C\" fn answer() -> i32 { 42 }\n");
+        assert!(!build().rebuilt, "same contents");
+        set_source(&repo, "pub extern \"C\" fn answer() -> i32 { 43 }\n");
+        assert!(build().rebuilt, "the source changed");
+        std::fs::remove_dir_all(&repo).unwrap();
+    }
+
+    #[test]
+    fn a_guest_that_fails_to_compile_fails_the_step_with_the_compilers_message() {
+        let repo = tiny_repo("broken");
+        let p = Pipeline::new(&repo);
+        tools::ensure_wasm_targets(&p).unwrap();
+        set_source(
+            &repo,
+            "pub extern \"C\" fn answer() -> i32 { \"not a number\" }\n",
+        );
+        let meta = manifest::Metadata::read(&p.guests_root()).unwrap();
+        let guests = p.selected(&meta).unwrap();
+        let err = p.build_all(&guests).unwrap_err();
+        let BuildError::Guest { guest, output, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(guest, "tiny");
+        assert!(
+            output.contains("error[E0308]: mismatched types"),
+            "{output}"
+        );
+        assert!(output.contains("src/lib.rs"), "{output}");
+        assert!(err.to_string().contains("error[E0308]"), "{err}");
+        assert!(!p.artifact_path("tiny").exists());
+        std::fs::remove_dir_all(&repo).unwrap();
     }
 }

@@ -1,28 +1,15 @@
-//! Finds the guests: the members of `guest-examples/Cargo.toml` and what
-//! their `[package.metadata.wasync]` tables ask for.
+//! Finds the guests: the `cdylib` members of the `guest-examples/`
+//! workspace and what their `[package.metadata.wasync]` tables ask for, as
+//! `cargo metadata` reports them (one call serves this and the WIT
+//! vendoring).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::BuildError;
+use serde_json::Value;
 
-/// How a guest's async exports are lowered. See the README's "Modes".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// Mode S: plain 0.2 exports that run each call to completion.
-    Standard,
-    /// Mode C: exports return when they would wait; the host drives them.
-    Concurrent,
-}
+use crate::{BuildError, tools};
 
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Mode::Standard => "S",
-            Mode::Concurrent => "C",
-        })
-    }
-}
+pub use wasync_lower::Mode;
 
 /// One guest crate and how to build it.
 #[derive(Debug, Clone)]
@@ -52,109 +39,126 @@ impl GuestSpec {
     }
 }
 
-fn read_toml(path: &Path) -> Result<toml::Table, BuildError> {
-    let text = std::fs::read_to_string(path).map_err(|error| BuildError::Io {
-        path: path.to_owned(),
-        error,
-    })?;
-    text.parse::<toml::Table>()
-        .map_err(|e| BuildError::Manifest {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
+/// `cargo metadata` of the guest workspace, resolved for the guests'
+/// target.
+pub struct Metadata {
+    manifest: PathBuf,
+    json: Value,
 }
 
-/// Lists the guests in the workspace at `root`, in manifest order.
-pub fn discover(root: &Path) -> Result<Vec<GuestSpec>, BuildError> {
-    let manifest = root.join("Cargo.toml");
-    let table = read_toml(&manifest)?;
-    let bad = |message: &str| BuildError::Manifest {
-        path: manifest.clone(),
-        message: message.to_owned(),
-    };
-    let members = table
-        .get("workspace")
-        .and_then(|w| w.get("members"))
-        .and_then(|m| m.as_array())
-        .ok_or_else(|| bad("expected a [workspace] with a `members` list"))?;
+impl Metadata {
+    /// Runs `cargo metadata` on the workspace at `root`.
+    pub fn read(root: &Path) -> Result<Metadata, BuildError> {
+        let manifest = root.join("Cargo.toml");
+        let mut cmd = tools::cargo();
+        cmd.args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--filter-platform",
+            "wasm32-wasip2",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest);
+        let out = tools::run_captured(&mut cmd)?;
+        let bad = |message: String| BuildError::Manifest {
+            path: manifest.clone(),
+            message,
+        };
+        if !out.status.success() {
+            return Err(bad(format!(
+                "`cargo metadata` failed:\n{}",
+                tools::output_text(&out)
+            )));
+        }
+        let json = serde_json::from_slice(&out.stdout)
+            .map_err(|e| bad(format!("`cargo metadata` printed bad JSON: {e}")))?;
+        Ok(Metadata { manifest, json })
+    }
+
+    /// Every package of the dependency graph.
+    pub fn packages(&self) -> impl Iterator<Item = &Value> {
+        self.json["packages"].as_array().into_iter().flatten()
+    }
+
+    fn bad(&self, message: String) -> BuildError {
+        BuildError::Manifest {
+            path: self.manifest.clone(),
+            message,
+        }
+    }
+}
+
+/// Lists the guests of the workspace, in the order cargo lists its members.
+pub fn discover(meta: &Metadata) -> Result<Vec<GuestSpec>, BuildError> {
+    let members: Vec<&str> = meta.json["workspace_members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     let mut guests = Vec::new();
-    for member in members {
-        let member = member
-            .as_str()
-            .ok_or_else(|| bad("workspace members must be strings"))?;
-        // Only `cdylib` crates become components; the rest are libraries
-        // the guests share.
-        if let Some(g) = guest(&root.join(member))? {
+    for id in members {
+        let package = meta
+            .packages()
+            .find(|p| p["id"] == id)
+            .ok_or_else(|| meta.bad(format!("member {id} is not among the packages")))?;
+        if let Some(g) = guest(meta, package)? {
             guests.push(g);
         }
     }
     Ok(guests)
 }
 
-fn guest(dir: &Path) -> Result<Option<GuestSpec>, BuildError> {
-    let path = dir.join("Cargo.toml");
-    let table = read_toml(&path)?;
-    let cdylib = table
-        .get("lib")
-        .and_then(|l| l.get("crate-type"))
-        .and_then(|t| t.as_array())
-        .is_some_and(|types| types.iter().any(|t| t.as_str() == Some("cdylib")));
+fn guest(meta: &Metadata, package: &Value) -> Result<Option<GuestSpec>, BuildError> {
+    // Only `cdylib` crates become components; the rest are libraries the
+    // guests share.
+    let cdylib = package["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| {
+            t["crate_types"]
+                .as_array()
+                .is_some_and(|types| types.iter().any(|c| c == "cdylib"))
+        });
     if !cdylib {
         return Ok(None);
     }
+    let name = package["name"]
+        .as_str()
+        .ok_or_else(|| meta.bad("a package without a name".into()))?
+        .to_owned();
+    let dir = package["manifest_path"]
+        .as_str()
+        .and_then(|m| Path::new(m).parent())
+        .ok_or_else(|| meta.bad(format!("`{name}` has no manifest path")))?
+        .to_owned();
     let bad = |message: String| BuildError::Manifest {
-        path: path.clone(),
+        path: dir.join("Cargo.toml"),
         message,
     };
-    let package = table
-        .get("package")
-        .ok_or_else(|| bad("no [package] table".into()))?;
-    let name = package
-        .get("name")
-        .and_then(|n| n.as_str())
-        .ok_or_else(|| bad("no package name".into()))?
-        .to_owned();
-    let meta = package.get("metadata").and_then(|m| m.get("wasync"));
-    let cargo_component = meta
-        .and_then(|m| m.get("cargo-component"))
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
-    let lower_world = meta
-        .and_then(|m| m.get("lower-world"))
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
-    let wit = dir.join(
-        meta.and_then(|m| m.get("wit"))
-            .and_then(|v| v.as_str())
-            .unwrap_or("wit"),
-    );
-    let modes = match meta.and_then(|m| m.get("modes")) {
-        None => vec![Mode::Standard],
-        Some(list) => {
-            let list = list
-                .as_array()
-                .ok_or_else(|| bad("`modes` must be a list such as [\"S\", \"C\"]".into()))?;
-            let mut modes = Vec::new();
-            for m in list {
-                modes.push(match m.as_str() {
-                    Some("S") => Mode::Standard,
-                    Some("C") => Mode::Concurrent,
-                    other => {
-                        return Err(bad(format!(
-                            "unknown mode {other:?} in `modes`; expected \"S\" or \"C\""
-                        )));
-                    }
-                });
-            }
-            modes
-        }
+    let wasync = &package["metadata"]["wasync"];
+    let modes = match &wasync["modes"] {
+        Value::Null => vec![Mode::Standard],
+        Value::Array(list) => list
+            .iter()
+            .map(|m| {
+                m.as_str().and_then(|m| m.parse().ok()).ok_or_else(|| {
+                    bad(format!(
+                        "unknown mode {m} in `modes`; expected \"S\" or \"C\""
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(bad("`modes` must be a list such as [\"S\", \"C\"]".into())),
     };
     Ok(Some(GuestSpec {
-        name,
-        dir: dir.to_owned(),
-        cargo_component,
+        cargo_component: wasync["cargo-component"].as_bool().unwrap_or(false),
+        lower_world: wasync["lower-world"].as_str().map(str::to_owned),
+        wit: dir.join(wasync["wit"].as_str().unwrap_or("wit")),
         modes,
-        lower_world,
-        wit,
+        name,
+        dir,
     }))
 }

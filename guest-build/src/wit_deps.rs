@@ -5,36 +5,17 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{BuildError, Pipeline, tools};
+use crate::manifest::Metadata;
+use crate::{BuildError, Pipeline};
 
 /// The crate whose packaged `wit/deps/` folder we copy.
 const WIT_CRATE: &str = "wasip2";
 
-/// Finds `wasip2`'s source folder through `cargo metadata` on the guest
-/// workspace, which resolves exactly the version in its `Cargo.lock`.
-fn wit_crate_dir(guests_root: &Path) -> Result<PathBuf, BuildError> {
-    let mut cmd = tools::cargo();
-    cmd.args([
-        "metadata",
-        "--format-version",
-        "1",
-        "--filter-platform",
-        "wasm32-wasip2",
-    ])
-    .arg("--manifest-path")
-    .arg(guests_root.join("Cargo.toml"));
-    let out = tools::run_captured(&mut cmd)?;
-    if !out.status.success() {
-        return Err(BuildError::WitDeps(format!(
-            "`cargo metadata` failed:\n{}",
-            tools::output_text(&out)
-        )));
-    }
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| BuildError::WitDeps(format!("`cargo metadata` printed bad JSON: {e}")))?;
-    let packages = meta["packages"].as_array().cloned().unwrap_or_default();
-    let mut found: Vec<(String, PathBuf)> = packages
-        .iter()
+/// Finds `wasip2`'s source folder among the guest workspace's packages,
+/// exactly the version its `Cargo.lock` pins.
+fn wit_crate_dir(meta: &Metadata) -> Result<PathBuf, BuildError> {
+    let mut found: Vec<(String, PathBuf)> = meta
+        .packages()
         .filter(|p| p["name"] == WIT_CRATE)
         .filter_map(|p| {
             let manifest = PathBuf::from(p["manifest_path"].as_str()?);
@@ -79,8 +60,8 @@ pub fn write_if_changed(path: &Path, contents: &[u8]) -> Result<(), BuildError> 
 /// Copies every `wit/deps/<pkg>.wit` of the pinned crate to
 /// `<repo>/wit/deps/<pkg>/<pkg>.wit`: one folder per package, the layout
 /// both wit-parser and cargo-component accept as a local dependency.
-pub fn vendor(p: &Pipeline, guests_root: &Path) -> Result<(), BuildError> {
-    let src = wit_crate_dir(guests_root)?.join("wit").join("deps");
+pub fn vendor(p: &Pipeline, meta: &Metadata) -> Result<(), BuildError> {
+    let src = wit_crate_dir(meta)?.join("wit").join("deps");
     let entries = std::fs::read_dir(&src).map_err(|error| BuildError::Io {
         path: src.clone(),
         error,
