@@ -267,6 +267,14 @@ impl Running {
         )
     }
 
+    /// One call that makes every source load its data (the dictionary reads
+    /// its word list on first use), so that later calls measure steady
+    /// state.
+    pub async fn warm(&self) -> Result<()> {
+        Running::completion(self.complete("warm", 1, Duration::from_secs(5))?).await?;
+        Ok(())
+    }
+
     /// Awaits a `complete` call and reads its result.
     pub async fn completion(call: Call) -> Result<Completion> {
         let out = call.await?;

@@ -347,13 +347,11 @@ pub async fn run(
         cfg.slow_delay.as_millis()
     );
     let c = start_concurrent(harness, &Components::in_dir(wasm_dir, true), &env).await?;
-    let warm = c.complete("warm", 1, Duration::from_secs(5))?;
-    Running::completion(warm).await?;
+    c.warm().await?;
     let calls_c = replay(&c, cfg, "C", |done, total| progress("mode C", done, total)).await;
     end_progress();
     let s = start_standard(harness, &Components::in_dir(wasm_dir, false), &env).await?;
-    let warm = s.complete("warm", 1, Duration::from_secs(5))?;
-    Running::completion(warm).await?;
+    s.warm().await?;
     let calls_s = replay(&s, cfg, "S", |done, total| progress("mode S", done, total)).await;
     end_progress();
 

@@ -20,6 +20,7 @@ pub enum ErrorKind {
     Trap,
     InstanceDead,
     Config,
+    GuestBuild,
     Compose,
     Protocol,
     Cancelled,
@@ -89,6 +90,10 @@ pub enum Error {
     #[error("bad configuration: {0}")]
     Config(String),
 
+    /// A guest failed to build; the message holds the compiler's output.
+    #[error("the guest build failed: {0}")]
+    GuestBuild(#[from] wasync_build::BuildError),
+
     #[error("composition failed: {0}")]
     Compose(String),
 
@@ -139,6 +144,7 @@ impl Error {
             Error::Trap { .. } => ErrorKind::Trap,
             Error::InstanceDead { .. } => ErrorKind::InstanceDead,
             Error::Config(_) => ErrorKind::Config,
+            Error::GuestBuild(_) => ErrorKind::GuestBuild,
             Error::Compose(_) => ErrorKind::Compose,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Cancelled => ErrorKind::Cancelled,

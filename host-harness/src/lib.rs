@@ -23,6 +23,7 @@ pub mod compose;
 pub mod concurrent;
 pub mod demo;
 mod error;
+pub mod guests;
 mod harness;
 mod host;
 mod http_policy;

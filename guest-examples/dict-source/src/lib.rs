@@ -41,9 +41,17 @@ fn lookup(words: &[String], prefix: &str, limit: usize) -> Vec<Suggestion> {
         .iter()
         .take_while(|w| w.starts_with(&prefix))
         .collect();
-    hits.sort_by_key(|w| (w.len(), w.as_str()));
+    // A short prefix matches thousands of words: select the best `limit`
+    // before sorting only those.
+    fn closer<'a>(w: &&'a String) -> (usize, &'a str) {
+        (w.len(), w.as_str())
+    }
+    if hits.len() > limit {
+        hits.select_nth_unstable_by_key(limit, closer);
+        hits.truncate(limit);
+    }
+    hits.sort_by_key(closer);
     hits.into_iter()
-        .take(limit)
         .map(|w| Suggestion {
             score: 1.0 / (1.0 + (w.len() - prefix.len()) as f32),
             text: w.clone(),

@@ -94,6 +94,11 @@ impl Slow for Component {
         text
     }
 
+    async fn wait_ready() {
+        let ready = wasip2::clocks::monotonic_clock::subscribe_duration(0);
+        wasync::wait_for(&ready).await;
+    }
+
     async fn wait_signal() -> u32 {
         let (tx, rx) = futures::channel::oneshot::channel();
         WAITERS.with(|w| w.borrow_mut().push(tx));

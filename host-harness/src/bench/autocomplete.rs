@@ -7,14 +7,15 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wasmtime::component::Val;
 
-use super::calls::with_peak_rss;
-use super::{Sink, build_guests};
+use super::Sink;
+use super::with_peak_rss;
 use crate::Harness;
 use crate::autocomplete::{
     COMPLETER, Components, Environment, Running, compose_static, start_concurrent, start_standard,
 };
 use crate::demo::percentile;
 use crate::error::Result;
+use crate::guests::Guests;
 use crate::suggest_server::{ServerConfig, SuggestServer};
 
 /// What `bench autocomplete` runs.
@@ -122,8 +123,8 @@ async fn per_request(
 
 /// Runs the benchmark and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
-    build_guests(&["autocomplete", "autocomplete-c"], !opts.json)?;
-    let pipeline = wasync_build::Pipeline::for_this_repo();
+    let guests = Guests::build(!opts.json)?;
+    let pipeline = guests.pipeline();
     let calls = if opts.quick { 10 } else { 100 };
     let harness = Harness::new()?;
     let server = SuggestServer::start(ServerConfig {
@@ -151,12 +152,12 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
         let m = match mode {
             "C" => {
                 let run = start_concurrent(&harness, &c_parts, &env).await?;
-                Running::completion(run.complete("warm", 1, Duration::from_secs(5))?).await?;
+                run.warm().await?;
                 over_driver(&run, calls).await?
             }
             "S" => {
                 let run = start_standard(&harness, &s_parts, &env).await?;
-                Running::completion(run.complete("warm", 1, Duration::from_secs(5))?).await?;
+                run.warm().await?;
                 over_driver(&run, calls).await?
             }
             _ => per_request(&harness, &s_parts, &env, calls).await?,

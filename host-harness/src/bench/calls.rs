@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wasmtime::component::Val;
 
-use super::{Sink, build_guests, ms};
+use super::{Sink, build_guests, ms, with_peak_rss};
 use crate::concurrent::Concurrent;
 use crate::error::Result;
 use crate::{Harness, HarnessConfig, WasiOptions};
@@ -21,35 +21,6 @@ pub struct Options {
 }
 
 const SLOW: &str = "examples:wasync/slow";
-
-/// Resident memory of this process now, in MiB (Linux; 0 elsewhere).
-pub(crate) fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| (kb / 1024.0 * 10.0).round() / 10.0)
-}
-
-/// Samples this process's memory while `work` runs and returns its output
-/// with the peak seen.
-pub(crate) async fn with_peak_rss<T>(work: impl std::future::Future<Output = T>) -> (T, f64) {
-    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let sampler = tokio::spawn(async move {
-        let mut peak = rss_mb();
-        loop {
-            tokio::select! {
-                _ = &mut stop_rx => return peak,
-                _ = tokio::time::sleep(Duration::from_millis(5)) => peak = peak.max(rss_mb()),
-            }
-        }
-    });
-    let out = work.await;
-    let _ = stop_tx.send(());
-    let peak = sampler.await.unwrap_or(0.0).max(rss_mb());
-    (out, peak)
-}
 
 /// Runs every call benchmark and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
@@ -94,15 +65,15 @@ async fn overhead(
         let mut host = Concurrent::new(&harness, &WasiOptions::default())?;
         let id = host.add("mode-tests-c", &c, &[]).await?;
         let driver = host.start();
-        for (mode, call) in [
-            ("C", format!("{SLOW}#echo")),
-            ("C, sleep(0)", format!("{SLOW}#sleep-for")),
+        // `echo` finishes inside `echo-start`; `wait-ready` returns to the
+        // host first, so it pays start, a poll of the host, wake and finish;
+        // `sleep-for(0)` also rounds up to the runtime's 1 ms timer.
+        for (mode, func, args) in [
+            ("C", "echo", vec![Val::String("x".into())]),
+            ("C, one wait", "wait-ready", vec![]),
+            ("C, sleep(0)", "sleep-for", vec![Val::U32(0)]),
         ] {
-            let args = if call.ends_with("echo") {
-                vec![Val::String("x".into())]
-            } else {
-                vec![Val::U32(0)]
-            };
+            let call = format!("{SLOW}#{func}");
             driver.call(id, &call, args.clone())?.await?;
             let start = Instant::now();
             for _ in 0..n {
@@ -118,9 +89,10 @@ async fn overhead(
         }
         let plain = results[0].1;
         sink.note(&format!(
-            "concurrency_support={support}: S / plain = {:.2}x, C / plain = {:.2}x",
+            "concurrency_support={support}: S / plain = {:.2}x, C / plain = {:.2}x, C with one wait / plain = {:.2}x",
             results[1].1 / plain,
-            results[2].1 / plain
+            results[2].1 / plain,
+            results[3].1 / plain
         ));
     }
     Ok(())

@@ -9,28 +9,14 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::guests::Guests;
 
-/// Builds the named guests through the guest pipeline and returns their
-/// paths, in the order asked.
+/// Builds the guests and returns the paths of the named ones, in the order
+/// asked.
 pub fn build_guests(names: &[&str], progress: bool) -> Result<Vec<PathBuf>> {
-    let mut pipeline = wasync_build::Pipeline::for_this_repo();
-    if progress {
-        pipeline.progress = wasync_build::Progress::Lines;
-    }
-    let artifacts = pipeline
-        .run()
-        .map_err(|e| Error::Config(format!("the guest build failed: {e}")))?;
-    names
-        .iter()
-        .map(|n| {
-            artifacts
-                .iter()
-                .find(|a| a.name == *n)
-                .map(|a| a.path.clone())
-                .ok_or_else(|| Error::Config(format!("the guest pipeline built no `{n}`")))
-        })
-        .collect()
+    let guests = Guests::build(progress)?;
+    names.iter().map(|n| guests.path(n)).collect()
 }
 
 /// Where rows go: JSON lines, or a table printed as rows arrive.
@@ -83,4 +69,33 @@ impl Sink {
 /// Milliseconds with two decimals, for JSON and tables.
 pub fn ms(ns: u64) -> f64 {
     (ns as f64 / 1e4).round() / 100.0
+}
+
+/// Resident memory of this process now, in MiB (Linux; 0 elsewhere).
+pub(crate) fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| (kb / 1024.0 * 10.0).round() / 10.0)
+}
+
+/// Samples this process's memory while `work` runs and returns its output
+/// with the peak seen.
+pub(crate) async fn with_peak_rss<T>(work: impl std::future::Future<Output = T>) -> (T, f64) {
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let sampler = tokio::spawn(async move {
+        let mut peak = rss_mb();
+        loop {
+            tokio::select! {
+                _ = &mut stop_rx => return peak,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(5)) => peak = peak.max(rss_mb()),
+            }
+        }
+    });
+    let out = work.await;
+    let _ = stop_tx.send(());
+    let peak = sampler.await.unwrap_or(0.0).max(rss_mb());
+    (out, peak)
 }

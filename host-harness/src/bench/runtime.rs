@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wasmtime::component::Val;
 
 use super::{Sink, build_guests, ms};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{ErrorKind, Result};
 use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 
 /// What `bench runtime` runs.
@@ -272,10 +272,4 @@ async fn poll_turn(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
         }
     }
     Ok(())
-}
-
-impl From<wasync_build::BuildError> for Error {
-    fn from(e: wasync_build::BuildError) -> Error {
-        Error::Config(format!("the guest build failed: {e}"))
-    }
 }

@@ -1,0 +1,45 @@
+//! The guests the demo and the benchmarks run, built through the guest
+//! pipeline (`wasync-build`) first, so that both commands work on a fresh
+//! clone.
+
+use std::path::PathBuf;
+
+use wasync_build::{Artifact, Pipeline, Progress};
+
+use crate::error::{Error, Result};
+
+/// Every guest of this repository, built.
+pub struct Guests {
+    pipeline: Pipeline,
+    artifacts: Vec<Artifact>,
+}
+
+impl Guests {
+    /// Runs the pipeline: installs what is missing, rebuilds what changed.
+    /// With `progress`, it prints a line per step.
+    pub fn build(progress: bool) -> Result<Guests> {
+        let mut pipeline = Pipeline::for_this_repo();
+        if progress {
+            pipeline.progress = Progress::Lines;
+        }
+        let artifacts = pipeline.run()?;
+        Ok(Guests {
+            pipeline,
+            artifacts,
+        })
+    }
+
+    /// The component of guest `name` (`<crate>` or `<crate>-c`).
+    pub fn path(&self, name: &str) -> Result<PathBuf> {
+        self.artifacts
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.path.clone())
+            .ok_or_else(|| Error::Config(format!("the guest pipeline built no `{name}`")))
+    }
+
+    /// The pipeline, for its folders (components, the word list).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}
