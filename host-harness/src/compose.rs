@@ -69,29 +69,52 @@ impl std::str::FromStr for Plug {
     }
 }
 
-/// The export of `plug` that satisfies `import`: the export of that name,
-/// or else its only exported interface.
-fn export_for(
-    graph: &CompositionGraph,
-    plug: PackageId,
-    import: &str,
-    origin: &Path,
-) -> Result<String> {
-    let exports = &graph.types()[graph[plug].ty()].exports;
-    if exports.contains_key(import) {
-        return Ok(import.to_owned());
+/// Which exports of a plug serve which imports of a socket, as
+/// `(export, import)` pairs. A named import takes the plug's export of that
+/// name, or else the plug's only exported interface; an unnamed plug serves
+/// every import of the socket that it exports under the same name. Static
+/// composition and mode C links share this rule. `exports` are the plug's
+/// exports, each with whether it is an interface.
+pub(crate) fn match_plug(
+    import: Option<&str>,
+    socket: &str,
+    socket_imports: &[String],
+    plug: &str,
+    exports: &[(String, bool)],
+) -> Result<Vec<(String, String)>> {
+    let Some(import) = import else {
+        let pairs: Vec<(String, String)> = exports
+            .iter()
+            .filter(|(n, _)| socket_imports.contains(n))
+            .map(|(n, _)| (n.clone(), n.clone()))
+            .collect();
+        if pairs.is_empty() {
+            return Err(Error::Compose(format!(
+                "none of the exports of {plug} matches an import of {socket}"
+            )));
+        }
+        return Ok(pairs);
+    };
+    if !socket_imports.iter().any(|i| i == import) {
+        return Err(Error::Compose(format!("{socket} has no import `{import}`")));
+    }
+    if exports.iter().any(|(n, _)| n == import) {
+        return Ok(vec![(import.to_owned(), import.to_owned())]);
     }
     let interfaces: Vec<&String> = exports
         .iter()
-        .filter(|(_, kind)| matches!(kind, wac_graph::types::ItemKind::Instance(_)))
+        .filter(|(_, interface)| *interface)
         .map(|(n, _)| n)
         .collect();
     match interfaces.as_slice() {
-        [only] => Ok((*only).clone()),
+        [only] => Ok(vec![((*only).clone(), import.to_owned())]),
         _ => Err(Error::Compose(format!(
-            "{} exports no `{import}`, and not exactly one interface to use for it (it exports: {})",
-            origin.display(),
-            exports.keys().cloned().collect::<Vec<_>>().join(", ")
+            "{plug} exports no `{import}`, and not exactly one interface to use for it (it exports: {})",
+            exports
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -111,28 +134,21 @@ fn compose_parts(socket: Part, plugs: Vec<(Option<String>, Part)>) -> Result<Vec
     for (i, (import, plug)) in plugs.into_iter().enumerate() {
         let origin = plug.origin.clone();
         let plug_id = register(&mut graph, &format!("wasync:plug{i}"), plug.bytes, &origin)?;
-        let pairs: Vec<(String, String)> = match import {
-            Some(import) => {
-                if !socket_imports.contains(&import) {
-                    return Err(Error::Compose(format!(
-                        "{socket_name} has no import `{import}`"
-                    )));
-                }
-                vec![(export_for(&graph, plug_id, &import, &origin)?, import)]
-            }
-            None => graph.types()[graph[plug_id].ty()]
-                .exports
-                .keys()
-                .filter(|n| socket_imports.contains(n))
-                .map(|n| (n.clone(), n.clone()))
-                .collect(),
-        };
-        if pairs.is_empty() {
-            return Err(Error::Compose(format!(
-                "none of the exports of {} matches an import of {socket_name}",
-                origin.display()
-            )));
-        }
+        let exports: Vec<(String, bool)> = graph.types()[graph[plug_id].ty()]
+            .exports
+            .iter()
+            .map(|(n, kind)| {
+                let interface = matches!(kind, wac_graph::types::ItemKind::Instance(_));
+                (n.clone(), interface)
+            })
+            .collect();
+        let pairs = match_plug(
+            import.as_deref(),
+            &socket_name,
+            &socket_imports,
+            &origin.display().to_string(),
+            &exports,
+        )?;
         let plug_inst = graph.instantiate(plug_id);
         for (export, import) in pairs {
             let alias = graph

@@ -1,7 +1,7 @@
 //! One instantiated component in its own store: calling exports by name,
 //! with typed values or WAVE text, and turning traps into errors.
 
-use wasmtime::component::types::ComponentItem;
+use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{Func, Instance as WasmInstance, Type, Val};
 use wasmtime::{AsContext, Engine, Store, Trap, WasmBacktrace};
 
@@ -21,21 +21,38 @@ pub struct Signature {
 /// Every exported function of a component, as the names [`Instance::call`]
 /// accepts: `f` for root functions, `ns:pkg/iface#f` inside interfaces.
 pub fn exported_functions(engine: &Engine, loaded: &Loaded) -> Vec<String> {
-    let mut names = Vec::new();
+    exported_funcs(engine, loaded)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// [`exported_functions`] with each function's type.
+pub(crate) fn exported_funcs(engine: &Engine, loaded: &Loaded) -> Vec<(String, ComponentFunc)> {
+    let mut funcs = Vec::new();
     for (name, export) in loaded.component.component_type().exports(engine) {
         match export.ty {
-            ComponentItem::ComponentFunc(_) => names.push(name.to_owned()),
+            ComponentItem::ComponentFunc(f) => funcs.push((name.to_owned(), f)),
             ComponentItem::ComponentInstance(inst) => {
                 for (func, item) in inst.exports(engine) {
-                    if matches!(item.ty, ComponentItem::ComponentFunc(_)) {
-                        names.push(format!("{name}#{func}"));
+                    if let ComponentItem::ComponentFunc(f) = item.ty {
+                        funcs.push((format!("{name}#{func}"), f));
                     }
                 }
             }
             _ => {}
         }
     }
-    names
+    funcs
+}
+
+impl Signature {
+    pub(crate) fn of(ty: &ComponentFunc) -> Signature {
+        Signature {
+            params: ty.params().map(|(n, t)| (n.to_owned(), t)).collect(),
+            results: ty.results().collect(),
+        }
+    }
 }
 
 /// An instance and the store it lives in.
@@ -192,11 +209,7 @@ pub(crate) fn lookup_func(
 }
 
 pub(crate) fn signature(store: impl AsContext, func: &Func) -> Signature {
-    let ty = func.ty(&store);
-    Signature {
-        params: ty.params().map(|(n, t)| (n.to_owned(), t)).collect(),
-        results: ty.results().collect(),
-    }
+    Signature::of(&func.ty(&store))
 }
 
 pub(crate) fn check_args(name: &str, sig: &Signature, args: &[Val]) -> Result<()> {
@@ -280,7 +293,11 @@ pub fn results_to_wave(results: &[Val]) -> Result<String> {
 
 /// Classifies an error from a call into wasm: a trap (with its message,
 /// the guest's panic message and the wasm backtrace) or anything else.
-pub(crate) fn call_error(export: &str, e: wasmtime::Error, store: &Store<HostState>) -> Error {
+pub(crate) fn call_error(
+    export: impl std::fmt::Display,
+    e: wasmtime::Error,
+    store: &Store<HostState>,
+) -> Error {
     // wasmtime's own rendering demangles Rust symbols; drop its header.
     let backtrace = e.downcast_ref::<WasmBacktrace>().map(|bt| {
         bt.to_string()
@@ -300,7 +317,7 @@ pub(crate) fn call_error(export: &str, e: wasmtime::Error, store: &Store<HostSta
         None => e.root_cause().to_string(),
     };
     Error::Trap {
-        export: export.to_owned(),
+        export: export.to_string(),
         message,
         panic: panic_message(&store.data().stderr.text()),
         backtrace: backtrace.unwrap_or_default(),

@@ -251,38 +251,38 @@ fn lower(args: LowerArgs) -> wasync_harness::Result<Option<String>> {
 }
 
 async fn compose_concurrent(args: ComposeArgs) -> wasync_harness::Result<Option<String>> {
-    use wasync_harness::concurrent::Concurrent;
+    use wasync_harness::concurrent::{Concurrent, InstanceId};
     let harness = args.run.harness()?;
     let mut host = Concurrent::new(&harness, &args.run.wasi())?;
-    let mut links = Vec::new();
-    for (i, plug) in args.plugs.iter().enumerate() {
-        let loaded = harness.compile(&plug.path)?;
-        let id = host.add(&format!("plug{i}"), &loaded, &[]).await?;
-        let import = match &plug.import {
-            Some(import) => import.clone(),
-            None => {
-                // Link every interface the plug exports that ROOT imports.
-                let exports: Vec<String> =
-                    wasync_harness::exported_functions(harness.engine(), &loaded)
-                        .into_iter()
-                        .filter_map(|f| f.split_once('#').map(|(i, _)| i.to_owned()))
-                        .filter(|i| !i.starts_with("wasync:abi/"))
-                        .collect();
-                exports.into_iter().next().ok_or_else(|| {
-                    wasync_harness::Error::Compose(format!(
-                        "{} exports no interface",
-                        plug.path.display()
-                    ))
-                })?
-            }
-        };
-        links.push((import, id));
+    let name = |path: &std::path::Path| {
+        path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        )
+    };
+    // Targets go in before the instances that link to them.
+    let mut root_links: Vec<(Option<&str>, InstanceId)> = Vec::new();
+    if args.chain {
+        for plug in args.plugs.iter().rev() {
+            let loaded = harness.compile(&plug.path)?;
+            let id = host
+                .add_plugged(&name(&plug.path), &loaded, &root_links)
+                .await?;
+            root_links = vec![(plug.import.as_deref(), id)];
+        }
+    } else {
+        for plug in &args.plugs {
+            let loaded = harness.compile(&plug.path)?;
+            let id = host.add_plugged(&name(&plug.path), &loaded, &[]).await?;
+            root_links.push((plug.import.as_deref(), id));
+        }
     }
-    let root = harness.compile(&args.root)?;
-    let link_refs: Vec<(&str, wasync_harness::concurrent::InstanceId)> =
-        links.iter().map(|(i, id)| (i.as_str(), *id)).collect();
-    let root = host.add("root", &root, &link_refs).await?;
+    let root_loaded = harness.compile(&args.root)?;
+    let root = host
+        .add_plugged(&name(&args.root), &root_loaded, &root_links)
+        .await?;
     let driver = host.start();
+    driver.record_trace(args.trace.is_some());
     let calls = args
         .calls
         .iter()
@@ -354,20 +354,12 @@ async fn call(args: CallArgs) -> wasync_harness::Result<String> {
     results_to_wave(&results)
 }
 
-fn build_all() -> wasync_harness::Result<wasync_build::Pipeline> {
-    eprintln!(
-        "building the guests (the first run installs the wasm targets and cargo-component, and fetches the word list)"
-    );
-    let mut pipeline = wasync_build::Pipeline::for_this_repo();
-    pipeline.progress = wasync_build::Progress::Lines;
-    pipeline
-        .run()
-        .map_err(|e| wasync_harness::Error::Config(format!("the guest build failed: {e}")))?;
-    Ok(pipeline)
-}
-
 async fn demo(args: DemoArgs) -> wasync_harness::Result<Option<String>> {
-    let pipeline = build_all()?;
+    eprintln!(
+        "building the guests (the first run installs the wasm targets and cargo-component, and writes the word list)"
+    );
+    let guests = wasync_harness::guests::Guests::build(true)?;
+    let pipeline = guests.pipeline();
     let harness = Harness::new()?;
     let cfg = wasync_harness::demo::DemoConfig {
         users: args.users,
@@ -462,7 +454,8 @@ fn main() -> ExitCode {
         }
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
-            if backtrace {
+            // A failed guest build shows the compiler's own messages.
+            if backtrace || e.kind() == wasync_harness::ErrorKind::GuestBuild {
                 eprintln!("error: {e}");
             } else {
                 eprintln!("error: {}", e.headline());

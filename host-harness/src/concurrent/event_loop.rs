@@ -18,6 +18,7 @@
 //!   its own, so the others carry on.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -28,30 +29,79 @@ use wasmtime_wasi_io::bindings::wasi::io::poll::Host as _;
 use wasmtime_wasi_io::poll::DynPollable;
 
 use super::abi::{Event, GUEST_IFACE, ImportState};
-use super::{HostStats, Member, Request, Shared, TraceEvent};
+use super::{AsyncExport, HostStats, Member, Request, Shared, TraceEvent};
 use crate::error::{Error, ErrorKind, Result};
-use crate::instance::{call_error, lookup_func};
+use crate::instance::call_error;
 
-/// An external call the loop owes a reply.
-struct Pending {
-    key: u64,
-    /// The function called (`iface#f`); its finish is `iface#f-finish`.
+/// Who waits for a call's result.
+enum Waiter {
+    /// A caller outside the host, by its driver key.
+    External {
+        key: u64,
+        reply: oneshot::Sender<Result<Vec<Val>>>,
+    },
+    /// Imported call `aid` of instance `caller` (a host-mediated link).
+    Import { caller: usize, aid: u32 },
+}
+
+/// A call started in an instance and not finished there yet.
+struct InFlight {
+    /// The function's name (`f` or `iface#f`), for messages.
     func: String,
-    reply: oneshot::Sender<Result<Vec<Val>>>,
-    trace: usize,
+    finish: Func,
+    waiter: Waiter,
+    trace: Option<usize>,
+}
+
+/// What an entry calls, named for messages only when one is needed.
+#[derive(Clone, Copy)]
+enum Entry<'a> {
+    Plain(&'a str),
+    Start(&'a str),
+    Finish(&'a str),
+    Wake,
+    Cancel,
+}
+
+impl fmt::Display for Entry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Entry::Plain(name) => f.write_str(name),
+            Entry::Start(name) => write!(f, "{name}-start"),
+            Entry::Finish(name) => write!(f, "{name}-finish"),
+            Entry::Wake => write!(f, "{GUEST_IFACE}#wake"),
+            Entry::Cancel => write!(f, "{GUEST_IFACE}#cancel"),
+        }
+    }
+}
+
+/// What an `f-start` returned.
+enum Started {
+    Finished(Vec<Val>),
+    Pending(u32),
+}
+
+fn decode_start(entry: Entry<'_>, results: Vec<Val>) -> std::result::Result<Started, String> {
+    match results.into_iter().next() {
+        Some(Val::Result(Ok(v))) => Ok(Started::Finished(v.map(|v| vec![*v]).unwrap_or_default())),
+        Some(Val::Result(Err(Some(id)))) => match *id {
+            Val::U32(id) => Ok(Started::Pending(id)),
+            other => Err(format!("`{entry}` returned err({other:?}), not a call id")),
+        },
+        other => Err(format!(
+            "`{entry}` returned {other:?}, not a result<_, u32>"
+        )),
+    }
 }
 
 pub(crate) struct Loop {
     members: Vec<Member>,
     rx: mpsc::UnboundedReceiver<Request>,
     shared: Arc<Shared>,
-    funcs: HashMap<(usize, String), Func>,
-    /// External calls started in an instance and not finished, by
-    /// (instance, call id).
-    pending: HashMap<(usize, u32), Pending>,
+    /// Every call in flight, by (instance, call id), whoever made it.
+    calls: HashMap<(usize, u32), InFlight>,
+    /// External calls in flight by driver key, for cancelling.
     by_key: HashMap<u64, (usize, u32)>,
-    /// Calls an instance serves for another: (target, id) -> (caller, aid).
-    serving: HashMap<(usize, u32), (usize, u32)>,
     entries: u64,
 }
 
@@ -71,10 +121,8 @@ impl Loop {
             members,
             rx,
             shared,
-            funcs: HashMap::new(),
-            pending: HashMap::new(),
+            calls: HashMap::new(),
             by_key: HashMap::new(),
-            serving: HashMap::new(),
             entries: 0,
         }
     }
@@ -126,28 +174,42 @@ impl Loop {
                     );
                 }
                 Woke::Ready(inst, Ok(ready)) => {
-                    let wake = format!("{GUEST_IFACE}#wake");
-                    let list = Val::List(ready.into_iter().map(Val::U32).collect());
-                    let _ = self.enter(inst, &wake, &[list]).await;
+                    if let Some(guest) = self.members[inst].guest {
+                        let list = Val::List(ready.into_iter().map(Val::U32).collect());
+                        let _ = self.enter(inst, guest.wake, Entry::Wake, &[list]).await;
+                    }
                 }
             }
         }
     }
 
-    fn trace_start(&self, key: u64, inst: usize, func: &str) -> usize {
+    /// Records the start of a call if tracing is on. An external call is
+    /// traced under its driver key, a forwarded one under a fresh key.
+    fn trace_start(
+        &self,
+        key: Option<u64>,
+        inst: usize,
+        func: &str,
+        caller: Option<usize>,
+    ) -> Option<usize> {
+        if !self.shared.tracing.load(Ordering::Relaxed) {
+            return None;
+        }
         let mut trace = self.shared.trace.lock().unwrap_or_else(|e| e.into_inner());
         trace.push(TraceEvent {
-            call: key,
+            call: key.unwrap_or_else(|| self.shared.next_key.fetch_add(1, Ordering::Relaxed)),
             instance: self.members[inst].name.clone(),
+            caller: caller.map(|c| self.members[c].name.clone()),
             func: func.to_owned(),
             start_us: self.shared.started.elapsed().as_micros() as u64,
             end_us: None,
             outcome: String::new(),
         });
-        trace.len() - 1
+        Some(trace.len() - 1)
     }
 
-    fn trace_end(&self, at: usize, outcome: &str) {
+    fn trace_end(&self, at: Option<usize>, outcome: &str) {
+        let Some(at) = at else { return };
         let mut trace = self.shared.trace.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(ev) = trace.get_mut(at) {
             ev.end_us = Some(self.shared.started.elapsed().as_micros() as u64);
@@ -155,32 +217,46 @@ impl Loop {
         }
     }
 
-    fn reply(&self, pending: Pending, result: Result<Vec<Val>>) {
+    /// Hands a call's result to whoever waits for it.
+    fn settle(&mut self, waiter: Waiter, trace: Option<usize>, result: Result<Vec<Val>>) {
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) if e.kind() == ErrorKind::Cancelled => "cancelled",
             Err(_) => "error",
         };
-        self.trace_end(pending.trace, outcome);
-        let _ = pending.reply.send(result);
+        self.trace_end(trace, outcome);
+        match waiter {
+            Waiter::External { key, reply } => {
+                self.by_key.remove(&key);
+                let _ = reply.send(result);
+            }
+            Waiter::Import { caller, aid } => {
+                // Gone if the caller abandoned the call, or died, meanwhile.
+                let abi = &mut self.members[caller].store.data_mut().abi;
+                if let Some(call) = abi.imports.get_mut(&aid) {
+                    call.state = match result {
+                        Ok(vals) => ImportState::Done(vals),
+                        Err(e) => ImportState::Failed(e.headline()),
+                    };
+                    call.done.store(true, Ordering::Release);
+                }
+            }
+        }
     }
 
-    /// Calls export `name` of instance `inst`. A trap kills the instance.
-    async fn enter(&mut self, inst: usize, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+    /// Calls `func` of instance `inst`. A trap kills the instance.
+    async fn enter(
+        &mut self,
+        inst: usize,
+        func: Func,
+        entry: Entry<'_>,
+        args: &[Val],
+    ) -> Result<Vec<Val>> {
         if let Some(first) = &self.members[inst].dead {
             return Err(Error::InstanceDead {
                 first: first.clone(),
             });
         }
-        let func = match self.funcs.get(&(inst, name.to_owned())) {
-            Some(f) => *f,
-            None => {
-                let m = &mut self.members[inst];
-                let f = lookup_func(&mut m.store, &m.instance, &m.loaded, name)?;
-                self.funcs.insert((inst, name.to_owned()), f);
-                f
-            }
-        };
         let store = &mut self.members[inst].store;
         let n = func.ty(&*store).results().len();
         let mut results = vec![Val::Bool(false); n];
@@ -191,7 +267,7 @@ impl Loop {
         match out {
             Ok(()) => Ok(results),
             Err(e) => {
-                let err = call_error(name, e, store);
+                let err = call_error(entry, e, store);
                 if matches!(err.kind(), ErrorKind::Trap) {
                     self.kill(inst, Error::Other(anyhow::anyhow!("{}", err.headline())));
                 }
@@ -200,58 +276,57 @@ impl Loop {
         }
     }
 
-    /// Marks `inst` dead and fails everything that depends on it.
+    /// Marks `inst` dead and fails everything that depends on it: the
+    /// calls it was serving fail, and the calls it made into other
+    /// instances are cancelled there.
     fn kill(&mut self, inst: usize, why: Error) {
         let first = why.headline();
-        if self.members[inst].dead.is_none() {
-            self.members[inst].dead = Some(first.clone());
+        let member = &mut self.members[inst];
+        if member.dead.is_none() {
+            member.dead = Some(first.clone());
         }
-        self.members[inst].store.data_mut().abi.parked.clear();
-        for k in keys_of(&self.pending, inst) {
-            if let Some(p) = self.pending.remove(&k) {
-                self.by_key.remove(&p.key);
-                self.reply(
-                    p,
-                    Err(Error::InstanceDead {
-                        first: first.clone(),
-                    }),
-                );
-            }
-        }
-        for k in keys_of(&self.serving, inst) {
-            if let Some(caller) = self.serving.remove(&k) {
-                self.fail_import(caller, &first);
-            }
-        }
-    }
-
-    fn fail_import(&mut self, (caller, aid): (usize, u32), why: &str) {
-        if let Some(call) = self.members[caller]
-            .store
-            .data_mut()
-            .abi
+        let abi = &mut member.store.data_mut().abi;
+        abi.parked.clear();
+        abi.events.clear();
+        let abandoned: Vec<(usize, u32)> = abi
             .imports
-            .get_mut(&aid)
-        {
-            call.state = ImportState::Failed(why.to_owned());
-            call.done.store(true, Ordering::Release);
+            .drain()
+            .filter_map(|(_, call)| match call.state {
+                ImportState::Started(id) => Some((call.target, id)),
+                _ => None,
+            })
+            .collect();
+        for (target, id) in abandoned {
+            self.members[target]
+                .store
+                .data_mut()
+                .abi
+                .events
+                .push_back(Event::CancelImport {
+                    target,
+                    call: Some(id),
+                });
         }
-    }
-
-    fn finish_import(&mut self, (caller, aid): (usize, u32), results: Vec<Val>) {
-        if let Some(call) = self.members[caller]
-            .store
-            .data_mut()
-            .abi
-            .imports
-            .get_mut(&aid)
-        {
-            call.state = ImportState::Done(results);
-            call.done.store(true, Ordering::Release);
+        let served: Vec<(usize, u32)> = self
+            .calls
+            .keys()
+            .filter(|(i, _)| *i == inst)
+            .copied()
+            .collect();
+        for k in served {
+            if let Some(call) = self.calls.remove(&k) {
+                let dead = Error::InstanceDead {
+                    first: first.clone(),
+                };
+                self.settle(call.waiter, call.trace, Err(dead));
+            }
         }
     }
 
     /// The next event any instance raised, and which instance raised it.
+    /// Instances are scanned in the order they were added, targets of links
+    /// before their callers: a target's report that a call finished is so
+    /// handled before a caller's cancel of it raised at the same time.
     fn next_event(&mut self) -> Option<(usize, Event)> {
         self.members
             .iter_mut()
@@ -272,41 +347,28 @@ impl Loop {
                 Event::StartImport { aid } => self.start_import(inst, aid).await,
                 Event::CancelImport { target, call } => {
                     if let Some(id) = call {
-                        self.serving.remove(&(target, id));
-                        let cancel = format!("{GUEST_IFACE}#cancel");
-                        let _ = self.enter(target, &cancel, &[Val::U32(id)]).await;
+                        self.cancel(target, id, "cancelled").await;
                     }
                 }
             }
         }
     }
 
+    /// Cancels call `id` of `inst` in the guest, if it is still in flight.
+    async fn cancel(&mut self, inst: usize, id: u32, outcome: &str) -> Option<Waiter> {
+        let call = self.calls.remove(&(inst, id))?;
+        self.trace_end(call.trace, outcome);
+        if let Some(guest) = self.members[inst].guest {
+            let _ = self
+                .enter(inst, guest.cancel, Entry::Cancel, &[Val::U32(id)])
+                .await;
+        }
+        Some(call.waiter)
+    }
+
     /// Call `id` of `inst` finished: fetch its result for whoever waits.
     async fn finished(&mut self, inst: usize, id: u32) {
-        if let Some(p) = self.pending.remove(&(inst, id)) {
-            self.by_key.remove(&p.key);
-            let finish = format!("{}-finish", p.func);
-            let result = self.enter(inst, &finish, &[Val::U32(id)]).await;
-            self.reply(p, result);
-        } else if let Some((caller, aid)) = self.serving.remove(&(inst, id)) {
-            let func = self.members[caller]
-                .store
-                .data()
-                .abi
-                .imports
-                .get(&aid)
-                .map(|c| c.func.clone());
-            let Some(func) = func else {
-                // The caller abandoned it meanwhile; its cancel found the
-                // call finished.
-                return;
-            };
-            let finish = format!("{func}-finish");
-            match self.enter(inst, &finish, &[Val::U32(id)]).await {
-                Ok(results) => self.finish_import((caller, aid), results),
-                Err(e) => self.fail_import((caller, aid), &e.headline()),
-            }
-        } else {
+        let Some(call) = self.calls.remove(&(inst, id)) else {
             let name = self.members[inst].name.clone();
             self.kill(
                 inst,
@@ -314,58 +376,94 @@ impl Loop {
                     "{name} reported call {id} finished, which is not a call in flight"
                 )),
             );
+            return;
+        };
+        let result = self
+            .enter(
+                inst,
+                call.finish,
+                Entry::Finish(&call.func),
+                &[Val::U32(id)],
+            )
+            .await;
+        self.settle(call.waiter, call.trace, result);
+    }
+
+    /// Starts async function `func` of `inst`. It finishes at once, or is
+    /// in flight until the instance reports it finished.
+    async fn start(
+        &mut self,
+        inst: usize,
+        export: AsyncExport,
+        func: String,
+        args: &[Val],
+        waiter: Waiter,
+        trace: Option<usize>,
+    ) {
+        let entry = Entry::Start(&func);
+        let started = match self.enter(inst, export.start, entry, args).await {
+            Ok(results) => decode_start(entry, results),
+            Err(e) => return self.settle(waiter, trace, Err(e)),
+        };
+        match started {
+            Ok(Started::Finished(vals)) => self.settle(waiter, trace, Ok(vals)),
+            Ok(Started::Pending(id)) => {
+                if self.calls.contains_key(&(inst, id)) {
+                    let name = self.members[inst].name.clone();
+                    let msg = format!("{name} returned call id {id}, which is already in flight");
+                    self.settle(waiter, trace, Err(Error::Protocol(msg.clone())));
+                    self.kill(inst, Error::Protocol(msg));
+                    return;
+                }
+                match &waiter {
+                    Waiter::External { key, .. } => {
+                        self.by_key.insert(*key, (inst, id));
+                    }
+                    Waiter::Import { caller, aid } => {
+                        let abi = &mut self.members[*caller].store.data_mut().abi;
+                        if let Some(call) = abi.imports.get_mut(aid) {
+                            call.state = ImportState::Started(id);
+                        }
+                    }
+                }
+                let finish = export.finish;
+                self.calls.insert(
+                    (inst, id),
+                    InFlight {
+                        func,
+                        finish,
+                        waiter,
+                        trace,
+                    },
+                );
+            }
+            Err(msg) => {
+                self.settle(waiter, trace, Err(Error::Protocol(msg.clone())));
+                self.kill(inst, Error::Protocol(msg));
+            }
         }
     }
 
+    /// Starts imported call `aid` of `caller` in the instance it is linked to.
     async fn start_import(&mut self, caller: usize, aid: u32) {
-        let (target, func, args) = {
-            let abi = &mut self.members[caller].store.data_mut().abi;
-            let Some(call) = abi.imports.get_mut(&aid) else {
-                return;
-            };
-            let args = match std::mem::replace(&mut call.state, ImportState::Started(0)) {
-                ImportState::Queued(args) => args,
-                other => {
-                    call.state = other;
-                    return;
-                }
-            };
-            (call.target, call.func.clone(), args)
+        let abi = &mut self.members[caller].store.data_mut().abi;
+        let Some(call) = abi.imports.get_mut(&aid) else {
+            return;
         };
-        let start = format!("{func}-start");
-        match self.enter(target, &start, &args).await {
-            Ok(results) => match results.into_iter().next() {
-                Some(Val::Result(Ok(v))) => {
-                    self.finish_import((caller, aid), v.map(|v| vec![*v]).unwrap_or_default())
-                }
-                Some(Val::Result(Err(Some(id)))) if matches!(*id, Val::U32(_)) => {
-                    let Val::U32(id) = *id else { unreachable!() };
-                    if let Some(call) = self.members[caller]
-                        .store
-                        .data_mut()
-                        .abi
-                        .imports
-                        .get_mut(&aid)
-                    {
-                        call.state = ImportState::Started(id);
-                    }
-                    if self.serving.insert((target, id), (caller, aid)).is_some() {
-                        let name = self.members[target].name.clone();
-                        self.kill(
-                            target,
-                            Error::Protocol(format!(
-                                "{name} returned call id {id}, which is already in flight"
-                            )),
-                        );
-                    }
-                }
-                other => {
-                    let msg = format!("`{start}` returned {other:?}, not a result<_, u32>");
-                    self.fail_import((caller, aid), &msg);
-                    self.kill(target, Error::Protocol(msg));
-                }
-            },
-            Err(e) => self.fail_import((caller, aid), &e.headline()),
+        let ImportState::Queued(args) = std::mem::replace(&mut call.state, ImportState::Started(0))
+        else {
+            return;
+        };
+        let (target, func) = (call.target, call.func.clone());
+        let waiter = Waiter::Import { caller, aid };
+        let trace = self.trace_start(None, target, &func, Some(caller));
+        match self.members[target].asyncs.get(&func).copied() {
+            Some(export) => self.start(target, export, func, &args, waiter, trace).await,
+            None => {
+                let name = &self.members[target].name;
+                let err = Error::Compose(format!("{name} has no async export `{func}`"));
+                self.settle(waiter, trace, Err(err));
+            }
         }
     }
 
@@ -380,16 +478,14 @@ impl Loop {
             } => self.call(key, inst, func, args, reply).await,
             Request::Cancel { key } => {
                 if let Some((inst, id)) = self.by_key.remove(&key)
-                    && let Some(p) = self.pending.remove(&(inst, id))
+                    && let Some(waiter) = self.cancel(inst, id, "cancelled").await
                 {
-                    let cancel = format!("{GUEST_IFACE}#cancel");
-                    let _ = self.enter(inst, &cancel, &[Val::U32(id)]).await;
-                    self.reply(p, Err(Error::Cancelled));
+                    self.settle(waiter, None, Err(Error::Cancelled));
                 }
             }
             Request::Stats { reply } => {
                 let mut stats = HostStats {
-                    pending_calls: self.pending.len(),
+                    pending_calls: self.by_key.len(),
                     entries: self.entries,
                     ..HostStats::default()
                 };
@@ -412,55 +508,20 @@ impl Loop {
         args: Vec<Val>,
         reply: oneshot::Sender<Result<Vec<Val>>>,
     ) {
-        let trace = self.trace_start(key, inst, &func);
-        let pending = Pending {
-            key,
-            func: func.clone(),
-            reply,
-            trace,
+        let trace = self.trace_start(Some(key), inst, &func, None);
+        let waiter = Waiter::External { key, reply };
+        let member = &self.members[inst];
+        if let Some(export) = member.asyncs.get(&func).copied() {
+            return self.start(inst, export, func, &args, waiter, trace).await;
+        }
+        // The driver checked the name against the same exports.
+        let result = match member.funcs.get(&func).copied() {
+            Some(f) => self.enter(inst, f, Entry::Plain(&func), &args).await,
+            None => Err(Error::MissingExport {
+                name: func.clone(),
+                available: member.funcs.keys().cloned().collect(),
+            }),
         };
-        let start = format!("{func}-start");
-        let is_async =
-            self.members[inst].concurrent && self.shared.signatures[inst].contains_key(&start);
-        if !is_async {
-            let result = self.enter(inst, &func, &args).await;
-            self.reply(pending, result);
-            return;
-        }
-        match self.enter(inst, &start, &args).await {
-            Ok(results) => match results.into_iter().next() {
-                Some(Val::Result(Ok(v))) => {
-                    self.reply(pending, Ok(v.map(|v| vec![*v]).unwrap_or_default()))
-                }
-                Some(Val::Result(Err(Some(id)))) if matches!(*id, Val::U32(_)) => {
-                    let Val::U32(id) = *id else { unreachable!() };
-                    if self.pending.contains_key(&(inst, id))
-                        || self.serving.contains_key(&(inst, id))
-                    {
-                        let name = self.members[inst].name.clone();
-                        let err = Error::Protocol(format!(
-                            "{name} returned call id {id}, which is already in flight"
-                        ));
-                        self.reply(pending, Err(Error::Protocol(err.to_string())));
-                        self.kill(inst, err);
-                        return;
-                    }
-                    self.by_key.insert(key, (inst, id));
-                    self.pending.insert((inst, id), pending);
-                }
-                other => {
-                    let msg = format!("`{start}` returned {other:?}, not a result<_, u32>");
-                    self.reply(pending, Err(Error::Protocol(msg.clone())));
-                    self.kill(inst, Error::Protocol(msg));
-                }
-            },
-            Err(e) => self.reply(pending, Err(e)),
-        }
+        self.settle(waiter, trace, result);
     }
-}
-
-/// The keys in `map` that belong to instance `inst`, collected so the map can
-/// be changed while they are visited.
-fn keys_of<V>(map: &HashMap<(usize, u32), V>, inst: usize) -> Vec<(usize, u32)> {
-    map.keys().filter(|(i, _)| *i == inst).copied().collect()
 }

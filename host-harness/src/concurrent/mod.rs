@@ -35,14 +35,14 @@ mod trace;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::Store;
-use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Linker, Type, Val};
+use wasmtime::component::types::{ComponentFunc, ComponentItem};
+use wasmtime::component::{Func, Linker, Val};
 
 pub use abi::AbiState;
 pub use trace::{TraceEvent, trace_json};
@@ -50,7 +50,7 @@ pub use trace::{TraceEvent, trace_json};
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Loaded};
 use crate::host::{HostState, WasiOptions};
-use crate::instance::{Signature, check_args, parse_call};
+use crate::instance::{Signature, check_args, exported_funcs, lookup_func, parse_call};
 
 /// An instance of a [`Concurrent`] store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,12 +60,28 @@ pub struct InstanceId(pub usize);
 pub(crate) struct Member {
     pub name: String,
     pub store: Store<HostState>,
-    pub instance: wasmtime::component::Instance,
-    pub loaded: Loaded,
-    /// Speaks the wasync ABI (exports `wasync:abi/guest`).
-    pub concurrent: bool,
+    /// Every exported function, by the name calls use, resolved once.
+    pub funcs: HashMap<String, Func>,
+    /// A mode C instance's async exports: `f-start` and `f-finish` by `f`.
+    pub asyncs: HashMap<String, AsyncExport>,
+    /// A mode C instance's `wasync:abi/guest` functions.
+    pub guest: Option<GuestAbi>,
     /// Why it may not be entered any more.
     pub dead: Option<String>,
+}
+
+/// The two halves of an async export of a mode C instance.
+#[derive(Clone, Copy)]
+pub(crate) struct AsyncExport {
+    pub start: Func,
+    pub finish: Func,
+}
+
+/// A mode C instance's side of the ABI.
+#[derive(Clone, Copy)]
+pub(crate) struct GuestAbi {
+    pub wake: Func,
+    pub cancel: Func,
 }
 
 /// What a caller can ask of the loop.
@@ -104,6 +120,9 @@ pub struct HostStats {
 pub(crate) struct Shared {
     pub names: Vec<String>,
     pub signatures: Vec<HashMap<String, Signature>>,
+    /// Whether calls are recorded in `trace`; off unless asked for, so a
+    /// long-running host does not grow a record of every call.
+    pub tracing: AtomicBool,
     pub trace: Mutex<Vec<TraceEvent>>,
     pub started: std::time::Instant,
     pub next_key: AtomicU64,
@@ -116,53 +135,39 @@ pub struct Concurrent {
     wasi: WasiOptions,
     members: Vec<Member>,
     signatures: Vec<HashMap<String, Signature>>,
+    /// Each instance's exports, with whether each is an interface.
+    exports: Vec<Vec<(String, bool)>>,
     linked_ifaces: Vec<String>,
 }
 
 /// The callable functions of a component, by the names calls use; an
 /// `f-start`/`f-finish` pair also appears as `f`, with `f-start`'s
 /// parameters and `f-finish`'s results.
-fn signatures(harness: &Harness, loaded: &Loaded) -> HashMap<String, Signature> {
-    let engine = harness.engine();
-    let mut out = HashMap::new();
-    let mut add = |name: String, params: Vec<(String, Type)>, results: Vec<Type>| {
-        out.insert(name, Signature { params, results });
-    };
-    let mut funcs = Vec::new();
-    for (name, export) in loaded.component().component_type().exports(engine) {
-        match export.ty {
-            ComponentItem::ComponentFunc(f) => funcs.push((name.to_owned(), f)),
-            ComponentItem::ComponentInstance(inst) => {
-                for (fname, item) in inst.exports(engine) {
-                    if let ComponentItem::ComponentFunc(f) = item.ty {
-                        funcs.push((format!("{name}#{fname}"), f));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    for (name, f) in &funcs {
-        add(
-            name.clone(),
-            f.params().map(|(n, t)| (n.to_owned(), t)).collect(),
-            f.results().collect(),
-        );
-    }
-    for (name, start) in &funcs {
-        let Some(base) = name.strip_suffix("-start") else {
-            continue;
-        };
-        let Some((_, finish)) = funcs.iter().find(|(n, _)| *n == format!("{base}-finish")) else {
-            continue;
-        };
-        add(
-            base.to_owned(),
-            start.params().map(|(n, t)| (n.to_owned(), t)).collect(),
-            finish.results().collect(),
-        );
+fn signatures(funcs: &[(String, ComponentFunc)]) -> HashMap<String, Signature> {
+    let mut out: HashMap<String, Signature> = funcs
+        .iter()
+        .map(|(name, f)| (name.clone(), Signature::of(f)))
+        .collect();
+    for (base, (_, start), (_, finish)) in async_pairs(funcs) {
+        let params = Signature::of(start).params;
+        let results = Signature::of(finish).results;
+        out.insert(base.to_owned(), Signature { params, results });
     }
     out
+}
+
+/// Each `f-start` with its `f-finish`, as `(f, start, finish)`.
+#[allow(clippy::type_complexity)]
+fn async_pairs<T>(
+    funcs: &[(String, T)],
+) -> impl Iterator<Item = (&str, &(String, T), &(String, T))> {
+    funcs.iter().filter_map(move |start| {
+        let base = start.0.strip_suffix("-start")?;
+        let finish = funcs
+            .iter()
+            .find(|(n, _)| n.strip_suffix("-finish") == Some(base))?;
+        Some((base, start, finish))
+    })
 }
 
 impl Concurrent {
@@ -177,6 +182,7 @@ impl Concurrent {
             wasi: opts.clone(),
             members: Vec::new(),
             signatures: Vec::new(),
+            exports: Vec::new(),
             linked_ifaces: Vec::new(),
         })
     }
@@ -192,62 +198,63 @@ impl Concurrent {
         loaded: &Loaded,
         links: &[(&str, InstanceId)],
     ) -> Result<InstanceId> {
+        let plugs: Vec<(Option<&str>, InstanceId)> =
+            links.iter().map(|(i, t)| (Some(*i), *t)).collect();
+        self.add_plugged(name, loaded, &plugs).await
+    }
+
+    /// [`Concurrent::add`] with the plug rule of static composition:
+    /// `(Some(import), target)` links that import as `add` does, and
+    /// `(None, target)` links every import of `loaded` that `target`
+    /// exports under the same name.
+    pub async fn add_plugged(
+        &mut self,
+        name: &str,
+        loaded: &Loaded,
+        plugs: &[(Option<&str>, InstanceId)],
+    ) -> Result<InstanceId> {
         let id = self.members.len();
         let engine = self.harness.engine().clone();
         let ty = loaded.component().component_type();
+        let imports: Vec<String> = ty.imports(&engine).map(|(n, _)| n.to_owned()).collect();
         let mut link_map = HashMap::new();
-        for (iface, target) in links {
+        for (import, target) in plugs {
             let target_member = self.members.get(target.0).ok_or_else(|| {
-                Error::Compose(format!("link `{iface}`: no instance {}", target.0))
+                Error::Compose(format!("{name}: no instance {} to link to", target.0))
             })?;
-            let Some(import) = ty.get_import(&engine, iface) else {
-                return Err(Error::Compose(format!("{name} does not import `{iface}`")));
-            };
-            let target_ty = target_member.loaded.component().component_type();
-            let export = if target_ty.get_export(&engine, iface).is_some() {
-                (*iface).to_owned()
-            } else {
-                let interfaces: Vec<String> = target_ty
-                    .exports(&engine)
-                    .filter(|(n, item)| {
-                        matches!(item.ty, ComponentItem::ComponentInstance(_))
-                            && *n != abi::GUEST_IFACE
-                    })
-                    .map(|(n, _)| n.to_owned())
-                    .collect();
-                match interfaces.as_slice() {
-                    [only] => only.clone(),
-                    _ => {
-                        return Err(Error::Compose(format!(
-                            "{} exports no `{iface}`, and not exactly one interface to use for it",
-                            target_member.name
-                        )));
-                    }
-                }
-            };
-            if !target_member.concurrent {
+            if target_member.guest.is_none() {
                 return Err(Error::Compose(format!(
                     "{} is not a mode C component: host-mediated links need the wasync ABI on both ends; \
                      compose mode S components statically",
                     target_member.name
                 )));
             }
-            let ComponentItem::ComponentInstance(inst_ty) = import.ty else {
-                return Err(Error::Compose(format!("`{iface}` is not an interface")));
-            };
-            let funcs: Vec<String> = inst_ty
-                .exports(&engine)
-                .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
-                .map(|(n, _)| n.to_owned())
+            let exports: Vec<(String, bool)> = self.exports[target.0]
+                .iter()
+                .filter(|(n, _)| n != abi::GUEST_IFACE)
+                .cloned()
                 .collect();
-            if !self.linked_ifaces.iter().any(|i| i == iface) {
-                abi::define_link(&mut self.linker, iface, &funcs)
-                    .map_err(|e| Error::Config(format!("cannot link `{iface}`: {e}")))?;
-                self.linked_ifaces.push((*iface).to_owned());
+            let pairs =
+                crate::compose::match_plug(*import, name, &imports, &target_member.name, &exports)?;
+            for (export, import) in pairs {
+                let Some(ComponentItem::ComponentInstance(inst_ty)) =
+                    ty.get_import(&engine, &import).map(|i| i.ty)
+                else {
+                    return Err(Error::Compose(format!("`{import}` is not an interface")));
+                };
+                if !self.linked_ifaces.contains(&import) {
+                    let funcs: Vec<String> = inst_ty
+                        .exports(&engine)
+                        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
+                        .map(|(n, _)| n.to_owned())
+                        .collect();
+                    abi::define_link(&mut self.linker, &import, &funcs)
+                        .map_err(|e| Error::Config(format!("cannot link `{import}`: {e}")))?;
+                    self.linked_ifaces.push(import.clone());
+                }
+                link_map.insert(import, (target.0, export));
             }
-            link_map.insert((*iface).to_owned(), (target.0, export));
         }
-        let concurrent = ty.get_export(&engine, abi::GUEST_IFACE).is_some();
         let mut store = self.harness.new_store(&self.wasi)?;
         store.data_mut().abi.links = link_map;
         let pre = self
@@ -259,13 +266,47 @@ impl Concurrent {
         store.data_mut().abi.entered = false;
         let instance =
             instance.map_err(|e| crate::instance::call_error("<instantiation>", e, &store))?;
-        self.signatures.push(signatures(&self.harness, loaded));
+
+        let exported = exported_funcs(&engine, loaded);
+        let mut funcs = HashMap::new();
+        for (fname, _) in &exported {
+            funcs.insert(
+                fname.clone(),
+                lookup_func(&mut store, &instance, loaded, fname)?,
+            );
+        }
+        let wake = funcs.get(&format!("{}#wake", abi::GUEST_IFACE)).copied();
+        let cancel = funcs.get(&format!("{}#cancel", abi::GUEST_IFACE)).copied();
+        let guest = wake
+            .zip(cancel)
+            .map(|(wake, cancel)| GuestAbi { wake, cancel });
+        let asyncs = match guest {
+            Some(_) => async_pairs(&exported)
+                .map(|(base, (start, _), (finish, _))| {
+                    let export = AsyncExport {
+                        start: funcs[start],
+                        finish: funcs[finish],
+                    };
+                    (base.to_owned(), export)
+                })
+                .collect(),
+            None => HashMap::new(),
+        };
+        self.exports.push(
+            ty.exports(&engine)
+                .map(|(n, item)| {
+                    let interface = matches!(item.ty, ComponentItem::ComponentInstance(_));
+                    (n.to_owned(), interface)
+                })
+                .collect(),
+        );
+        self.signatures.push(signatures(&exported));
         self.members.push(Member {
             name: name.to_owned(),
             store,
-            instance,
-            loaded: loaded.clone(),
-            concurrent,
+            funcs,
+            asyncs,
+            guest,
             dead: None,
         });
         Ok(InstanceId(id))
@@ -278,6 +319,7 @@ impl Concurrent {
         let shared = Arc::new(Shared {
             names: self.members.iter().map(|m| m.name.clone()).collect(),
             signatures: self.signatures,
+            tracing: AtomicBool::new(false),
             trace: Mutex::new(Vec::new()),
             started: std::time::Instant::now(),
             next_key: AtomicU64::new(1),
@@ -310,8 +352,7 @@ impl Driver {
     /// calls into a mode S instance run one after another. Dropping the
     /// returned future before it completes cancels the call.
     pub fn call(&self, inst: InstanceId, func: &str, args: Vec<Val>) -> Result<Call> {
-        let sig = self.signature(inst, func)?;
-        check_args(func, &sig, &args)?;
+        check_args(func, self.sig(inst, func)?, &args)?;
         let key = self.shared.next_key.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -339,12 +380,16 @@ impl Driver {
 
     /// The signature of a callable function of `inst`.
     pub fn signature(&self, inst: InstanceId, func: &str) -> Result<Signature> {
+        self.sig(inst, func).cloned()
+    }
+
+    fn sig(&self, inst: InstanceId, func: &str) -> Result<&Signature> {
         let sigs = self
             .shared
             .signatures
             .get(inst.0)
             .ok_or_else(|| Error::Config(format!("no instance {}", inst.0)))?;
-        sigs.get(func).cloned().ok_or_else(|| {
+        sigs.get(func).ok_or_else(|| {
             let mut available: Vec<String> = sigs.keys().cloned().collect();
             available.sort();
             Error::MissingExport {
@@ -368,7 +413,16 @@ impl Driver {
         rx.await.map_err(|_| stopped())
     }
 
-    /// Every call so far: start, end and instance, in start order.
+    /// Starts (or stops) recording calls for [`Driver::trace`]. Off by
+    /// default: a host that runs for long would otherwise keep a record of
+    /// every call it ever served.
+    pub fn record_trace(&self, on: bool) {
+        self.shared.tracing.store(on, Ordering::Relaxed);
+    }
+
+    /// Every call recorded so far (see [`Driver::record_trace`]): start,
+    /// end, the instance it ran in and, for a call one instance made into
+    /// another, the caller; in start order.
     pub fn trace(&self) -> Vec<TraceEvent> {
         self.shared
             .trace

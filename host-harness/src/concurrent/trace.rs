@@ -1,4 +1,4 @@
-//! A record of every call a mode C store served: when it started and
+//! A record of the calls a mode C host served: when it started and
 //! ended, and in which instance, so that overlap can be asserted and seen.
 
 use serde::Serialize;
@@ -8,8 +8,11 @@ use serde::Serialize;
 pub struct TraceEvent {
     /// The driver's key for the call.
     pub call: u64,
-    /// The instance's name.
+    /// The name of the instance the call ran in.
     pub instance: String,
+    /// For a call one instance made into another (a host-mediated link),
+    /// the caller's name; `None` for a call from outside the host.
+    pub caller: Option<String>,
     /// The function called.
     pub func: String,
     /// Microseconds from the loop's start to the call's start.
