@@ -39,6 +39,9 @@ pub const TERMS: &[&str] = &[
     "wasi http",
     "wasi preview 2",
     "wasi 0.3",
+    // Non-ASCII text crosses every boundary intact.
+    "ünïcode identifiers",
+    "ünïcode strings",
     "wac",
     "wasm-tools",
     "cargo component",

@@ -5,12 +5,12 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use wasync_harness::Harness;
 use wasync_harness::autocomplete::{
     Completion, Components, Environment, Running, Status, start_concurrent, start_standard,
 };
 use wasync_harness::suggest_server::{ServerConfig, SuggestServer};
 use wasync_harness::wasmtime::component::Val;
-use wasync_harness::{ErrorKind, Harness};
 
 static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::new().expect("engine"));
 
@@ -114,7 +114,9 @@ async fn merged_ranking_matches_a_reference_implementation() {
     let run = start_concurrent(&HARNESS, &components(true), &env(server.url(), 5))
         .await
         .unwrap();
-    for prefix in ["", "wa", "as", "ti", "ünï", "zzzq"] {
+    // The empty prefix, ASCII, a unicode prefix with matches (from the web
+    // source's data), and two with none.
+    for prefix in ["", "wa", "as", "ti", "ünï", "日本", "zzzq"] {
         let limit = 8;
         let mut lists = Vec::new();
         for (i, name) in ["dict", "web", "slow"].iter().enumerate() {
@@ -127,7 +129,7 @@ async fn merged_ranking_matches_a_reference_implementation() {
             "{prefix:?}: {got:?}"
         );
         assert_eq!(got.suggestions, expected, "prefix {prefix:?}");
-        if prefix == "ünï" || prefix == "zzzq" {
+        if prefix == "日本" || prefix == "zzzq" {
             assert!(got.suggestions.is_empty());
         } else {
             assert!(!got.suggestions.is_empty(), "{prefix:?}");
@@ -154,6 +156,33 @@ async fn a_slow_source_times_out_and_its_query_is_cancelled() {
     // imported call left in flight is the background refresh's.
     let host = run.driver.stats().await.unwrap();
     assert_eq!(host.import_calls, 1, "{host:?}");
+    // In the slow source itself, one query sleeps: the refresh's. The
+    // abandoned query's timer is gone, not left to run out.
+    let slow = run.sources[2];
+    let slow_gauges = async || {
+        let out = run
+            .driver
+            .call(slow, "gauges", vec![])
+            .unwrap()
+            .await
+            .unwrap();
+        let Val::Record(fields) = &out[0] else {
+            panic!("{out:?}")
+        };
+        fields.clone()
+    };
+    let live_timers = |fields: &[(String, Val)]| {
+        fields
+            .iter()
+            .find(|(n, _)| n == "live-timers")
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        live_timers(&slow_gauges().await),
+        Some(Val::U32(1)),
+        "{:?}",
+        slow_gauges().await
+    );
 
     // The refresh finishes with no call active, and its answer is visible
     // in the next call for the prefix.
@@ -186,7 +215,7 @@ async fn a_slow_source_times_out_and_its_query_is_cancelled() {
     let Val::Record(fields) = &out[0] else {
         panic!("{out:?}")
     };
-    for (name, value) in fields {
+    for (name, value) in fields.iter().chain(&slow_gauges().await) {
         assert_eq!(value, &Val::U32(0), "{name}: {fields:?}");
     }
     let host = run.driver.stats().await.unwrap();
@@ -262,6 +291,38 @@ async fn requests_beyond_loopback_are_denied_clearly() {
     assert!(reason.contains("denied"), "{reason}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_is_denied_unless_the_host_allows_it() {
+    let server = quick_server().await;
+    // The web source alone, with the endpoint's address but the default
+    // WASI options: no network of any kind.
+    let wasi = wasync_harness::WasiOptions {
+        env: vec![("SUGGEST_URL".into(), server.url())],
+        ..wasync_harness::WasiOptions::captured()
+    };
+    let web = HARNESS.compile(&components(false).web).unwrap();
+    let mut inst = HARNESS.instantiate(&web, &wasi).await.unwrap();
+    let out = inst
+        .call_wave(r#"examples:wasync/source#query("wa", 3)"#)
+        .await
+        .unwrap();
+    let [Val::Result(Err(Some(reason)))] = &out[..] else {
+        panic!("a request without network access succeeded: {out:?}")
+    };
+    let Val::String(reason) = &**reason else {
+        panic!("{reason:?}")
+    };
+    assert!(reason.contains("denied"), "{reason}");
+    assert_eq!(
+        server
+            .stats()
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the request reached the server"
+    );
+}
+
 /// Starts a long call, then 20 ms later a short one; returns whether the
 /// short one finished first.
 async fn short_after_long(run: &Running) -> bool {
@@ -284,16 +345,40 @@ async fn a_short_call_overtakes_a_long_one_in_mode_c_but_not_in_mode_s() {
     let c = start_concurrent(&HARNESS, &components(true), &env(server.url(), 1_000))
         .await
         .unwrap();
+    c.driver.record_trace(true);
     assert!(
         short_after_long(&c).await,
         "mode C: the short call finished first"
     );
-    let trace = c.driver.trace();
-    assert!(trace[0].overlaps(&trace[1]), "{trace:?}");
+    let (external, forwarded): (Vec<_>, Vec<_>) = c
+        .driver
+        .trace()
+        .into_iter()
+        .partition(|t| t.caller.is_none());
+    assert!(external[0].overlaps(&external[1]), "{external:?}");
+    // The calls the autocomplete instance made into its sources are traced
+    // too, in the instances that served them; the short call's slow query
+    // was cut off at its timeout.
+    for source in ["dict-source", "http-source", "slow-source"] {
+        let into: Vec<_> = forwarded.iter().filter(|t| t.instance == source).collect();
+        assert!(into.len() >= 2, "{source}: {forwarded:?}");
+        assert!(
+            into.iter()
+                .all(|t| t.caller.as_deref() == Some("autocomplete")),
+            "{into:?}"
+        );
+    }
+    assert!(
+        forwarded
+            .iter()
+            .any(|t| t.instance == "slow-source" && t.outcome == "cancelled"),
+        "{forwarded:?}"
+    );
 
-    let s = start_standard(&HARNESS, &components(false), &env(server.url(), 100))
+    let s = start_standard(&HARNESS, &components(false), &env(server.url(), 1_000))
         .await
         .unwrap();
+    s.driver.record_trace(true);
     let long = tokio::spawn(Running::completion(
         s.complete("ti", 5, Duration::from_millis(400)).unwrap(),
     ));
@@ -323,5 +408,4 @@ async fn a_missing_word_list_fails_the_dict_source_cleanly() {
     };
     assert!(reason.contains("cannot read"), "{reason}");
     assert_eq!(got.status("web"), Some(&Status::Ok));
-    let _ = ErrorKind::Trap;
 }

@@ -153,12 +153,35 @@ fn compose_concurrent_runs_overlapping_calls_and_writes_a_trace() {
     let events: serde_json::Value =
         serde_json::from_slice(&std::fs::read(trace.path()).unwrap()).unwrap();
     let events = events.as_array().unwrap();
-    assert_eq!(events.len(), 2);
+    let (external, forwarded): (Vec<_>, Vec<_>) =
+        events.iter().partition(|e| e["caller"].is_null());
+    assert_eq!(external.len(), 2, "{events:?}");
     // The ping started after the relay and ended before it.
     assert!(
-        events[1]["end_us"].as_u64() < events[0]["end_us"].as_u64(),
+        external[1]["end_us"].as_u64() < external[0]["end_us"].as_u64(),
         "{events:?}"
     );
+    // The relay's call into the backend, which the host forwarded.
+    assert_eq!(forwarded.len(), 1, "{events:?}");
+    assert_eq!(forwarded[0]["instance"], "compose-backend-c");
+    assert_eq!(forwarded[0]["caller"], "compose-frontend-c");
+}
+
+#[test]
+fn compose_concurrent_links_a_chain() {
+    harness()
+        .args(["compose", &wasm("compose-frontend-c")])
+        .args(["--plug", &wasm("compose-middle-c")])
+        .args(["--plug", &wasm("compose-backend-c")])
+        .args([
+            "--chain",
+            "--concurrent",
+            "--call",
+            r#"examples:wasync/frontend#relay("far", 5)"#,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(r#"= "[FAR (via middle)]""#));
 }
 
 #[test]

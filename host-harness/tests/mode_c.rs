@@ -22,7 +22,9 @@ const SLOW: &str = "examples:wasync/slow";
 async fn single(loaded: &Loaded) -> (Driver, InstanceId) {
     let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
     let id = host.add("mode-tests", loaded, &[]).await.unwrap();
-    (host.start(), id)
+    let driver = host.start();
+    driver.record_trace(true);
+    (driver, id)
 }
 
 async fn wave(driver: &Driver, inst: InstanceId, call: &str) -> String {
@@ -77,7 +79,8 @@ async fn a_hundred_sleeping_calls_overlap_in_mode_c_and_serialise_in_mode_s() {
         "most calls ran alongside the first: {overlapping}"
     );
 
-    let (_, d) = run_many(&MODE_S, 10, 20).await;
+    // The same calls in mode S: one after another.
+    let (_, d) = run_many(&MODE_S, 100, 100).await;
     let trace = d.trace();
     for (i, a) in trace.iter().enumerate() {
         for b in &trace[i + 1..] {
@@ -111,7 +114,9 @@ async fn composed(chain: bool) -> (Driver, InstanceId, InstanceId) {
         )
         .await
         .unwrap();
-    (host.start(), front, back)
+    let driver = host.start();
+    driver.record_trace(true);
+    (driver, front, back)
 }
 
 #[tokio::test]
@@ -182,6 +187,71 @@ async fn cancelling_a_call_into_a_cancels_its_call_into_b() {
     );
 }
 
+#[tokio::test]
+async fn call_cancel_reaches_the_guest() {
+    let (d, g) = single(&MODE_C).await;
+    let stats_call = format!("{SLOW}#stats");
+    let call = d.call_wave(g, &format!("{SLOW}#sleep-for(60000)")).unwrap();
+    assert_eq!(d.stats().await.unwrap().pending_calls, 1);
+    call.cancel();
+    let stats = d.stats().await.unwrap();
+    assert_eq!((stats.pending_calls, stats.parked), (0, 0), "{stats:?}");
+    let guest = guest_gauges(&d.call(g, &stats_call, vec![]).unwrap().await.unwrap()[0]);
+    assert!(
+        guest.iter().all(|(_, v)| *v == Val::U32(0)),
+        "the cancelled sleep left something behind: {guest:?}"
+    );
+    assert!(
+        d.trace().iter().any(|t| t.outcome == "cancelled"),
+        "{:?}",
+        d.trace()
+    );
+}
+
+#[tokio::test]
+async fn a_caller_that_traps_has_its_calls_into_others_cancelled() {
+    let (d, front, back) = composed(false).await;
+    let relay = tokio::spawn(
+        d.call_wave(front, r#"examples:wasync/frontend#relay("never", 60000)"#)
+            .unwrap(),
+    );
+    for _ in 0..100 {
+        if wave(&d, back, "examples:wasync/backend#in-flight()").await == "1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let err = d
+        .call_wave(front, r#"examples:wasync/frontend#relay("panic", 0)"#)
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Trap, "{err}");
+    assert_eq!(
+        relay.await.unwrap().unwrap_err().kind(),
+        ErrorKind::InstanceDead
+    );
+    // The dead frontend's call into the backend was cancelled there.
+    assert_eq!(
+        wave(&d, back, "examples:wasync/backend#in-flight()").await,
+        "0"
+    );
+    let stats = d.stats().await.unwrap();
+    assert_eq!(
+        (stats.pending_calls, stats.import_calls),
+        (0, 0),
+        "{stats:?}"
+    );
+    let gauges = d.call(back, "gauges", vec![]).unwrap().await.unwrap();
+    assert_eq!(guest_gauges(&gauges[0]).len(), 4);
+    assert!(
+        guest_gauges(&gauges[0])
+            .iter()
+            .all(|(_, v)| *v == Val::U32(0)),
+        "{gauges:?}"
+    );
+}
+
 fn guest_gauges(stats: &Val) -> Vec<(String, Val)> {
     let Val::Record(fields) = stats else {
         panic!("{stats:?}")
@@ -236,6 +306,50 @@ async fn ten_thousand_cancelled_calls_leak_nothing() {
         host_after.entries >= host_before.entries + 20_000,
         "{host_after:?}"
     );
+}
+
+#[tokio::test]
+async fn ten_thousand_cancelled_calls_across_a_link_leak_nothing() {
+    let (d, front, back) = composed(false).await;
+    let gauges =
+        async |inst| guest_gauges(&d.call(inst, "gauges", vec![]).unwrap().await.unwrap()[0]);
+    let batch = async |n: u32| {
+        let calls: Vec<_> = (0..1000)
+            .map(|i| {
+                let ms = 60_000 + n * 1000 + i;
+                d.call_wave(
+                    front,
+                    &format!(r#"examples:wasync/frontend#relay("x", {ms})"#),
+                )
+                .unwrap()
+            })
+            .collect();
+        // Every call has reached the backend before it is cancelled.
+        let stats = d.stats().await.unwrap();
+        assert_eq!(stats.import_calls, 1000, "{stats:?}");
+        drop(calls);
+    };
+    // One batch first: cancelling a thousand calls in one entry makes the
+    // frontend's runtime create the one always-ready pollable it keeps
+    // for non-blocking checks. The baseline is the state after that.
+    batch(0).await;
+    let host_before = d.stats().await.unwrap();
+    let (front_before, back_before) = (gauges(front).await, gauges(back).await);
+    for n in 1..=10 {
+        batch(n).await;
+    }
+    assert_eq!(
+        wave(&d, back, "examples:wasync/backend#in-flight()").await,
+        "0"
+    );
+    let host_after = d.stats().await.unwrap();
+    assert_eq!(
+        host_after.table_entries, host_before.table_entries,
+        "{host_after:?}"
+    );
+    assert_eq!((host_after.pending_calls, host_after.import_calls), (0, 0));
+    assert_eq!(gauges(front).await, front_before);
+    assert_eq!(gauges(back).await, back_before);
 }
 
 #[tokio::test]
@@ -334,6 +448,40 @@ async fn a_call_id_reused_while_in_flight_is_a_protocol_error() {
     assert_eq!(err.kind(), ErrorKind::Protocol);
     assert!(err.to_string().contains("already in flight"), "{err}");
     assert_eq!(first.await.unwrap_err().kind(), ErrorKind::InstanceDead);
+}
+
+#[tokio::test]
+async fn a_call_reported_finished_twice_in_one_list_is_a_protocol_error() {
+    let (d, g) = rogue().await;
+    // The first report finishes the call; the second names a call that is
+    // no longer in flight.
+    assert_eq!(
+        d.call_wave(g, "job(4)").unwrap().await.unwrap(),
+        [Val::U32(12)]
+    );
+    let err = d.call_wave(g, "job(3)").unwrap().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InstanceDead);
+    assert!(
+        err.to_string()
+            .contains("call 12 finished, which is not a call in flight"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_id_reported_again_after_finishing_is_a_protocol_error() {
+    let (d, g) = rogue().await;
+    assert_eq!(
+        d.call_wave(g, "job(5)").unwrap().await.unwrap(),
+        [Val::U32(13)]
+    );
+    let err = d.call_wave(g, "job(3)").unwrap().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InstanceDead);
+    assert!(
+        err.to_string()
+            .contains("call 13 finished, which is not a call in flight"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

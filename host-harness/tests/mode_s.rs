@@ -202,6 +202,42 @@ async fn a_static_composition_awaits_the_imported_async_function() {
 }
 
 #[tokio::test]
+async fn calls_into_a_static_composition_serialise() {
+    use wasync_harness::concurrent::Concurrent;
+    let bytes = wasync_harness::compose::compose(
+        test_programs::COMPOSE_FRONTEND.as_ref(),
+        &[test_programs::COMPOSE_BACKEND.parse().unwrap()],
+    )
+    .unwrap();
+    let loaded = HARNESS.compile_bytes("frontend+backend", &bytes).unwrap();
+    // A host that overlaps whatever the component lets it: a mode S
+    // component exports plain functions, so each call runs to its end.
+    let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
+    let ab = host.add("frontend+backend", &loaded, &[]).await.unwrap();
+    let d = host.start();
+    d.record_trace(true);
+    let relay = tokio::spawn(
+        d.call_wave(ab, r#"examples:wasync/frontend#relay("slow", 200)"#)
+            .unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let ping = d
+        .call_wave(ab, "examples:wasync/frontend#ping()")
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(ping, [Val::String("pong".into())]);
+    assert!(relay.is_finished(), "ping ran while the relay waited on B");
+    assert_eq!(
+        relay.await.unwrap().unwrap(),
+        [Val::String("[SLOW]".into())]
+    );
+    let trace = d.trace();
+    assert_eq!(trace.len(), 2, "{trace:?}");
+    assert!(!trace[0].overlaps(&trace[1]), "{trace:?}");
+}
+
+#[tokio::test]
 async fn a_chain_of_three_composes_and_runs() {
     let bytes = wasync_harness::compose::compose_chain(&[
         test_programs::COMPOSE_FRONTEND.into(),

@@ -182,13 +182,7 @@ impl Guest for Autocomplete {
     }
 
     fn gauges() -> RuntimeGauges {
-        let s = wasync::runtime::stats();
-        RuntimeGauges {
-            live_tasks: s.live_tasks as u32,
-            live_timers: s.live_timers as u32,
-            registered_pollables: s.registered_pollables as u32,
-            waiters: s.waiters as u32,
-        }
+        examples_common::runtime_gauges!(RuntimeGauges)
     }
 }
 

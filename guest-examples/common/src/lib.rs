@@ -69,3 +69,17 @@ macro_rules! runtime_stats {
         }
     }};
 }
+
+/// Fills a generated `runtime-gauges` record: what the runtime still holds.
+#[macro_export]
+macro_rules! runtime_gauges {
+    ($ty:path) => {{
+        let s = ::wasync::runtime::stats();
+        $ty {
+            live_tasks: s.live_tasks as u32,
+            live_timers: s.live_timers as u32,
+            registered_pollables: s.registered_pollables as u32,
+            waiters: s.waiters as u32,
+        }
+    }};
+}

@@ -28,4 +28,10 @@ impl Guest for Backend {
     }
 }
 
+impl bindings::Guest for Backend {
+    fn gauges() -> bindings::RuntimeGauges {
+        examples_common::runtime_gauges!(bindings::RuntimeGauges)
+    }
+}
+
 bindings::export!(Backend with_types_in bindings);

@@ -12,7 +12,10 @@ mod bindings {
                 /// 1 returns a call id that is already in flight,
                 /// 2 parks a pollable and then drops it, leaving the host
                 /// a stale handle,
-                /// 3 behaves.
+                /// 3 behaves,
+                /// 4 reports its call finished twice in one list,
+                /// 5 reports its call finished again after the host
+                /// fetched the result (an id reused after finishing).
                 export job-start: func(how: u32) -> result<u32, u32>;
                 export job-finish: func(call-id: u32) -> u32;
             }
@@ -43,11 +46,22 @@ impl bindings::Guest for Rogue {
                 drop(pollable);
                 Err(8)
             }
+            4 => {
+                host::park(&[], &[12, 12]);
+                Err(12)
+            }
+            5 => {
+                host::park(&[], &[13]);
+                Err(13)
+            }
             _ => Ok(how),
         }
     }
 
     fn job_finish(call_id: u32) -> u32 {
+        if call_id == 13 {
+            host::park(&[], &[13]);
+        }
         call_id
     }
 }

@@ -93,4 +93,10 @@ impl Guest for Slow {
     }
 }
 
+impl bindings::Guest for Slow {
+    fn gauges() -> bindings::RuntimeGauges {
+        examples_common::runtime_gauges!(bindings::RuntimeGauges)
+    }
+}
+
 bindings::export!(Slow with_types_in bindings);
