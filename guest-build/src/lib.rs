@@ -261,18 +261,14 @@ impl Pipeline {
             guest: guest.name.clone(),
             message,
         };
-        let deps = self.repo.join("wit").join("deps");
-        let (resolve, lowering) =
-            wasync_lower::load_and_lower(&guest.wit, Some(world), mode, &[deps])
+        let deps = [self.repo.join("wit").join("deps")];
+        let (mut resolve, lowering) =
+            wasync_lower::load_and_lower(&guest.wit, Some(world), mode, &deps)
                 .map_err(|e| fail(format!("{e:#}")))?;
+        // cargo-component manifests list the ABI's folder among their
+        // dependencies whatever the mode: give mode S the same folders.
+        wasync_lower::add_abi(&mut resolve, &deps).map_err(|e| fail(format!("{e:#}")))?;
         let out = guest.dir.join("wit-lowered");
-        // The other mode's dependencies must not linger.
-        if out.exists() {
-            std::fs::remove_dir_all(&out).map_err(|error| BuildError::Io {
-                path: out.clone(),
-                error,
-            })?;
-        }
         wasync_lower::write_dir(&resolve, lowering.world, &out).map_err(|e| fail(format!("{e:#}")))
     }
 

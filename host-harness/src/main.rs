@@ -231,13 +231,13 @@ fn parse_mode(s: &str) -> Result<wasync_lower::Mode, String> {
 }
 
 fn lower(args: LowerArgs) -> wasync_harness::Result<Option<String>> {
-    let repo_deps = wasync_build::Pipeline::for_this_repo()
-        .repo
-        .join("wit")
-        .join("deps");
-    let (resolve, lowering) =
-        wasync_lower::load_and_lower(&args.wit, args.world.as_deref(), args.mode, &[repo_deps])
-            .map_err(|e| wasync_harness::Error::Config(format!("{e:#}")))?;
+    let (resolve, lowering) = wasync_lower::load_and_lower(
+        &args.wit,
+        args.world.as_deref(),
+        args.mode,
+        &[wasync_lower::vendored_deps()],
+    )
+    .map_err(|e| wasync_harness::Error::Config(format!("{e:#}")))?;
     match args.out {
         Some(dir) => {
             wasync_lower::write_dir(&resolve, lowering.world, &dir)

@@ -31,9 +31,8 @@ use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 use wit_parser::{
-    CloneMaps, Docs, Function, FunctionKind, InterfaceId, PackageId, PackageName, Param, Resolve,
-    Result_, Stability, Type, TypeDef, TypeDefKind, TypeId, TypeOwner, WorldId, WorldItem,
-    WorldKey,
+    CloneMaps, Docs, Function, FunctionKind, InterfaceId, PackageId, Param, Resolve, Result_,
+    Stability, Type, TypeDef, TypeDefKind, TypeId, TypeOwner, WorldId, WorldItem, WorldKey,
 };
 
 /// The wasync ABI package, embedded so every tool lowers with the same one.
@@ -42,6 +41,17 @@ pub const ABI_WIT: &str = include_str!("../../wit/abi/abi.wit");
 pub const ABI_PACKAGE: &str = "wasync:abi@0.1.0";
 /// The version of `wasi:io` the ABI uses for `pollable`.
 pub const WASI_IO: &str = "wasi:io@0.2.12";
+/// The interfaces of mode C bindings that wasync provides itself, as
+/// wit-bindgen's `with` keys name them.
+pub const ABI_HOST_INTERFACE: &str = "wasync:abi/host@0.1.0";
+pub const WASI_IO_POLL_INTERFACE: &str = "wasi:io/poll@0.2.12";
+
+/// This repository's vendored WIT dependencies, where the guest build
+/// pipeline puts the WASI WIT: the folder to pass [`add_abi`] when the
+/// author's WIT does not carry `wasi:io` itself.
+pub fn vendored_deps() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/deps")
+}
 
 /// A lowering: how async functions become WASI 0.2 functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,9 +127,9 @@ pub struct AsyncFunc {
     pub direction: Direction,
     /// The interface it belongs to; `None` for a function of the world.
     pub interface: Option<InterfaceId>,
-    /// For an interface declared inline in the world (`import dict:
-    /// interface { … }`), its name there.
-    pub inline_name: Option<String>,
+    /// The world's key for that interface: its name for one declared
+    /// inline (`import dict: interface { … }`), else the interface itself.
+    pub key: Option<WorldKey>,
     /// The function as written, before lowering.
     pub original: Function,
 }
@@ -127,10 +137,7 @@ pub struct AsyncFunc {
 impl AsyncFunc {
     /// The resource of a method or static function.
     pub fn resource(&self) -> Option<TypeId> {
-        match self.original.kind {
-            FunctionKind::AsyncMethod(r) | FunctionKind::AsyncStatic(r) => Some(r),
-            _ => None,
-        }
+        self.original.kind.resource()
     }
 
     /// The name without `[method]res.` or `[static]res.`.
@@ -148,15 +155,6 @@ pub struct Lowering {
     pub funcs: Vec<AsyncFunc>,
     /// The `wasync:abi` package, in mode C.
     pub abi: Option<PackageId>,
-}
-
-fn is_async(kind: &FunctionKind) -> bool {
-    matches!(
-        kind,
-        FunctionKind::AsyncFreestanding
-            | FunctionKind::AsyncMethod(_)
-            | FunctionKind::AsyncStatic(_)
-    )
 }
 
 /// The sync kind with the same shape.
@@ -250,11 +248,27 @@ fn split(resolve: &mut Resolve, f: &Function) -> (Function, Function) {
     (start, finish)
 }
 
+/// What `f` becomes in `mode`: one sync function, or the start and finish
+/// pair.
+fn lower_fn(resolve: &mut Resolve, f: &Function, mode: Mode) -> Vec<Function> {
+    match mode {
+        Mode::Standard => {
+            let mut sync = f.clone();
+            sync.kind = sync_kind(&sync.kind);
+            vec![sync]
+        }
+        Mode::Concurrent => {
+            let (start, finish) = split(resolve, f);
+            vec![start, finish]
+        }
+    }
+}
+
 /// Lowers the functions of one interface in place.
 fn lower_interface(
     resolve: &mut Resolve,
     id: InterfaceId,
-    inline_name: Option<&str>,
+    key: &WorldKey,
     mode: Mode,
     direction: Direction,
     out: &mut Vec<AsyncFunc>,
@@ -262,28 +276,19 @@ fn lower_interface(
     let functions = std::mem::take(&mut resolve.interfaces[id].functions);
     let mut lowered = wit_parser::IndexMap::default();
     for (name, f) in functions {
-        if !is_async(&f.kind) {
+        if !f.kind.is_async() {
             lowered.insert(name, f);
             continue;
+        }
+        for g in lower_fn(resolve, &f, mode) {
+            lowered.insert(g.name.clone(), g);
         }
         out.push(AsyncFunc {
             direction,
             interface: Some(id),
-            inline_name: inline_name.map(str::to_owned),
-            original: f.clone(),
+            key: Some(key.clone()),
+            original: f,
         });
-        match mode {
-            Mode::Standard => {
-                let mut sync = f;
-                sync.kind = sync_kind(&sync.kind);
-                lowered.insert(name, sync);
-            }
-            Mode::Concurrent => {
-                let (start, finish) = split(resolve, &f);
-                lowered.insert(start.name.clone(), start);
-                lowered.insert(finish.name.clone(), finish);
-            }
-        }
     }
     resolve.interfaces[id].functions = lowered;
 }
@@ -301,14 +306,10 @@ pub fn lower(resolve: &mut Resolve, world: WorldId, mode: Mode) -> Result<Loweri
     ];
     for (direction, items) in &sides {
         for (key, item) in items {
-            if let WorldItem::Interface { id, .. } = item {
-                let inline = match key {
-                    WorldKey::Name(n) => Some(n.as_str()),
-                    WorldKey::Interface(_) => None,
-                };
-                if seen.insert(*id) {
-                    lower_interface(resolve, *id, inline, mode, *direction, &mut funcs);
-                }
+            if let WorldItem::Interface { id, .. } = item
+                && seen.insert(*id)
+            {
+                lower_interface(resolve, *id, key, mode, *direction, &mut funcs);
             }
         }
     }
@@ -316,31 +317,17 @@ pub fn lower(resolve: &mut Resolve, world: WorldId, mode: Mode) -> Result<Loweri
         let mut lowered = wit_parser::IndexMap::default();
         for (key, item) in items {
             match item {
-                WorldItem::Function(f) if is_async(&f.kind) => {
+                WorldItem::Function(f) if f.kind.is_async() => {
+                    // A world's own functions are keyed by their names.
+                    for g in lower_fn(resolve, &f, mode) {
+                        lowered.insert(WorldKey::Name(g.name.clone()), WorldItem::Function(g));
+                    }
                     funcs.push(AsyncFunc {
                         direction,
                         interface: None,
-                        inline_name: None,
-                        original: f.clone(),
+                        key: None,
+                        original: f,
                     });
-                    match mode {
-                        Mode::Standard => {
-                            let mut sync = f;
-                            sync.kind = sync_kind(&sync.kind);
-                            lowered.insert(key, WorldItem::Function(sync));
-                        }
-                        Mode::Concurrent => {
-                            let (start, finish) = split(resolve, &f);
-                            lowered.insert(
-                                WorldKey::Name(start.name.clone()),
-                                WorldItem::Function(start),
-                            );
-                            lowered.insert(
-                                WorldKey::Name(finish.name.clone()),
-                                WorldItem::Function(finish),
-                            );
-                        }
-                    }
                 }
                 other => {
                     lowered.insert(key, other);
@@ -376,17 +363,10 @@ pub fn lower(resolve: &mut Resolve, world: WorldId, mode: Mode) -> Result<Loweri
 /// The package named `name` (`ns:pkg@version`), if `resolve` has it.
 pub fn find_package(resolve: &Resolve, name: &str) -> Option<PackageId> {
     resolve
-        .packages
+        .package_names
         .iter()
-        .find(|(_, p)| package_name(&p.name) == name)
-        .map(|(id, _)| id)
-}
-
-fn package_name(n: &PackageName) -> String {
-    match &n.version {
-        Some(v) => format!("{}:{}@{v}", n.namespace, n.name),
-        None => format!("{}:{}", n.namespace, n.name),
-    }
+        .find(|(n, _)| n.to_string() == name)
+        .map(|(_, id)| *id)
 }
 
 /// Where `wasi:io` may be found on disk: `<dir>/io/` or `<dir>/io.wit` in
@@ -502,18 +482,10 @@ pub fn load_and_lower(
         .push_path(wit_dir)
         .map_err(|e| anyhow::anyhow!("{}", resolve.render_error(&e)))?;
     let world = resolve.select_world(&[pkg], world)?;
-    let mut deps = vec![wit_dir.join("deps")];
-    deps.extend_from_slice(extra_deps);
-    match mode {
-        Mode::Concurrent => {
-            add_abi(&mut resolve, &deps)?;
-        }
-        // Mode S does not use the ABI, but having it in the Resolve when it
-        // can be found gives `write_dir` the same set of dependency folders
-        // in both modes, which cargo-component manifests list statically.
-        Mode::Standard => {
-            let _ = add_abi(&mut resolve, &deps);
-        }
+    if mode == Mode::Concurrent {
+        let mut deps = vec![wit_dir.join("deps")];
+        deps.extend_from_slice(extra_deps);
+        add_abi(&mut resolve, &deps)?;
     }
     let lowering = lower(&mut resolve, world, mode)?;
     Ok((resolve, lowering))

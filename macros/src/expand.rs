@@ -8,7 +8,7 @@ use syn::Error;
 use wasync_lower::{Mode, lower};
 use wit_bindgen_core::WorldGenerator;
 use wit_bindgen_rust::{Opts, WithOption};
-use wit_parser::{Function, FunctionKind, InterfaceId, Resolve, TypeId, WorldId, WorldItem};
+use wit_parser::{Function, InterfaceId, Resolve, TypeId, WorldId, WorldItem, WorldKey};
 
 use crate::config::Config;
 use crate::rewrite;
@@ -17,48 +17,35 @@ use crate::rewrite;
 /// declares them (before lowering).
 pub struct ExportGroup {
     pub interface: Option<InterfaceId>,
-    /// For an interface declared inline in the world, its name there.
-    pub inline_name: Option<String>,
+    /// The world's key for that interface (see `AsyncFunc::key`).
+    pub key: Option<WorldKey>,
     /// `ns:pkg/iface`, or `world <name>` for the world's own functions.
     pub label: String,
     pub resource: Option<(TypeId, String)>,
     pub funcs: Vec<Function>,
 }
 
-fn resource_of(kind: &FunctionKind) -> Option<TypeId> {
-    match kind {
-        FunctionKind::Method(r)
-        | FunctionKind::AsyncMethod(r)
-        | FunctionKind::Static(r)
-        | FunctionKind::AsyncStatic(r)
-        | FunctionKind::Constructor(r)
-        | FunctionKind::MethodGetter(r)
-        | FunctionKind::MethodSetter(r) => Some(*r),
-        _ => None,
-    }
-}
-
 fn push_grouped(
     groups: &mut Vec<ExportGroup>,
     resolve: &Resolve,
     interface: Option<InterfaceId>,
-    inline_name: Option<&str>,
+    key: Option<&WorldKey>,
     label: &str,
     f: &Function,
 ) {
-    let resource = resource_of(&f.kind).map(|r| {
+    let resource = f.kind.resource().map(|r| {
         let name = resolve.types[r].name.clone().unwrap_or_default();
         (r, name)
     });
-    let key = resource.as_ref().map(|r| r.0);
+    let owner = resource.as_ref().map(|r| r.0);
     match groups
         .iter_mut()
-        .find(|g| g.interface == interface && g.resource.as_ref().map(|r| r.0) == key)
+        .find(|g| g.interface == interface && g.resource.as_ref().map(|r| r.0) == owner)
     {
         Some(g) => g.funcs.push(f.clone()),
         None => groups.push(ExportGroup {
             interface,
-            inline_name: inline_name.map(str::to_owned),
+            key: key.cloned(),
             label: label.to_owned(),
             resource,
             funcs: vec![f.clone()],
@@ -78,15 +65,11 @@ fn export_groups(resolve: &Resolve, world: WorldId) -> Vec<ExportGroup> {
                 push_grouped(&mut groups, resolve, None, None, &world_label, f)
             }
             WorldItem::Interface { id, .. } => {
-                let inline = match key {
-                    wit_parser::WorldKey::Name(n) => Some(n.as_str()),
-                    wit_parser::WorldKey::Interface(_) => None,
-                };
                 let label = resolve
                     .id_of(*id)
-                    .unwrap_or_else(|| format!("interface `{}`", inline.unwrap_or("?")));
+                    .unwrap_or_else(|| format!("interface `{}`", resolve.name_world_key(key)));
                 for f in resolve.interfaces[*id].functions.values() {
-                    push_grouped(&mut groups, resolve, Some(*id), inline, &label, f);
+                    push_grouped(&mut groups, resolve, Some(*id), Some(key), &label, f);
                 }
             }
             WorldItem::Type { .. } => {}
@@ -95,14 +78,27 @@ fn export_groups(resolve: &Resolve, world: WorldId) -> Vec<ExportGroup> {
     groups
 }
 
+/// A WIT error at the macro's path argument. wit-parser's rendering points
+/// at the file with a `--> file:line:column` line; the message repeats that
+/// place in words first, since tools that shorten `-->` lines (such as
+/// trybuild) would otherwise drop the line number.
 fn wit_error(span: Span, resolve: &Resolve, e: &anyhow::Error) -> Error {
-    Error::new(span, resolve.render_error(e))
-}
-
-/// The repository's vendored WIT dependencies, where the mode C lowering
-/// finds `wasi:io` when the author's WIT does not carry it.
-fn repo_deps() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wit/deps")
+    let rendered = resolve.render_error(e);
+    let place = rendered.lines().find_map(|l| {
+        let at = l.trim_start().strip_prefix("--> ")?;
+        let mut parts = at.rsplitn(3, ':');
+        let (col, line, file) = (parts.next()?, parts.next()?, parts.next()?);
+        line.parse::<u32>().ok()?;
+        let file = std::path::Path::new(file)
+            .file_name()?
+            .to_string_lossy()
+            .into_owned();
+        Some(format!("{file}, line {line}, column {col}"))
+    });
+    match place {
+        Some(place) => Error::new(span, format!("WIT error in {place}: {rendered}")),
+        None => Error::new(span, rendered),
+    }
 }
 
 pub fn expand(config: Config) -> syn::Result<TokenStream> {
@@ -165,7 +161,7 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
 
     let groups = export_groups(&resolve, world);
     if mode == Mode::Concurrent {
-        deps_dirs.push(repo_deps());
+        deps_dirs.push(wasync_lower::vendored_deps());
         wasync_lower::add_abi(&mut resolve, &deps_dirs)
             .map_err(|e| Error::new(config.span, format!("{e:#}")))?;
     }
@@ -190,9 +186,12 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
     }
     if mode == Mode::Concurrent {
         for (name, path) in [
-            ("wasync:abi/host@0.1.0", "::wasync::__private::abi_host"),
             (
-                "wasi:io/poll@0.2.12",
+                wasync_lower::ABI_HOST_INTERFACE,
+                "::wasync::__private::abi_host",
+            ),
+            (
+                wasync_lower::WASI_IO_POLL_INTERFACE,
                 "::wasync::__private::wasip2::io::poll",
             ),
         ] {

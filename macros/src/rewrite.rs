@@ -17,64 +17,48 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::{FnArg, ImplItem, Item, ItemTrait, Pat, ReturnType, Signature, TraitItem};
 use wasync_lower::{AsyncFunc, Direction, Lowering, Mode};
+use wit_bindgen_core::name_package_module;
 use wit_bindgen_rust::to_rust_ident;
-use wit_parser::{Function, FunctionKind, InterfaceId, Resolve};
+use wit_parser::{Function, FunctionKind, Resolve, WorldKey};
 
 use crate::expand::ExportGroup;
 
-/// The module path of an interface, as wit-bindgen lays it out: its
-/// package's namespace and name then its own name, or for an interface
-/// declared inline in the world, the name it has there.
-fn interface_path(
-    resolve: &Resolve,
-    id: InterfaceId,
-    inline_name: Option<&str>,
-    export: bool,
-) -> Vec<String> {
-    let iface = &resolve.interfaces[id];
+/// The module path of the interface the world knows by `key`, as
+/// wit-bindgen lays it out: for an interface declared inline, the name it
+/// has in the world; otherwise its package's namespace, the package's
+/// module (with the version when the world uses two versions of the
+/// package) and its own name.
+fn module_path(resolve: &Resolve, key: &WorldKey, export: bool) -> Vec<String> {
     let mut path = Vec::new();
     if export {
         path.push("exports".to_owned());
     }
-    if let Some(name) = inline_name {
-        path.push(to_rust_ident(name));
-        return path;
-    }
-    if let Some(pkg) = iface.package {
-        let name = &resolve.packages[pkg].name;
-        path.push(to_rust_ident(&name.namespace));
-        path.push(to_rust_ident(&name.name));
-    }
-    if let Some(n) = &iface.name {
-        path.push(to_rust_ident(n));
+    match key {
+        WorldKey::Name(name) => path.push(to_rust_ident(name)),
+        WorldKey::Interface(id) => {
+            let iface = &resolve.interfaces[*id];
+            if let Some(pkg) = iface.package {
+                path.push(to_rust_ident(&resolve.packages[pkg].name.namespace));
+                path.push(name_package_module(resolve, pkg));
+            }
+            if let Some(n) = &iface.name {
+                path.push(to_rust_ident(n));
+            }
+        }
     }
     path
 }
 
-/// The items of the module at `path`. A segment that is not found may be
-/// preceded by a version module (`v0_2_0`), which wit-bindgen adds when a
-/// world uses two versions of one package.
+/// The items of the module at `path`.
 fn module_items<'a>(items: &'a mut Vec<Item>, path: &[String]) -> Option<&'a mut Vec<Item>> {
     let Some((first, rest)) = path.split_first() else {
         return Some(items);
     };
-    let direct = items.iter().position(
-        |i| matches!(i, Item::Mod(m) if m.ident == first.as_str() && m.content.is_some()),
-    );
-    if let Some(i) = direct {
-        let Item::Mod(m) = &mut items[i] else {
-            unreachable!()
-        };
-        return module_items(&mut m.content.as_mut()?.1, rest);
-    }
-    let version = items.iter().position(|i| {
-        matches!(i, Item::Mod(m) if m.ident.to_string().starts_with('v')
-            && m.ident.to_string()[1..].starts_with(|c: char| c.is_ascii_digit()))
+    let module = items.iter_mut().find_map(|i| match i {
+        Item::Mod(m) if m.ident == first.as_str() => m.content.as_mut(),
+        _ => None,
     })?;
-    let Item::Mod(m) = &mut items[version] else {
-        unreachable!()
-    };
-    module_items(&mut m.content.as_mut()?.1, path)
+    module_items(&mut module.1, rest)
 }
 
 fn hidden(attrs: &mut Vec<syn::Attribute>) {
@@ -136,6 +120,20 @@ fn has_receiver(sig: &Signature) -> bool {
     matches!(sig.inputs.first(), Some(FnArg::Receiver(_)))
 }
 
+/// A call of the renamed function `sig` with the wrapper's own arguments:
+/// a method through `self`, a resource's other functions through `Self`.
+fn call_of(sig: &Signature, owner: bool) -> TokenStream {
+    let inner = &sig.ident;
+    let args = arg_names(sig);
+    if has_receiver(sig) {
+        quote!(self.#inner(#(#args),*))
+    } else if owner {
+        quote!(Self::#inner(#(#args),*))
+    } else {
+        quote!(#inner(#(#args),*))
+    }
+}
+
 fn docs_of(f: &Function) -> TokenStream {
     match &f.docs.contents {
         Some(d) => {
@@ -173,17 +171,9 @@ fn import_wrapper(
     let wrapper = match mode {
         Mode::Standard => {
             let sig = take_renamed(items, owner.as_deref(), &name).ok_or_else(missing)?;
-            let inner = &sig.ident;
             let inputs = &sig.inputs;
             let output = &sig.output;
-            let args = arg_names(&sig);
-            let call = if has_receiver(&sig) {
-                quote!(self.#inner(#(#args),*))
-            } else if owner.is_some() {
-                quote!(Self::#inner(#(#args),*))
-            } else {
-                quote!(#inner(#(#args),*))
-            };
+            let call = call_of(&sig, owner.is_some());
             quote! {
                 #docs
                 #[allow(clippy::unused_async)]
@@ -197,22 +187,14 @@ fn import_wrapper(
                 .ok_or_else(missing)?;
             let finish = take_renamed(items, owner.as_deref(), &format!("{name}_finish"))
                 .ok_or_else(missing)?;
-            let (start_ident, finish_ident) = (&start.ident, &finish.ident);
             let inputs = &start.inputs;
             let output = &finish.output;
-            let args = arg_names(&start);
-            let (call, finish_path) = if has_receiver(&start) {
-                (
-                    quote!(self.#start_ident(#(#args),*)),
-                    quote!(Self::#finish_ident),
-                )
-            } else if owner.is_some() {
-                (
-                    quote!(Self::#start_ident(#(#args),*)),
-                    quote!(Self::#finish_ident),
-                )
-            } else {
-                (quote!(#start_ident(#(#args),*)), quote!(#finish_ident))
+            let call = call_of(&start, owner.is_some());
+            let finish_ident = &finish.ident;
+            // The finish of a resource's async function is a static function.
+            let finish_path = match owner {
+                Some(_) => quote!(Self::#finish_ident),
+                None => quote!(#finish_ident),
             };
             quote! {
                 #docs
@@ -241,8 +223,8 @@ pub fn import_wrappers(
         .iter()
         .filter(|f| f.direction == Direction::Import)
     {
-        let path = match func.interface {
-            Some(id) => interface_path(resolve, id, func.inline_name.as_deref(), false),
+        let path = match &func.key {
+            Some(key) => module_path(resolve, key, false),
             None => Vec::new(),
         };
         let Some(items) = module_items(&mut file.items, &path) else {
@@ -322,15 +304,6 @@ fn trait_method<'a>(t: &'a ItemTrait, name: &str) -> Option<&'a Signature> {
     })
 }
 
-fn is_async_kind(kind: &FunctionKind) -> bool {
-    matches!(
-        kind,
-        FunctionKind::AsyncFreestanding
-            | FunctionKind::AsyncMethod(_)
-            | FunctionKind::AsyncStatic(_)
-    )
-}
-
 /// The Rust name the author writes for a WIT function.
 fn rust_name(f: &Function) -> String {
     match f.kind {
@@ -342,7 +315,7 @@ fn rust_name(f: &Function) -> String {
 /// The signature the author should write, read from the lowered trait.
 fn expected(t: &ItemTrait, f: &Function, mode: Mode) -> Option<String> {
     let name = rust_name(f);
-    let is_async = is_async_kind(&f.kind);
+    let is_async = f.kind.is_async();
     let (params, output) = if is_async && mode == Mode::Concurrent {
         let start = trait_method(t, &format!("{name}_start"))?;
         let finish = trait_method(t, &format!("{name}_finish"))?;
@@ -371,8 +344,8 @@ fn user_param_count(f: &Function) -> usize {
 /// Adds the table `__WASYNC_FUNCS` to every generated trait of an export.
 pub fn export_tables(file: &mut syn::File, resolve: &Resolve, groups: &[ExportGroup], mode: Mode) {
     for group in groups {
-        let path = match group.interface {
-            Some(id) => interface_path(resolve, id, group.inline_name.as_deref(), true),
+        let path = match &group.key {
+            Some(key) => module_path(resolve, key, true),
             None => Vec::new(),
         };
         let trait_name = match &group.resource {
@@ -393,7 +366,7 @@ pub fn export_tables(file: &mut syn::File, resolve: &Resolve, groups: &[ExportGr
             .iter()
             .map(|f| {
                 let name = rust_name(f);
-                let is_async = is_async_kind(&f.kind);
+                let is_async = f.kind.is_async();
                 let params = user_param_count(f);
                 let sig = expected(t, f, mode).unwrap_or_else(|| format!("fn {name}(..)"));
                 let place = match &group.resource {

@@ -42,24 +42,18 @@
 ///     }
 /// }
 /// ```
-#[cfg(not(feature = "concurrent"))]
 #[macro_export]
 macro_rules! generate {
     ($($input:tt)*) => {
-        $crate::__private::generate_impl!(@default_mode "S" $($input)*);
+        $crate::__private::select_mode! {
+            S => { $crate::__private::generate_impl!(@default_mode "S" $($input)*); }
+            C => { $crate::__private::generate_impl!(@default_mode "C" $($input)*); }
+        }
     };
 }
 
-/// See the documentation of the mode S variant.
-#[cfg(feature = "concurrent")]
-#[macro_export]
-macro_rules! generate {
-    ($($input:tt)*) => {
-        $crate::__private::generate_impl!(@default_mode "C" $($input)*);
-    };
-}
-
-/// Picks the expansion of `#[async_export]` for this build's mode.
+/// Picks the expansion of `generate!` and `#[async_export]` for this
+/// build's mode.
 #[cfg(not(feature = "concurrent"))]
 #[doc(hidden)]
 #[macro_export]
@@ -67,7 +61,8 @@ macro_rules! __select_mode {
     (S => { $($s:tt)* } C => { $($c:tt)* }) => { $($s)* };
 }
 
-/// Picks the expansion of `#[async_export]` for this build's mode.
+/// Picks the expansion of `generate!` and `#[async_export]` for this
+/// build's mode.
 #[cfg(feature = "concurrent")]
 #[doc(hidden)]
 #[macro_export]
