@@ -195,22 +195,27 @@ fn status_letter(c: &CallRecord) -> char {
     }
 }
 
-/// One row per user, one column per slice of the session: where each user
-/// had a call in flight.
+/// One row per user, one column per slice of the session: each of the
+/// user's calls starts with its outcome's letter and runs on with `#` for
+/// as long as it was in flight, so calls that follow each other closely
+/// stay apart.
 pub fn terminal_timeline(s: &Session, users: usize, width: usize) -> String {
     let mut out = String::new();
     let span = s.wall.as_secs_f64().max(1e-9);
     let _ = writeln!(
         out,
-        "  mode {} ({:.2} s across; one row per user, # = a call in flight)",
+        "  mode {} ({:.2} s across; one row per user; each call is its outcome's letter, then # while in flight:\n  \
+         o ok, t a source timed out, c from the cache, f a source failed, x an error)",
         s.mode, span
     );
+    let column = |t: Duration| ((t.as_secs_f64() / span) * width as f64) as usize;
     for user in 0..users {
         let mut row = vec![' '; width];
         for c in s.calls.iter().filter(|c| c.user == user) {
-            let a = ((c.start.as_secs_f64() / span) * width as f64) as usize;
-            let b = (((c.end.as_secs_f64() / span) * width as f64).ceil() as usize).max(a + 1);
-            for cell in row.iter_mut().take(b.min(width)).skip(a.min(width - 1)) {
+            let a = column(c.start).min(width - 1);
+            let b = column(c.end).clamp(a + 1, width);
+            row[a] = status_letter(c);
+            for cell in &mut row[a + 1..b] {
                 *cell = '#';
             }
         }
@@ -412,5 +417,61 @@ fn end_progress() {
     use std::io::IsTerminal;
     if std::io::stderr().is_terminal() {
         eprintln!();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(
+        user: usize,
+        start_ms: u64,
+        end_ms: u64,
+        outcome: Result<Completion, String>,
+    ) -> CallRecord {
+        CallRecord {
+            user,
+            prefix: "p".into(),
+            start: Duration::from_millis(start_ms),
+            end: Duration::from_millis(end_ms),
+            outcome,
+        }
+    }
+
+    fn done() -> Completion {
+        Completion {
+            suggestions: Vec::new(),
+            sources: vec![("dict".into(), Status::Ok, 0)],
+            cached: false,
+        }
+    }
+
+    #[test]
+    fn the_terminal_timeline_shows_each_call_where_it_ran() {
+        let session = Session {
+            mode: "S",
+            wall: Duration::from_millis(100),
+            calls: vec![
+                call(0, 0, 30, Ok(done())),
+                call(0, 30, 50, Err("boom".into())),
+                call(
+                    1,
+                    50,
+                    100,
+                    Ok(Completion {
+                        cached: true,
+                        ..done()
+                    }),
+                ),
+            ],
+        };
+        let text = terminal_timeline(&session, 2, 10);
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("  user")).collect();
+        assert_eq!(
+            rows,
+            ["  user00 |o##x#     |", "  user01 |     c####|"],
+            "{text}"
+        );
     }
 }
