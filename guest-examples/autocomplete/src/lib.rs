@@ -2,8 +2,9 @@
 //!
 //! `complete` queries every source at once. At the timeout it returns
 //! whatever has arrived, marking late sources timed out, merges and ranks.
-//! It keeps a small cache of recent prefixes; when a source was late, a
-//! background task (which outlives the call) keeps waiting for it and
+//! It keeps a small cache of recent prefixes. A late source's query is
+//! dropped at the timeout, which cancels it; a background task (which
+//! outlives the call) asks that source again, with more patience, and
 //! refreshes the cached answer.
 
 mod rank;
@@ -127,8 +128,9 @@ fn remember(prefix: &str, limit: u32, answers: Vec<Option<Answer>>) {
     });
 }
 
-/// Keeps waiting for the sources that were late and puts their answers in
-/// the cache. Runs as a spawned task, after the call that started it.
+/// Asks the sources that were late again, with more patience, and puts
+/// their answers in the cache. Runs as a spawned task, after the call that
+/// started it.
 async fn refresh(prefix: String, limit: u32, late: Vec<usize>, patience: Duration) {
     let deadline = Instant::now() + patience;
     let answers = ask_all(&prefix, limit, &late, deadline).await;
