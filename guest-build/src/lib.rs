@@ -9,9 +9,10 @@
 //! - Missing tools are installed, never assumed: the wasm targets through
 //!   `rustup target add`, cargo-component through
 //!   `cargo install --locked cargo-component@0.21.1`.
-//! - The WASI WIT that guests and the lowering need is copied from the
-//!   pinned `wasip2` crate's packaged `wit/` folder into the git-ignored
-//!   `wit/deps/`, so nothing resolves WIT over the network.
+//! - No WIT is vendored: the WASI and wasync WIT that guests and the
+//!   lowering need ships inside `wasync-lower`, copied at its build time
+//!   from the pinned `wasip2` crate, so nothing resolves WIT over the
+//!   network.
 //! - A guest is rebuilt only when one of its inputs changed: the stamp next
 //!   to each artifact records a hash of every input file.
 //! - A guest that fails to build fails the whole step, and the error carries
@@ -24,7 +25,6 @@ mod data;
 mod fingerprint;
 mod manifest;
 mod tools;
-mod wit_deps;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -58,8 +58,6 @@ pub enum BuildError {
         path: PathBuf,
         error: std::io::Error,
     },
-    /// The WASI WIT could not be located in the pinned crates.
-    WitDeps(String),
     /// Lowering the world of a cargo-component guest failed.
     Lower { guest: String, message: String },
 }
@@ -87,7 +85,6 @@ impl fmt::Display for BuildError {
                 write!(f, "{}: {message}", path.display())
             }
             BuildError::Io { path, error } => write!(f, "{}: {error}", path.display()),
-            BuildError::WitDeps(msg) => write!(f, "cannot vendor the WASI WIT: {msg}"),
             BuildError::Lower { guest, message } => {
                 write!(f, "lowering the WIT of guest `{guest}` failed: {message}")
             }
@@ -167,7 +164,6 @@ impl Pipeline {
         if guests.iter().any(|g| g.cargo_component) {
             tools::ensure_cargo_component(self)?;
         }
-        wit_deps::vendor(self, &meta)?;
         self.fetch_word_list()?;
         self.build_all(&guests)
     }
@@ -261,13 +257,11 @@ impl Pipeline {
             guest: guest.name.clone(),
             message,
         };
-        let deps = [self.repo.join("wit").join("deps")];
-        let (mut resolve, lowering) =
-            wasync_lower::load_and_lower(&guest.wit, Some(world), mode, &deps)
-                .map_err(|e| fail(format!("{e:#}")))?;
+        let (mut resolve, lowering) = wasync_lower::load_and_lower(&guest.wit, Some(world), mode)
+            .map_err(|e| fail(format!("{e:#}")))?;
         // cargo-component manifests list the ABI's folder among their
         // dependencies whatever the mode: give mode S the same folders.
-        wasync_lower::add_abi(&mut resolve, &deps).map_err(|e| fail(format!("{e:#}")))?;
+        wasync_lower::add_abi(&mut resolve).map_err(|e| fail(format!("{e:#}")))?;
         let out = guest.dir.join("wit-lowered");
         wasync_lower::write_dir(&resolve, lowering.world, &out).map_err(|e| fail(format!("{e:#}")))
     }

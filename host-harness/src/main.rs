@@ -231,15 +231,15 @@ fn parse_mode(s: &str) -> Result<wasync_lower::Mode, String> {
 }
 
 fn lower(args: LowerArgs) -> wasync_harness::Result<Option<String>> {
-    let (resolve, lowering) = wasync_lower::load_and_lower(
-        &args.wit,
-        args.world.as_deref(),
-        args.mode,
-        &[wasync_lower::vendored_deps()],
-    )
-    .map_err(|e| wasync_harness::Error::Config(format!("{e:#}")))?;
+    let (mut resolve, lowering) =
+        wasync_lower::load_and_lower(&args.wit, args.world.as_deref(), args.mode)
+            .map_err(|e| wasync_harness::Error::Config(format!("{e:#}")))?;
     match args.out {
         Some(dir) => {
+            // The same dependency folders in every mode, so that one
+            // cargo-component manifest serves them all.
+            wasync_lower::add_abi(&mut resolve)
+                .map_err(|e| wasync_harness::Error::Config(format!("{e:#}")))?;
             wasync_lower::write_dir(&resolve, lowering.world, &dir)
                 .map_err(|e| wasync_harness::Error::Config(format!("{e:#}")))?;
             Ok(None)

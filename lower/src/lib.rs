@@ -26,32 +26,31 @@
 //! ```
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use wit_parser::{
     CloneMaps, Docs, Function, FunctionKind, InterfaceId, PackageId, Param, Resolve, Result_,
     Stability, Type, TypeDef, TypeDefKind, TypeId, TypeOwner, WorldId, WorldItem, WorldKey,
 };
 
-/// The wasync ABI package, embedded so every tool lowers with the same one.
-pub const ABI_WIT: &str = include_str!("../../wit/abi/abi.wit");
-/// Its name as WIT writes it.
+mod load;
+pub mod shipped;
+
+pub use load::{LoadError, LoadedWit, Origin, load};
+pub use shipped::ABI_WIT;
+
+/// The wasync ABI package's name as WIT writes it.
 pub const ABI_PACKAGE: &str = "wasync:abi@0.1.0";
-/// The version of `wasi:io` the ABI uses for `pollable`.
+/// The version of `wasi:io` the ABI uses for `pollable`: the one wasync
+/// ships (`tests/shipped.rs` keeps the two in step).
 pub const WASI_IO: &str = "wasi:io@0.2.12";
 /// The interfaces of mode C bindings that wasync provides itself, as
 /// wit-bindgen's `with` keys name them.
 pub const ABI_HOST_INTERFACE: &str = "wasync:abi/host@0.1.0";
+/// The `wasi:io/poll` interface the ABI's `pollable` comes from.
 pub const WASI_IO_POLL_INTERFACE: &str = "wasi:io/poll@0.2.12";
-
-/// This repository's vendored WIT dependencies, where the guest build
-/// pipeline puts the WASI WIT: the folder to pass [`add_abi`] when the
-/// author's WIT does not carry `wasi:io` itself.
-pub fn vendored_deps() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/deps")
-}
 
 /// A lowering: how async functions become WASI 0.2 functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -369,34 +368,15 @@ pub fn find_package(resolve: &Resolve, name: &str) -> Option<PackageId> {
         .map(|(_, id)| *id)
 }
 
-/// Where `wasi:io` may be found on disk: `<dir>/io/` or `<dir>/io.wit` in
-/// each of `deps_dirs`.
-fn find_wasi_io(deps_dirs: &[PathBuf]) -> Option<PathBuf> {
-    deps_dirs.iter().find_map(|d| {
-        [d.join("io"), d.join("io.wit")]
-            .into_iter()
-            .find(|p| p.exists())
-    })
-}
-
-/// Adds the wasync ABI package to `resolve` (once), and `wasi:io` first if
-/// the Resolve lacks it, from the first of `deps_dirs` that holds it.
-pub fn add_abi(resolve: &mut Resolve, deps_dirs: &[PathBuf]) -> Result<PackageId> {
+/// Adds the wasync ABI package to `resolve` (once), and the `wasi:io` it
+/// uses first if the Resolve lacks it, both from the WIT wasync ships.
+pub fn add_abi(resolve: &mut Resolve) -> Result<PackageId> {
     if let Some(abi) = find_package(resolve, ABI_PACKAGE) {
         return Ok(abi);
     }
     if find_package(resolve, WASI_IO).is_none() {
-        let Some(io) = find_wasi_io(deps_dirs) else {
-            let searched: Vec<String> = deps_dirs.iter().map(|d| d.display().to_string()).collect();
-            bail!(
-                "mode C needs the {WASI_IO} WIT, which was not found in: {}; \
-                 the guest build pipeline vendors it into wit/deps",
-                searched.join(", ")
-            );
-        };
-        resolve
-            .push_path(&io)
-            .with_context(|| format!("parsing {}", io.display()))?;
+        let io = shipped::find(WASI_IO).context("wasync ships no wasi:io")?;
+        resolve.push_group(io.parse())?;
     }
     resolve.push_source("wasync-abi.wit", ABI_WIT)
 }
@@ -468,24 +448,19 @@ fn write_if_changed(path: &Path, contents: &str) -> Result<()> {
     std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Reads the WIT folder `wit_dir`, selects `world`, and lowers it for
-/// `mode`: what `wasync-harness lower` and the guest pipeline do. In mode C,
-/// `wasi:io` is taken from `wit_dir/deps` or else from `extra_deps`.
+/// Reads the WIT folder `wit_dir` (packages it lacks come from the WIT
+/// wasync ships), selects `world`, and lowers it for `mode`: what
+/// `wasync-harness lower` and the guest pipeline do.
 pub fn load_and_lower(
     wit_dir: &Path,
     world: Option<&str>,
     mode: Mode,
-    extra_deps: &[PathBuf],
 ) -> Result<(Resolve, Lowering)> {
-    let mut resolve = Resolve::default();
-    let (pkg, _) = resolve
-        .push_path(wit_dir)
-        .map_err(|e| anyhow::anyhow!("{}", resolve.render_error(&e)))?;
-    let world = resolve.select_world(&[pkg], world)?;
+    let loaded = load(&[wit_dir.to_owned()], None)?;
+    let mut resolve = loaded.resolve;
+    let world = resolve.select_world(&loaded.packages, world)?;
     if mode == Mode::Concurrent {
-        let mut deps = vec![wit_dir.join("deps")];
-        deps.extend_from_slice(extra_deps);
-        add_abi(&mut resolve, &deps)?;
+        add_abi(&mut resolve)?;
     }
     let lowering = lower(&mut resolve, world, mode)?;
     Ok((resolve, lowering))

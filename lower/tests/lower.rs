@@ -8,15 +8,10 @@ use std::path::PathBuf;
 use wasync_lower::{Direction, Mode, add_abi, lower, print_world};
 use wit_parser::Resolve;
 
-/// A stand-in for `wasi:io` with only what the ABI uses, so these tests
-/// need no vendored WIT.
-const WASI_IO_STUB: &str = "package wasi:io@0.2.12;\ninterface poll { resource pollable; }\n";
-
 fn lowered(source: &str, world: &str, mode: Mode) -> (String, wasync_lower::Lowering) {
     let mut resolve = Resolve::default();
     if mode == Mode::Concurrent {
-        resolve.push_source("io.wit", WASI_IO_STUB).unwrap();
-        add_abi(&mut resolve, &[]).unwrap();
+        add_abi(&mut resolve).unwrap();
     }
     let pkg = resolve.push_source("case.wit", source).unwrap();
     let world = resolve.select_world(&[pkg], Some(world)).unwrap();
@@ -213,17 +208,6 @@ fn mode_c_without_the_abi_is_a_clear_error() {
     let world = resolve.select_world(&[pkg], Some("searcher")).unwrap();
     let err = lower(&mut resolve, world, Mode::Concurrent).unwrap_err();
     assert!(err.to_string().contains("call add_abi first"), "{err}");
-}
-
-#[test]
-fn a_missing_wasi_io_names_where_it_looked() {
-    let mut resolve = Resolve::default();
-    let err = add_abi(&mut resolve, &[PathBuf::from("/nowhere/deps")]).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("wasi:io@0.2.12") && msg.contains("/nowhere/deps"),
-        "{msg}"
-    );
 }
 
 #[test]

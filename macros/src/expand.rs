@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::Error;
-use wasync_lower::{Mode, lower};
+use wasync_lower::{Mode, Origin, lower};
 use wit_bindgen_core::WorldGenerator;
 use wit_bindgen_rust::{Opts, WithOption};
 use wit_parser::{Function, InterfaceId, Resolve, TypeId, WorldId, WorldItem, WorldKey};
@@ -82,8 +82,7 @@ fn export_groups(resolve: &Resolve, world: WorldId) -> Vec<ExportGroup> {
 /// at the file with a `--> file:line:column` line; the message repeats that
 /// place in words first, since tools that shorten `-->` lines (such as
 /// trybuild) would otherwise drop the line number.
-fn wit_error(span: Span, resolve: &Resolve, e: &anyhow::Error) -> Error {
-    let rendered = resolve.render_error(e);
+fn wit_error(span: Span, rendered: &str) -> Error {
     let place = rendered.lines().find_map(|l| {
         let at = l.trim_start().strip_prefix("--> ")?;
         let mut parts = at.rsplitn(3, ':');
@@ -122,12 +121,8 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
     };
 
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
-    let mut resolve = Resolve::default();
-    let mut files = Vec::new();
-    let mut main = Vec::new();
-    let mut deps_dirs = Vec::new();
     let default_path = syn::LitStr::new("wit", config.span);
-    let paths: Vec<&syn::LitStr> = if config.paths.is_empty() {
+    let path_lits: Vec<&syn::LitStr> = if config.paths.is_empty() {
         if config.inline.is_some() && !root.join("wit").exists() {
             Vec::new()
         } else {
@@ -136,33 +131,33 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
     } else {
         config.paths.iter().collect()
     };
-    for lit in paths {
-        // Canonical paths make messages shorter and stable.
-        let path = root.join(lit.value());
-        let path = std::fs::canonicalize(&path).unwrap_or(path);
-        deps_dirs.push(path.join("deps"));
-        let (pkg, sources) = resolve
-            .push_path(&path)
-            .map_err(|e| wit_error(lit.span(), &resolve, &e))?;
-        files.extend(sources.paths().map(|p| p.to_owned()));
-        main.push(pkg);
-    }
-    if let Some(inline) = &config.inline {
-        let pkg = resolve
-            .push_source("inline.wit", &inline.value())
-            .map_err(|e| wit_error(inline.span(), &resolve, &e))?;
-        main = vec![pkg];
-    }
+    // Canonical paths make messages shorter and stable.
+    let paths: Vec<PathBuf> = path_lits
+        .iter()
+        .map(|lit| {
+            let path = root.join(lit.value());
+            std::fs::canonicalize(&path).unwrap_or(path)
+        })
+        .collect();
+    let inline = config.inline.as_ref().map(|i| i.value());
+    let loaded = wasync_lower::load(&paths, inline.as_deref()).map_err(|e| {
+        let span = match e.origin {
+            Origin::Path(i) => path_lits[i].span(),
+            Origin::Inline => config.inline.as_ref().map_or(config.span, |i| i.span()),
+        };
+        wit_error(span, &e.message)
+    })?;
+    let files = loaded.files;
+    let mut resolve = loaded.resolve;
     let world_span = config.world.as_ref().map_or(config.span, |w| w.span());
     let world_name = config.world.as_ref().map(|w| w.value());
     let world = resolve
-        .select_world(&main, world_name.as_deref())
+        .select_world(&loaded.packages, world_name.as_deref())
         .map_err(|e| Error::new(world_span, format!("{e:#}")))?;
 
     let groups = export_groups(&resolve, world);
     if mode == Mode::Concurrent {
-        deps_dirs.push(wasync_lower::vendored_deps());
-        wasync_lower::add_abi(&mut resolve, &deps_dirs)
+        wasync_lower::add_abi(&mut resolve)
             .map_err(|e| Error::new(config.span, format!("{e:#}")))?;
     }
     let lowering =

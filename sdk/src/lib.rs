@@ -48,6 +48,10 @@
 
 #![deny(unsafe_code)]
 
+// The bindings `generate!` emits name this crate as `::wasync`; so do the
+// SDK's own (see `abi`).
+extern crate self as wasync;
+
 #[doc(hidden)]
 pub mod abi;
 mod backend;
