@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmtime::component::Val;
 
 use crate::compose::{Plug, compose};
-use crate::concurrent::{Call, Concurrent, Driver, InstanceId};
+use crate::concurrent::{Call, Driver, InstanceId};
 use crate::error::{Error, Result};
 use crate::{DirMount, Harness, HttpAccess, WasiOptions};
 
@@ -94,20 +94,20 @@ pub async fn start_concurrent(
     c: &Components,
     env: &Environment,
 ) -> Result<Running> {
-    let mut host = Concurrent::new(harness, &env.wasi())?;
+    let mut host = harness.concurrent(&env.wasi())?;
     let dict = host
-        .add("dict-source", &harness.compile(&c.dict)?, &[])
+        .add("dict-source", harness.compile(&c.dict)?.component(), &[])
         .await?;
     let web = host
-        .add("http-source", &harness.compile(&c.web)?, &[])
+        .add("http-source", harness.compile(&c.web)?.component(), &[])
         .await?;
     let slow = host
-        .add("slow-source", &harness.compile(&c.slow)?, &[])
+        .add("slow-source", harness.compile(&c.slow)?.component(), &[])
         .await?;
     let ac = host
         .add(
             "autocomplete",
-            &harness.compile(&c.autocomplete)?,
+            harness.compile(&c.autocomplete)?.component(),
             &[("dict", dict), ("web", web), ("slow", slow)],
         )
         .await?;
@@ -143,7 +143,7 @@ pub async fn start_standard(
 ) -> Result<Running> {
     let bytes = compose_static(c)?;
     let loaded = harness.compile_bytes(&c.autocomplete, &bytes)?;
-    let mut host = Concurrent::new(harness, &env.wasi())?;
+    let mut host = harness.concurrent(&env.wasi())?;
     let ac = host.add("autocomplete (mode S)", &loaded, &[]).await?;
     Ok(Running {
         driver: host.start(),
@@ -255,8 +255,8 @@ impl TryFrom<&Val> for Completion {
 
 impl Running {
     /// Starts a `complete` call.
-    pub fn complete(&self, prefix: &str, limit: u32, timeout: Duration) -> Result<Call> {
-        self.driver.call(
+    pub fn complete(&self, prefix: &str, limit: u32, timeout: Duration) -> Result<Call<Vec<Val>>> {
+        self.driver.call_concurrent(
             self.autocomplete,
             &format!("{COMPLETER}#complete"),
             vec![
@@ -276,7 +276,7 @@ impl Running {
     }
 
     /// Awaits a `complete` call and reads its result.
-    pub async fn completion(call: Call) -> Result<Completion> {
+    pub async fn completion(call: Call<Vec<Val>>) -> Result<Completion> {
         let out = call.await?;
         let v = out.first().ok_or_else(|| bad("no result".into()))?;
         Completion::try_from(v)

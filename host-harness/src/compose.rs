@@ -9,6 +9,7 @@ use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions, PackageId};
 
 use crate::error::{Error, Result};
+use wasync_host::match_plug;
 
 fn register(
     graph: &mut CompositionGraph,
@@ -37,7 +38,7 @@ impl Part {
     fn load(path: &Path) -> Result<Part> {
         Ok(Part {
             origin: path.to_owned(),
-            bytes: crate::harness::read_component(path)?,
+            bytes: wasync_host::read_component(path)?,
         })
     }
 }
@@ -66,56 +67,6 @@ impl std::str::FromStr for Plug {
                 path: PathBuf::from(s),
             }),
         }
-    }
-}
-
-/// Which exports of a plug serve which imports of a socket, as
-/// `(export, import)` pairs. A named import takes the plug's export of that
-/// name, or else the plug's only exported interface; an unnamed plug serves
-/// every import of the socket that it exports under the same name. Static
-/// composition and mode C links share this rule. `exports` are the plug's
-/// exports, each with whether it is an interface.
-pub(crate) fn match_plug(
-    import: Option<&str>,
-    socket: &str,
-    socket_imports: &[String],
-    plug: &str,
-    exports: &[(String, bool)],
-) -> Result<Vec<(String, String)>> {
-    let Some(import) = import else {
-        let pairs: Vec<(String, String)> = exports
-            .iter()
-            .filter(|(n, _)| socket_imports.contains(n))
-            .map(|(n, _)| (n.clone(), n.clone()))
-            .collect();
-        if pairs.is_empty() {
-            return Err(Error::Compose(format!(
-                "none of the exports of {plug} matches an import of {socket}"
-            )));
-        }
-        return Ok(pairs);
-    };
-    if !socket_imports.iter().any(|i| i == import) {
-        return Err(Error::Compose(format!("{socket} has no import `{import}`")));
-    }
-    if exports.iter().any(|(n, _)| n == import) {
-        return Ok(vec![(import.to_owned(), import.to_owned())]);
-    }
-    let interfaces: Vec<&String> = exports
-        .iter()
-        .filter(|(_, interface)| *interface)
-        .map(|(n, _)| n)
-        .collect();
-    match interfaces.as_slice() {
-        [only] => Ok(vec![((*only).clone(), import.to_owned())]),
-        _ => Err(Error::Compose(format!(
-            "{plug} exports no `{import}`, and not exactly one interface to use for it (it exports: {})",
-            exports
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
     }
 }
 

@@ -22,7 +22,7 @@ impl Guests {
         if progress {
             pipeline.progress = Progress::Lines;
         }
-        let artifacts = pipeline.run()?;
+        let artifacts = pipeline.run().map_err(build_error)?;
         Ok(Guests {
             pipeline,
             artifacts,
@@ -42,4 +42,16 @@ impl Guests {
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
     }
+}
+
+/// A failed guest build, as the harness's error: its message carries the
+/// compiler's output, and [`is_build_error`] recognises it.
+pub fn build_error(e: wasync_build::BuildError) -> Error {
+    Error::Other(anyhow::Error::new(e))
+}
+
+/// Whether `e` is a failed guest build (its whole message is worth
+/// printing: it holds the compiler's output).
+pub fn is_build_error(e: &Error) -> bool {
+    matches!(e, Error::Other(inner) if inner.downcast_ref::<wasync_build::BuildError>().is_some())
 }

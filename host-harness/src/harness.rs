@@ -9,9 +9,12 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
+use wasync_host::{WasyncView, check_component, read_component, unsatisfied};
+
 use crate::error::{Error, Result};
 use crate::host::{HostState, WasiOptions};
-use crate::instance::Instance;
+use crate::instance::{EPOCH_TICK, Instance};
+use crate::loaded::Loaded;
 
 /// Engine settings. The defaults are the fastest for modes S and C.
 #[derive(Debug, Clone, Default)]
@@ -26,24 +29,6 @@ pub struct HarnessConfig {
     /// every 10 ms by a background thread). Off by default: it costs a
     /// little on every loop iteration of every guest.
     pub time_limits: bool,
-}
-
-/// How often the epoch advances when time limits are on.
-pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
-
-/// A compiled component, ready to instantiate. Cheap to clone.
-#[derive(Clone)]
-pub struct Loaded {
-    /// Where it came from, for messages.
-    pub name: String,
-    pub(crate) component: Component,
-}
-
-impl Loaded {
-    /// The compiled component.
-    pub fn component(&self) -> &Component {
-        &self.component
-    }
 }
 
 /// A compiled component and the bytes it was compiled from.
@@ -97,8 +82,10 @@ impl Harness {
             .map_err(|e| Error::Config(format!("cannot link WASI: {e}")))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| Error::Config(format!("cannot link wasi:http: {e}")))?;
-        crate::poll_counters::instrument(&mut linker)
-            .map_err(|e| Error::Config(format!("cannot wrap wasi:io/poll: {e}")))?;
+        crate::poll_counters::instrument(&mut linker, |s: &mut HostState| {
+            (&mut s.table, &mut s.polls)
+        })
+        .map_err(|e| Error::Config(format!("cannot wrap wasi:io/poll: {e}")))?;
         Ok(Harness {
             inner: Arc::new(Inner {
                 engine,
@@ -203,10 +190,9 @@ impl Harness {
             .instantiate_pre(&loaded.component)
             .map_err(|e| unsatisfied(&e))?;
         let mut store = self.new_store(opts)?;
-        let instance = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| crate::instance::call_error("<instantiation>", e, &store))?;
+        let instance = pre.instantiate_async(&mut store).await.map_err(|e| {
+            wasync_host::call_error("<instantiation>", e, store.data().panic_message())
+        })?;
         Ok(Instance::new(
             store,
             instance,
@@ -214,62 +200,4 @@ impl Harness {
             self.inner.config.time_limits,
         ))
     }
-}
-
-/// Fails unless `bytes` look like a component: not wasm at all, and a core
-/// module, each get their own error.
-fn check_component(origin: &Path, bytes: &[u8]) -> Result<()> {
-    if !bytes.starts_with(b"\0asm") {
-        return Err(Error::NotWasm {
-            path: origin.to_owned(),
-        });
-    }
-    if wasmparser::Parser::is_core_wasm(bytes) {
-        return Err(Error::CoreModule {
-            path: origin.to_owned(),
-        });
-    }
-    Ok(())
-}
-
-/// Reads a file that should hold a component, with a typed error for each
-/// way it can be wrong before it is compiled.
-pub(crate) fn read_component(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            Error::NotFound {
-                path: path.to_owned(),
-            }
-        } else {
-            Error::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
-    check_component(path, &bytes)?;
-    Ok(bytes)
-}
-
-/// Turns wasmtime's "component imports instance `x`, but a matching
-/// implementation was not found in the linker" into a typed error.
-pub(crate) fn unsatisfied(e: &wasmtime::Error) -> Error {
-    let top = e.to_string();
-    let import = top
-        .split('`')
-        .nth(1)
-        .map(str::to_owned)
-        .unwrap_or_else(|| "<unknown>".to_owned());
-    let reason = e
-        .chain()
-        .skip(1)
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ");
-    let reason = if reason.is_empty() {
-        "the harness does not provide it".to_owned()
-    } else {
-        reason
-    };
-    Error::UnsatisfiedImport { import, reason }
 }

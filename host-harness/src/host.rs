@@ -93,13 +93,13 @@ pub struct HostState {
     pub(crate) stdout: Output,
     pub(crate) stderr: Output,
     pub(crate) polls: crate::poll_counters::PollCounters,
-    pub(crate) abi: crate::concurrent::AbiState,
+    pub(crate) wasync: wasync_host::WasyncCtx,
     pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
     pub(crate) http_policy: crate::http_policy::Policy,
 }
 
 impl HostState {
-    pub(crate) fn new(opts: &WasiOptions) -> Result<HostState> {
+    pub fn new(opts: &WasiOptions) -> Result<HostState> {
         let stdout = Output::stdout(opts.stdout);
         let stderr = Output::stderr(opts.stderr);
         let mut b = WasiCtxBuilder::new();
@@ -133,7 +133,7 @@ impl HostState {
             stdout,
             stderr,
             polls: Default::default(),
-            abi: Default::default(),
+            wasync: Default::default(),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
             http_policy: crate::http_policy::Policy(opts.http),
         })
@@ -157,6 +157,19 @@ impl wasmtime_wasi_http::WasiHttpView for HostState {
             table: &mut self.table,
             hooks: &mut self.http_policy,
         }
+    }
+}
+
+impl wasync_host::WasyncView for HostState {
+    fn wasync(&mut self) -> wasync_host::WasyncCtxView<'_> {
+        wasync_host::WasyncCtxView {
+            ctx: &mut self.wasync,
+            table: &mut self.table,
+        }
+    }
+
+    fn panic_message(&self) -> Option<String> {
+        crate::output::panic_message(&self.stderr.text())
     }
 }
 

@@ -22,26 +22,33 @@ pub mod bench;
 pub mod compose;
 pub mod concurrent;
 pub mod demo;
-mod error;
 pub mod guests;
 mod harness;
 mod host;
 mod http_policy;
 mod instance;
+mod loaded;
 mod output;
 mod poll_counters;
 pub mod suggest_server;
-mod typecheck;
 pub mod wit;
 
+/// Errors: the host library's, which cover everything the harness does.
+mod error {
+    pub use wasync_host::{Error, ErrorKind, Result};
+}
+
 pub use error::{Error, ErrorKind, Result};
-pub use harness::{Harness, HarnessConfig, Loaded};
+pub use harness::{Harness, HarnessConfig};
 pub use host::{DirMount, HostState, WasiOptions, parse_env};
 pub use http_policy::{HttpAccess, is_loopback};
-pub use instance::{Instance, Signature, exported_functions, results_to_wave};
+pub use instance::{Instance, exported_functions};
+pub use loaded::Loaded;
 pub use output::{Output, Stdio};
 pub use poll_counters::PollCounters;
-pub use typecheck::type_name;
+pub use wasync_host::{Signature, results_to_wave, type_name};
 
 /// wasmtime, as the harness links it, for callers that build `Val`s.
 pub use wasmtime;
+/// The host library the harness's mode C host comes from.
+pub use wasync_host;

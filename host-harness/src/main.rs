@@ -251,9 +251,9 @@ fn lower(args: LowerArgs) -> wasync_harness::Result<Option<String>> {
 }
 
 async fn compose_concurrent(args: ComposeArgs) -> wasync_harness::Result<Option<String>> {
-    use wasync_harness::concurrent::{Concurrent, InstanceId};
+    use wasync_harness::concurrent::InstanceId;
     let harness = args.run.harness()?;
-    let mut host = Concurrent::new(&harness, &args.run.wasi())?;
+    let mut host = harness.concurrent(&args.run.wasi())?;
     let name = |path: &std::path::Path| {
         path.file_stem().map_or_else(
             || path.display().to_string(),
@@ -286,7 +286,7 @@ async fn compose_concurrent(args: ComposeArgs) -> wasync_harness::Result<Option<
     let calls = args
         .calls
         .iter()
-        .map(|c| driver.call_wave(root, c))
+        .map(|c| driver.call_concurrent_wave(root, c))
         .collect::<wasync_harness::Result<Vec<_>>>()?;
     let mut out = String::new();
     for (call, result) in args
@@ -342,10 +342,10 @@ async fn call(args: CallArgs) -> wasync_harness::Result<String> {
     let loaded = harness.compile(&args.component)?;
     // A mode C component needs a host that speaks the wasync ABI.
     if wasync_harness::concurrent::speaks_wasync_abi(&harness, &loaded) {
-        let mut host = wasync_harness::concurrent::Concurrent::new(&harness, &args.run.wasi())?;
+        let mut host = harness.concurrent(&args.run.wasi())?;
         let id = host.add("component", &loaded, &[]).await?;
         let driver = host.start();
-        let results = driver.call_wave(id, &args.call)?.await?;
+        let results = driver.call_concurrent_wave(id, &args.call)?.await?;
         return results_to_wave(&results);
     }
     harness.check_imports(&loaded)?;
@@ -455,7 +455,7 @@ fn main() -> ExitCode {
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
             // A failed guest build shows the compiler's own messages.
-            if backtrace || e.kind() == wasync_harness::ErrorKind::GuestBuild {
+            if backtrace || wasync_harness::guests::is_build_error(&e) {
                 eprintln!("error: {e}");
             } else {
                 eprintln!("error: {}", e.headline());

@@ -10,7 +10,7 @@ use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi_io::bindings::wasi::io::poll::{Host as _, HostPollable as _};
 use wasmtime_wasi_io::poll::DynPollable;
 
-use crate::host::HostState;
+use wasmtime::component::ResourceTable;
 
 /// The WASI version whose `poll` the harness wraps (wasmtime-wasi 48's).
 const POLL_INTERFACE: &str = "wasi:io/poll@0.2.12";
@@ -34,17 +34,21 @@ pub struct PollCounters {
 
 /// Replaces the poll functions in `linker` with counting wrappers around
 /// wasmtime-wasi's implementation.
-pub(crate) fn instrument(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+/// `parts` finds a store's resource table and counters in its data.
+pub(crate) fn instrument<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    parts: fn(&mut T) -> (&mut ResourceTable, &mut PollCounters),
+) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let mut poll = linker.instance(POLL_INTERFACE)?;
     poll.func_wrap_async(
         "poll",
-        |mut store, (list,): (Vec<Resource<DynPollable>>,)| {
+        move |mut store, (list,): (Vec<Resource<DynPollable>>,)| {
             Box::new(async move {
                 let n = list.len() as u64;
                 let start = Instant::now();
-                let ready = store.data_mut().table.poll(list).await?;
-                let c = &mut store.data_mut().polls;
+                let ready = parts(store.data_mut()).0.poll(list).await?;
+                let c = parts(store.data_mut()).1;
                 c.polls += 1;
                 c.pollables += n;
                 c.max_list = c.max_list.max(n);
@@ -55,20 +59,22 @@ pub(crate) fn instrument(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
     )?;
     poll.func_wrap_async(
         "[method]pollable.ready",
-        |mut store, (p,): (Resource<DynPollable>,)| {
+        move |mut store, (p,): (Resource<DynPollable>,)| {
             Box::new(async move {
-                store.data_mut().polls.ready_calls += 1;
-                let ready = store.data_mut().table.ready(p).await?;
+                let (table, counters) = parts(store.data_mut());
+                counters.ready_calls += 1;
+                let ready = table.ready(p).await?;
                 Ok((ready,))
             })
         },
     )?;
     poll.func_wrap_async(
         "[method]pollable.block",
-        |mut store, (p,): (Resource<DynPollable>,)| {
+        move |mut store, (p,): (Resource<DynPollable>,)| {
             Box::new(async move {
-                store.data_mut().polls.block_calls += 1;
-                store.data_mut().table.block(p).await?;
+                let (table, counters) = parts(store.data_mut());
+                counters.block_calls += 1;
+                table.block(p).await?;
                 Ok(())
             })
         },

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 /// The WIT of the component at `path`: one world listing its imports and
 /// exports, followed by the packages those refer to.
 pub fn component_wit(path: &Path) -> Result<String> {
-    let bytes = crate::harness::read_component(path)?;
+    let bytes = wasync_host::read_component(path)?;
     let decoded = wit_parser::decoding::decode(&bytes).map_err(|e| Error::InvalidComponent {
         path: path.to_owned(),
         message: format!("{e:#}"),

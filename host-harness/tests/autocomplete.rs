@@ -82,7 +82,7 @@ async fn query_source(
 ) -> Vec<(String, f32)> {
     let out = run
         .driver
-        .call(
+        .call_concurrent(
             run.sources[source],
             "examples:wasync/source#query",
             vec![Val::String(prefix.into()), Val::U32(limit)],
@@ -162,7 +162,7 @@ async fn a_slow_source_times_out_and_its_query_is_cancelled() {
     let slow_gauges = async || {
         let out = run
             .driver
-            .call(slow, "gauges", vec![])
+            .call_concurrent(slow, "gauges", vec![])
             .unwrap()
             .await
             .unwrap();
@@ -190,7 +190,7 @@ async fn a_slow_source_times_out_and_its_query_is_cancelled() {
     for _ in 0..1000 {
         let n = run
             .driver
-            .call(run.autocomplete, &refreshes, vec![])
+            .call_concurrent(run.autocomplete, &refreshes, vec![])
             .unwrap()
             .await
             .unwrap();
@@ -208,7 +208,7 @@ async fn a_slow_source_times_out_and_its_query_is_cancelled() {
     let gauges = format!("{}#gauges", wasync_harness::autocomplete::COMPLETER);
     let out = run
         .driver
-        .call(run.autocomplete, &gauges, vec![])
+        .call_concurrent(run.autocomplete, &gauges, vec![])
         .unwrap()
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use wasync_harness::concurrent::{Concurrent, Driver, InstanceId};
+use wasync_harness::concurrent::{Driver, InstanceId};
 use wasync_harness::wasmtime::component::Val;
 use wasync_harness::{ErrorKind, Harness, Loaded, WasiOptions, results_to_wave};
 
@@ -20,7 +20,7 @@ static MODE_S: LazyLock<Loaded> = LazyLock::new(|| load(test_programs::MODE_TEST
 const SLOW: &str = "examples:wasync/slow";
 
 async fn single(loaded: &Loaded) -> (Driver, InstanceId) {
-    let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
+    let mut host = HARNESS.concurrent(&WasiOptions::captured()).unwrap();
     let id = host.add("mode-tests", loaded, &[]).await.unwrap();
     let driver = host.start();
     driver.record_trace(true);
@@ -28,18 +28,24 @@ async fn single(loaded: &Loaded) -> (Driver, InstanceId) {
 }
 
 async fn wave(driver: &Driver, inst: InstanceId, call: &str) -> String {
-    let out = driver.call_wave(inst, call).unwrap().await.unwrap();
+    let out = driver
+        .call_concurrent_wave(inst, call)
+        .unwrap()
+        .await
+        .unwrap();
     results_to_wave(&out).unwrap()
 }
 
 #[tokio::test]
 async fn a_later_short_call_overtakes_an_earlier_long_one_in_one_instance() {
     let (d, g) = single(&MODE_C).await;
-    let long = d.call_wave(g, &format!("{SLOW}#sleep-for(200)")).unwrap();
+    let long = d
+        .call_concurrent_wave(g, &format!("{SLOW}#sleep-for(200)"))
+        .unwrap();
     let long = tokio::spawn(long);
     tokio::time::sleep(Duration::from_millis(10)).await;
     let short = d
-        .call_wave(g, &format!("{SLOW}#sleep-for(10)"))
+        .call_concurrent_wave(g, &format!("{SLOW}#sleep-for(10)"))
         .unwrap()
         .await
         .unwrap();
@@ -59,7 +65,10 @@ async fn run_many(loaded: &Loaded, calls: usize, ms: u32) -> (Duration, Driver) 
     let (d, g) = single(loaded).await;
     let start = Instant::now();
     let all: Vec<_> = (0..calls)
-        .map(|_| d.call_wave(g, &format!("{SLOW}#sleep-for({ms})")).unwrap())
+        .map(|_| {
+            d.call_concurrent_wave(g, &format!("{SLOW}#sleep-for({ms})"))
+                .unwrap()
+        })
         .collect();
     for out in futures::future::join_all(all).await {
         assert_eq!(out.unwrap(), [Val::U32(ms)]);
@@ -90,7 +99,7 @@ async fn a_hundred_sleeping_calls_overlap_in_mode_c_and_serialise_in_mode_s() {
 }
 
 async fn composed(chain: bool) -> (Driver, InstanceId, InstanceId) {
-    let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
+    let mut host = HARNESS.concurrent(&WasiOptions::captured()).unwrap();
     let back = host
         .add("backend", &load(test_programs::COMPOSE_BACKEND_C), &[])
         .await
@@ -123,7 +132,7 @@ async fn composed(chain: bool) -> (Driver, InstanceId, InstanceId) {
 async fn a_call_into_a_proceeds_while_a_awaits_b() {
     let (d, front, back) = composed(false).await;
     let relay = tokio::spawn(
-        d.call_wave(front, r#"examples:wasync/frontend#relay("slow", 200)"#)
+        d.call_concurrent_wave(front, r#"examples:wasync/frontend#relay("slow", 200)"#)
             .unwrap(),
     );
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -158,7 +167,7 @@ async fn a_chain_of_three_works() {
 async fn cancelling_a_call_into_a_cancels_its_call_into_b() {
     let (d, front, back) = composed(false).await;
     let relay = d
-        .call_wave(front, r#"examples:wasync/frontend#relay("never", 60000)"#)
+        .call_concurrent_wave(front, r#"examples:wasync/frontend#relay("never", 60000)"#)
         .unwrap();
     let relay = tokio::spawn(relay);
     // Let it reach the backend.
@@ -191,12 +200,19 @@ async fn cancelling_a_call_into_a_cancels_its_call_into_b() {
 async fn call_cancel_reaches_the_guest() {
     let (d, g) = single(&MODE_C).await;
     let stats_call = format!("{SLOW}#stats");
-    let call = d.call_wave(g, &format!("{SLOW}#sleep-for(60000)")).unwrap();
+    let call = d
+        .call_concurrent_wave(g, &format!("{SLOW}#sleep-for(60000)"))
+        .unwrap();
     assert_eq!(d.stats().await.unwrap().pending_calls, 1);
     call.cancel();
     let stats = d.stats().await.unwrap();
     assert_eq!((stats.pending_calls, stats.parked), (0, 0), "{stats:?}");
-    let guest = guest_gauges(&d.call(g, &stats_call, vec![]).unwrap().await.unwrap()[0]);
+    let guest = guest_gauges(
+        &d.call_concurrent(g, &stats_call, vec![])
+            .unwrap()
+            .await
+            .unwrap()[0],
+    );
     assert!(
         guest.iter().all(|(_, v)| *v == Val::U32(0)),
         "the cancelled sleep left something behind: {guest:?}"
@@ -212,7 +228,7 @@ async fn call_cancel_reaches_the_guest() {
 async fn a_caller_that_traps_has_its_calls_into_others_cancelled() {
     let (d, front, back) = composed(false).await;
     let relay = tokio::spawn(
-        d.call_wave(front, r#"examples:wasync/frontend#relay("never", 60000)"#)
+        d.call_concurrent_wave(front, r#"examples:wasync/frontend#relay("never", 60000)"#)
             .unwrap(),
     );
     for _ in 0..100 {
@@ -222,7 +238,7 @@ async fn a_caller_that_traps_has_its_calls_into_others_cancelled() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let err = d
-        .call_wave(front, r#"examples:wasync/frontend#relay("panic", 0)"#)
+        .call_concurrent_wave(front, r#"examples:wasync/frontend#relay("panic", 0)"#)
         .unwrap()
         .await
         .unwrap_err();
@@ -242,7 +258,11 @@ async fn a_caller_that_traps_has_its_calls_into_others_cancelled() {
         (0, 0),
         "{stats:?}"
     );
-    let gauges = d.call(back, "gauges", vec![]).unwrap().await.unwrap();
+    let gauges = d
+        .call_concurrent(back, "gauges", vec![])
+        .unwrap()
+        .await
+        .unwrap();
     assert_eq!(guest_gauges(&gauges[0]).len(), 4);
     assert!(
         guest_gauges(&gauges[0])
@@ -278,11 +298,16 @@ async fn ten_thousand_cancelled_calls_leak_nothing() {
     // Warm up, then take the baseline.
     wave(&d, g, &format!("{SLOW}#sleep-for(1)")).await;
     let host_before = d.stats().await.unwrap();
-    let guest_before = guest_gauges(&d.call(g, &stats_call, vec![]).unwrap().await.unwrap()[0]);
+    let guest_before = guest_gauges(
+        &d.call_concurrent(g, &stats_call, vec![])
+            .unwrap()
+            .await
+            .unwrap()[0],
+    );
     for batch in 0..10 {
         let calls: Vec<_> = (0..1000)
             .map(|i| {
-                d.call_wave(
+                d.call_concurrent_wave(
                     g,
                     &format!("{SLOW}#sleep-for({})", 60_000 + batch * 1000 + i),
                 )
@@ -294,7 +319,12 @@ async fn ten_thousand_cancelled_calls_leak_nothing() {
         drop(calls);
     }
     let host_after = d.stats().await.unwrap();
-    let guest_after = guest_gauges(&d.call(g, &stats_call, vec![]).unwrap().await.unwrap()[0]);
+    let guest_after = guest_gauges(
+        &d.call_concurrent(g, &stats_call, vec![])
+            .unwrap()
+            .await
+            .unwrap()[0],
+    );
     assert_eq!(
         host_after.table_entries, host_before.table_entries,
         "{host_after:?}"
@@ -311,13 +341,19 @@ async fn ten_thousand_cancelled_calls_leak_nothing() {
 #[tokio::test]
 async fn ten_thousand_cancelled_calls_across_a_link_leak_nothing() {
     let (d, front, back) = composed(false).await;
-    let gauges =
-        async |inst| guest_gauges(&d.call(inst, "gauges", vec![]).unwrap().await.unwrap()[0]);
+    let gauges = async |inst| {
+        guest_gauges(
+            &d.call_concurrent(inst, "gauges", vec![])
+                .unwrap()
+                .await
+                .unwrap()[0],
+        )
+    };
     let batch = async |n: u32| {
         let calls: Vec<_> = (0..1000)
             .map(|i| {
                 let ms = 60_000 + n * 1000 + i;
-                d.call_wave(
+                d.call_concurrent_wave(
                     front,
                     &format!(r#"examples:wasync/frontend#relay("x", {ms})"#),
                 )
@@ -366,7 +402,10 @@ async fn spawned_work_finishes_with_no_call_active() {
 async fn a_call_finished_by_another_calls_entry_is_reported_at_once() {
     let (d, g) = single(&MODE_C).await;
     // This call waits on an in-guest channel: nothing the host could poll.
-    let waiter = tokio::spawn(d.call_wave(g, &format!("{SLOW}#wait-signal()")).unwrap());
+    let waiter = tokio::spawn(
+        d.call_concurrent_wave(g, &format!("{SLOW}#wait-signal()"))
+            .unwrap(),
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(!waiter.is_finished());
     let stats = d.stats().await.unwrap();
@@ -400,11 +439,13 @@ async fn the_same_source_gives_the_same_results_in_both_modes() {
 #[tokio::test]
 async fn a_trap_kills_the_instance_and_later_calls_fail_fast() {
     let (d, g) = single(&MODE_C).await;
-    let pending = d.call_wave(g, &format!("{SLOW}#sleep-for(60000)")).unwrap();
+    let pending = d
+        .call_concurrent_wave(g, &format!("{SLOW}#sleep-for(60000)"))
+        .unwrap();
     // The panic happens in a later entry (a `wake`), which kills the
     // instance; every call in it fails with the trap's message.
     let err = d
-        .call_wave(g, &format!("{SLOW}#boom(\"bad day\")"))
+        .call_concurrent_wave(g, &format!("{SLOW}#boom(\"bad day\")"))
         .unwrap()
         .await
         .unwrap_err();
@@ -413,7 +454,7 @@ async fn a_trap_kills_the_instance_and_later_calls_fail_fast() {
     let err = pending.await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InstanceDead);
     let err = d
-        .call_wave(g, &format!("{SLOW}#echo(\"x\")"))
+        .call_concurrent_wave(g, &format!("{SLOW}#echo(\"x\")"))
         .unwrap()
         .await
         .unwrap_err();
@@ -421,7 +462,7 @@ async fn a_trap_kills_the_instance_and_later_calls_fail_fast() {
 }
 
 async fn rogue() -> (Driver, InstanceId) {
-    let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
+    let mut host = HARNESS.concurrent(&WasiOptions::captured()).unwrap();
     let id = host
         .add("rogue", &load(test_programs::ROGUE), &[])
         .await
@@ -432,7 +473,11 @@ async fn rogue() -> (Driver, InstanceId) {
 #[tokio::test]
 async fn an_unknown_finished_call_is_a_protocol_error() {
     let (d, g) = rogue().await;
-    let err = d.call_wave(g, "job(0)").unwrap().await.unwrap_err();
+    let err = d
+        .call_concurrent_wave(g, "job(0)")
+        .unwrap()
+        .await
+        .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::InstanceDead | ErrorKind::Protocol),
         "{err}"
@@ -443,8 +488,12 @@ async fn an_unknown_finished_call_is_a_protocol_error() {
 #[tokio::test]
 async fn a_call_id_reused_while_in_flight_is_a_protocol_error() {
     let (d, g) = rogue().await;
-    let first = d.call_wave(g, "job(1)").unwrap();
-    let err = d.call_wave(g, "job(1)").unwrap().await.unwrap_err();
+    let first = d.call_concurrent_wave(g, "job(1)").unwrap();
+    let err = d
+        .call_concurrent_wave(g, "job(1)")
+        .unwrap()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Protocol);
     assert!(err.to_string().contains("already in flight"), "{err}");
     assert_eq!(first.await.unwrap_err().kind(), ErrorKind::InstanceDead);
@@ -456,10 +505,14 @@ async fn a_call_reported_finished_twice_in_one_list_is_a_protocol_error() {
     // The first report finishes the call; the second names a call that is
     // no longer in flight.
     assert_eq!(
-        d.call_wave(g, "job(4)").unwrap().await.unwrap(),
+        d.call_concurrent_wave(g, "job(4)").unwrap().await.unwrap(),
         [Val::U32(12)]
     );
-    let err = d.call_wave(g, "job(3)").unwrap().await.unwrap_err();
+    let err = d
+        .call_concurrent_wave(g, "job(3)")
+        .unwrap()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InstanceDead);
     assert!(
         err.to_string()
@@ -472,10 +525,14 @@ async fn a_call_reported_finished_twice_in_one_list_is_a_protocol_error() {
 async fn an_id_reported_again_after_finishing_is_a_protocol_error() {
     let (d, g) = rogue().await;
     assert_eq!(
-        d.call_wave(g, "job(5)").unwrap().await.unwrap(),
+        d.call_concurrent_wave(g, "job(5)").unwrap().await.unwrap(),
         [Val::U32(13)]
     );
-    let err = d.call_wave(g, "job(3)").unwrap().await.unwrap_err();
+    let err = d
+        .call_concurrent_wave(g, "job(3)")
+        .unwrap()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InstanceDead);
     assert!(
         err.to_string()
@@ -487,7 +544,11 @@ async fn an_id_reported_again_after_finishing_is_a_protocol_error() {
 #[tokio::test]
 async fn a_stale_parked_handle_is_reported_not_a_panic() {
     let (d, g) = rogue().await;
-    let err = d.call_wave(g, "job(2)").unwrap().await.unwrap_err();
+    let err = d
+        .call_concurrent_wave(g, "job(2)")
+        .unwrap()
+        .await
+        .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::InstanceDead | ErrorKind::Protocol),
         "{err}"

@@ -203,7 +203,6 @@ async fn a_static_composition_awaits_the_imported_async_function() {
 
 #[tokio::test]
 async fn calls_into_a_static_composition_serialise() {
-    use wasync_harness::concurrent::Concurrent;
     let bytes = wasync_harness::compose::compose(
         test_programs::COMPOSE_FRONTEND.as_ref(),
         &[test_programs::COMPOSE_BACKEND.parse().unwrap()],
@@ -212,17 +211,17 @@ async fn calls_into_a_static_composition_serialise() {
     let loaded = HARNESS.compile_bytes("frontend+backend", &bytes).unwrap();
     // A host that overlaps whatever the component lets it: a mode S
     // component exports plain functions, so each call runs to its end.
-    let mut host = Concurrent::new(&HARNESS, &WasiOptions::captured()).unwrap();
+    let mut host = HARNESS.concurrent(&WasiOptions::captured()).unwrap();
     let ab = host.add("frontend+backend", &loaded, &[]).await.unwrap();
     let d = host.start();
     d.record_trace(true);
     let relay = tokio::spawn(
-        d.call_wave(ab, r#"examples:wasync/frontend#relay("slow", 200)"#)
+        d.call_concurrent_wave(ab, r#"examples:wasync/frontend#relay("slow", 200)"#)
             .unwrap(),
     );
     tokio::time::sleep(Duration::from_millis(20)).await;
     let ping = d
-        .call_wave(ab, "examples:wasync/frontend#ping()")
+        .call_concurrent_wave(ab, "examples:wasync/frontend#ping()")
         .unwrap()
         .await
         .unwrap();

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use wasmtime::component::Val;
 
 use super::{Sink, build_guests, ms, with_peak_rss};
-use crate::concurrent::Concurrent;
 use crate::error::Result;
 use crate::{Harness, HarnessConfig, WasiOptions};
 
@@ -62,7 +61,7 @@ async fn overhead(
             results.push((mode, ns));
         }
         let c = harness.compile(c_path)?;
-        let mut host = Concurrent::new(&harness, &WasiOptions::default())?;
+        let mut host = harness.concurrent(&WasiOptions::default())?;
         let id = host.add("mode-tests-c", &c, &[]).await?;
         let driver = host.start();
         // `echo` finishes inside `echo-start`; `wait-ready` returns to the
@@ -74,10 +73,10 @@ async fn overhead(
             ("C, sleep(0)", "sleep-for", vec![Val::U32(0)]),
         ] {
             let call = format!("{SLOW}#{func}");
-            driver.call(id, &call, args.clone())?.await?;
+            driver.call_concurrent(id, &call, args.clone())?.await?;
             let start = Instant::now();
             for _ in 0..n {
-                driver.call(id, &call, args.clone())?.await?;
+                driver.call_concurrent(id, &call, args.clone())?.await?;
             }
             results.push((mode, start.elapsed().as_nanos() as f64 / f64::from(n)));
         }
@@ -119,14 +118,14 @@ async fn throughput(
     ] {
         for &calls in sizes {
             let loaded = harness.compile(path)?;
-            let mut host = Concurrent::new(&harness, &WasiOptions::default())?;
+            let mut host = harness.concurrent(&WasiOptions::default())?;
             let id = host.add("mode-tests", &loaded, &[]).await?;
             let driver = host.start();
             let name = format!("{SLOW}#sleep-for");
             let ((wall, result), peak) = with_peak_rss(async {
                 let start = Instant::now();
                 let all: Result<Vec<_>> = (0..calls)
-                    .map(|_| driver.call(id, &name, vec![Val::U32(sleep_ms)]))
+                    .map(|_| driver.call_concurrent(id, &name, vec![Val::U32(sleep_ms)]))
                     .collect();
                 let outs = match all {
                     Ok(all) => futures::future::join_all(all).await,

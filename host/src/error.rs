@@ -1,6 +1,8 @@
-//! The harness's one error type. Every failure a user can cause (a bad file,
-//! a bad name, bad arguments, a guest that traps) has its own variant with a
-//! message that names the cause; nothing on those paths panics.
+//! The one error type of the wasync host (and of the harness built on it).
+//! Every failure a user can cause (a bad file, a bad name, bad arguments, a
+//! guest that traps or breaks the protocol, a full host) has its own
+//! variant with a message that names the cause; nothing on those paths
+//! panics.
 
 use std::path::PathBuf;
 
@@ -20,14 +22,14 @@ pub enum ErrorKind {
     Trap,
     InstanceDead,
     Config,
-    GuestBuild,
+    Busy,
     Compose,
     Protocol,
     Cancelled,
     Other,
 }
 
-/// Everything the harness library can fail with.
+/// Everything the wasync host (and the harness) can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{}: no such file", path.display())]
@@ -90,9 +92,12 @@ pub enum Error {
     #[error("bad configuration: {0}")]
     Config(String),
 
-    /// A guest failed to build; the message holds the compiler's output.
-    #[error("the guest build failed: {0}")]
-    GuestBuild(#[from] wasync_build::BuildError),
+    /// The host already has as many calls in flight as it was built to
+    /// take ([`crate::HostConfig::max_calls`]).
+    #[error(
+        "the host is busy: {limit} calls are already in flight (its limit); retry once some have finished"
+    )]
+    Busy { limit: usize },
 
     #[error("composition failed: {0}")]
     Compose(String),
@@ -144,7 +149,7 @@ impl Error {
             Error::Trap { .. } => ErrorKind::Trap,
             Error::InstanceDead { .. } => ErrorKind::InstanceDead,
             Error::Config(_) => ErrorKind::Config,
-            Error::GuestBuild(_) => ErrorKind::GuestBuild,
+            Error::Busy { .. } => ErrorKind::Busy,
             Error::Compose(_) => ErrorKind::Compose,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Cancelled => ErrorKind::Cancelled,
@@ -159,5 +164,13 @@ impl Error {
     }
 }
 
-/// The harness's result type.
+/// The result type of the wasync host.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<wasmtime::Error> for Error {
+    /// An error from wasmtime outside a call (configuring an engine,
+    /// compiling a component): [`Error::Other`].
+    fn from(e: wasmtime::Error) -> Error {
+        Error::Other(anyhow::Error::from(e))
+    }
+}

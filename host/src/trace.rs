@@ -30,8 +30,3 @@ impl TraceEvent {
         self.start_us < end(other) && other.start_us < end(self)
     }
 }
-
-/// The trace as a JSON array.
-pub fn trace_json(events: &[TraceEvent]) -> String {
-    serde_json::to_string_pretty(events).unwrap_or_else(|_| "[]".to_owned())
-}

@@ -3,10 +3,11 @@
 //! and enters instances one at a time.
 //!
 //! Ground rules:
-//! - Every entry into an instance (`f-start`, `f-finish`, `wake`,
-//!   `cancel`) ends with the guest's `park` when anything changed: the loop
-//!   then has, before it does anything else, the new waiting list and every
-//!   call id that finished during the entry, whichever call's entry it was.
+//! - Every entry into an instance (a plain call, `f-start`, `f-finish`,
+//!   `wake`, `cancel`) ends with the guest's `park` when anything changed:
+//!   the loop then has, before it does anything else, the new waiting list
+//!   and every call id that finished during the entry, whichever call's
+//!   entry it was.
 //! - Events those entries raised (finished calls, imported calls to start
 //!   or cancel in another instance) are handled to exhaustion before the
 //!   loop waits again. Handling one may enter another instance, which may
@@ -23,40 +24,32 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use futures::future::select_all;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
+use wasmtime::Store;
 use wasmtime::component::{Func, Resource, Val};
 use wasmtime_wasi_io::bindings::wasi::io::poll::Host as _;
 use wasmtime_wasi_io::poll::DynPollable;
 
-use super::abi::{Event, GUEST_IFACE, ImportState};
-use super::{AsyncExport, HostStats, Member, Request, Shared, TraceEvent};
+use crate::abi::GUEST_IFACE;
+use crate::call::call_error;
 use crate::error::{Error, ErrorKind, Result};
-use crate::instance::call_error;
-
-/// Who waits for a call's result.
-enum Waiter {
-    /// A caller outside the host, by its driver key.
-    External {
-        key: u64,
-        reply: oneshot::Sender<Result<Vec<Val>>>,
-    },
-    /// Imported call `aid` of instance `caller` (a host-mediated link).
-    Import { caller: usize, aid: u32 },
-}
+use crate::job::{Entered, Job, Settled, Target, ValJob, ValWaiter};
+use crate::shared::{CallJob, HostStats, Member, Request, Shared};
+use crate::state::{Event, ImportState};
+use crate::trace::TraceEvent;
+use crate::view::WasyncView;
 
 /// A call started in an instance and not finished there yet.
-struct InFlight {
-    /// The function's name (`f` or `iface#f`), for messages.
-    func: String,
-    finish: Func,
-    waiter: Waiter,
+struct InFlight<T: 'static> {
+    job: Box<dyn Job<T>>,
+    /// The driver key of a call from outside.
+    key: Option<u64>,
     trace: Option<usize>,
 }
 
 /// What an entry calls, named for messages only when one is needed.
 #[derive(Clone, Copy)]
 enum Entry<'a> {
-    Plain(&'a str),
     Start(&'a str),
     Finish(&'a str),
     Wake,
@@ -66,8 +59,7 @@ enum Entry<'a> {
 impl fmt::Display for Entry<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Entry::Plain(name) => f.write_str(name),
-            Entry::Start(name) => write!(f, "{name}-start"),
+            Entry::Start(name) => f.write_str(name),
             Entry::Finish(name) => write!(f, "{name}-finish"),
             Entry::Wake => write!(f, "{GUEST_IFACE}#wake"),
             Entry::Cancel => write!(f, "{GUEST_IFACE}#cancel"),
@@ -75,48 +67,29 @@ impl fmt::Display for Entry<'_> {
     }
 }
 
-/// What an `f-start` returned.
-enum Started {
-    Finished(Vec<Val>),
-    Pending(u32),
-}
-
-fn decode_start(entry: Entry<'_>, results: Vec<Val>) -> std::result::Result<Started, String> {
-    match results.into_iter().next() {
-        Some(Val::Result(Ok(v))) => Ok(Started::Finished(v.map(|v| vec![*v]).unwrap_or_default())),
-        Some(Val::Result(Err(Some(id)))) => match *id {
-            Val::U32(id) => Ok(Started::Pending(id)),
-            other => Err(format!("`{entry}` returned err({other:?}), not a call id")),
-        },
-        other => Err(format!(
-            "`{entry}` returned {other:?}, not a result<_, u32>"
-        )),
-    }
-}
-
-pub(crate) struct Loop {
-    members: Vec<Member>,
-    rx: mpsc::UnboundedReceiver<Request>,
+pub(crate) struct Loop<T: 'static> {
+    members: Vec<Member<T>>,
+    rx: mpsc::UnboundedReceiver<Request<T>>,
     shared: Arc<Shared>,
     /// Every call in flight, by (instance, call id), whoever made it.
-    calls: HashMap<(usize, u32), InFlight>,
+    calls: HashMap<(usize, u32), InFlight<T>>,
     /// External calls in flight by driver key, for cancelling.
     by_key: HashMap<u64, (usize, u32)>,
     entries: u64,
 }
 
-enum Woke {
-    Request(Option<Request>),
+enum Woke<T: 'static> {
+    Request(Option<Request<T>>),
     /// Instance `.0`'s pollables at these positions are ready.
     Ready(usize, wasmtime::Result<Vec<u32>>),
 }
 
-impl Loop {
+impl<T: WasyncView> Loop<T> {
     pub(crate) fn new(
-        members: Vec<Member>,
-        rx: mpsc::UnboundedReceiver<Request>,
+        members: Vec<Member<T>>,
+        rx: mpsc::UnboundedReceiver<Request<T>>,
         shared: Arc<Shared>,
-    ) -> Loop {
+    ) -> Loop<T> {
         Loop {
             members,
             rx,
@@ -135,18 +108,18 @@ impl Loop {
                 // resource table; whichever is ready first wins.
                 let mut polls = Vec::new();
                 for (inst, m) in self.members.iter_mut().enumerate() {
-                    if m.dead.is_some() || m.store.data().abi.parked.is_empty() {
+                    let view = m.store.data_mut().wasync();
+                    if m.dead.is_some() || view.ctx.abi.parked.is_empty() {
                         continue;
                     }
-                    let list: Vec<Resource<DynPollable>> = m
-                        .store
-                        .data()
+                    let list: Vec<Resource<DynPollable>> = view
+                        .ctx
                         .abi
                         .parked
                         .iter()
                         .map(|&rep| Resource::new_borrow(rep))
                         .collect();
-                    let table = &mut m.store.data_mut().table;
+                    let table = view.table;
                     polls.push(Box::pin(async move { (inst, table.poll(list).await) }));
                 }
                 if polls.is_empty() {
@@ -175,8 +148,8 @@ impl Loop {
                 }
                 Woke::Ready(inst, Ok(ready)) => {
                     if let Some(guest) = self.members[inst].guest {
-                        let list = Val::List(ready.into_iter().map(Val::U32).collect());
-                        let _ = self.enter(inst, guest.wake, Entry::Wake, &[list]).await;
+                        let list = [Val::List(ready.into_iter().map(Val::U32).collect())];
+                        self.enter_abi(inst, Entry::Wake, guest.wake, &list).await;
                     }
                 }
             }
@@ -217,63 +190,86 @@ impl Loop {
         }
     }
 
-    /// Hands a call's result to whoever waits for it.
-    fn settle(&mut self, waiter: Waiter, trace: Option<usize>, result: Result<Vec<Val>>) {
-        let outcome = match &result {
-            Ok(_) => "ok",
+    /// Hands a call's outcome to whoever waits for it.
+    fn settle(&mut self, call: InFlight<T>, outcome: Result<()>) {
+        let label = match &outcome {
+            Ok(()) => "ok",
             Err(e) if e.kind() == ErrorKind::Cancelled => "cancelled",
             Err(_) => "error",
         };
-        self.trace_end(trace, outcome);
-        match waiter {
-            Waiter::External { key, reply } => {
-                self.by_key.remove(&key);
-                let _ = reply.send(result);
-            }
-            Waiter::Import { caller, aid } => {
-                // Gone if the caller abandoned the call, or died, meanwhile.
-                let abi = &mut self.members[caller].store.data_mut().abi;
-                if let Some(call) = abi.imports.get_mut(&aid) {
-                    call.state = match result {
-                        Ok(vals) => ImportState::Done(vals),
-                        Err(e) => ImportState::Failed(e.headline()),
-                    };
-                    call.done.store(true, Ordering::Release);
-                }
-            }
+        self.trace_end(call.trace, label);
+        if let Some(key) = call.key {
+            self.by_key.remove(&key);
+        }
+        if let Settled::Import {
+            caller,
+            aid,
+            result,
+        } = call.job.settle(outcome)
+        {
+            self.finish_import(caller, aid, result);
         }
     }
 
-    /// Calls `func` of instance `inst`. A trap kills the instance.
-    async fn enter(
-        &mut self,
-        inst: usize,
-        func: Func,
-        entry: Entry<'_>,
-        args: &[Val],
-    ) -> Result<Vec<Val>> {
+    /// Hands the result of imported call `aid` to its caller, whose
+    /// pollable for it becomes ready.
+    fn finish_import(&mut self, caller: usize, aid: u32, result: Result<Vec<Val>>) {
+        // Gone if the caller abandoned the call, or died, meanwhile.
+        let abi = &mut self.members[caller].store.data_mut().wasync().ctx.abi;
+        if let Some(import) = abi.imports.get_mut(&aid) {
+            import.state = match result {
+                Ok(vals) => ImportState::Done(vals),
+                Err(e) => ImportState::Failed(e.headline()),
+            };
+            import.done.store(true, Ordering::Release);
+        }
+    }
+
+    fn fail_import(&mut self, caller: usize, aid: u32, err: Error) {
+        self.finish_import(caller, aid, Err(err));
+    }
+
+    /// Prepares an entry into `inst`: the store to call into, or why the
+    /// instance may not be entered. Pair it with [`Loop::end`].
+    fn begin(&mut self, inst: usize) -> Result<&mut Store<T>> {
         if let Some(first) = &self.members[inst].dead {
             return Err(Error::InstanceDead {
                 first: first.clone(),
             });
         }
-        let store = &mut self.members[inst].store;
-        let n = func.ty(&*store).results().len();
-        let mut results = vec![Val::Bool(false); n];
         self.entries += 1;
-        store.data_mut().abi.entered = true;
-        let out = func.call_async(&mut *store, args, &mut results).await;
-        store.data_mut().abi.entered = false;
+        let store = &mut self.members[inst].store;
+        store.data_mut().wasync().ctx.abi.entered = true;
+        Ok(store)
+    }
+
+    /// Ends an entry into `inst`: an error becomes typed, and a trap kills
+    /// the instance.
+    fn end<R>(&mut self, inst: usize, entry: Entry<'_>, out: wasmtime::Result<R>) -> Result<R> {
+        let store = &mut self.members[inst].store;
+        store.data_mut().wasync().ctx.abi.entered = false;
         match out {
-            Ok(()) => Ok(results),
+            Ok(r) => Ok(r),
             Err(e) => {
-                let err = call_error(entry, e, store);
+                let err = call_error(entry, e, store.data().panic_message());
                 if matches!(err.kind(), ErrorKind::Trap) {
                     self.kill(inst, Error::Other(anyhow::anyhow!("{}", err.headline())));
                 }
                 Err(err)
             }
         }
+    }
+
+    /// Calls one of the guest's own ABI functions (`wake`, `cancel`).
+    async fn enter_abi(&mut self, inst: usize, entry: Entry<'_>, func: Func, args: &[Val]) {
+        let out = match self.begin(inst) {
+            Ok(store) => {
+                let mut results = vec![Val::Bool(false); func.ty(&*store).results().len()];
+                func.call_async(&mut *store, args, &mut results).await
+            }
+            Err(_) => return,
+        };
+        let _ = self.end(inst, entry, out);
     }
 
     /// Marks `inst` dead and fails everything that depends on it: the
@@ -285,7 +281,7 @@ impl Loop {
         if member.dead.is_none() {
             member.dead = Some(first.clone());
         }
-        let abi = &mut member.store.data_mut().abi;
+        let abi = &mut member.store.data_mut().wasync().ctx.abi;
         abi.parked.clear();
         abi.events.clear();
         let abandoned: Vec<(usize, u32)> = abi
@@ -300,6 +296,8 @@ impl Loop {
             self.members[target]
                 .store
                 .data_mut()
+                .wasync()
+                .ctx
                 .abi
                 .events
                 .push_back(Event::CancelImport {
@@ -318,7 +316,7 @@ impl Loop {
                 let dead = Error::InstanceDead {
                     first: first.clone(),
                 };
-                self.settle(call.waiter, call.trace, Err(dead));
+                self.settle(call, Err(dead));
             }
         }
     }
@@ -328,10 +326,10 @@ impl Loop {
     /// before their callers: a target's report that a call finished is so
     /// handled before a caller's cancel of it raised at the same time.
     fn next_event(&mut self) -> Option<(usize, Event)> {
-        self.members
-            .iter_mut()
-            .enumerate()
-            .find_map(|(i, m)| m.store.data_mut().abi.events.pop_front().map(|e| (i, e)))
+        self.members.iter_mut().enumerate().find_map(|(i, m)| {
+            let event = m.store.data_mut().wasync().ctx.abi.events.pop_front();
+            event.map(|e| (i, e))
+        })
     }
 
     /// Handles every event the entries so far raised, and those that
@@ -346,29 +344,31 @@ impl Loop {
                 }
                 Event::StartImport { aid } => self.start_import(inst, aid).await,
                 Event::CancelImport { target, call } => {
-                    if let Some(id) = call {
-                        self.cancel(target, id, "cancelled").await;
+                    if let Some(id) = call
+                        && let Some(call) = self.cancel(target, id, "cancelled").await
+                    {
+                        self.settle(call, Err(Error::Cancelled));
                     }
                 }
             }
         }
     }
 
-    /// Cancels call `id` of `inst` in the guest, if it is still in flight.
-    async fn cancel(&mut self, inst: usize, id: u32, outcome: &str) -> Option<Waiter> {
-        let call = self.calls.remove(&(inst, id))?;
-        self.trace_end(call.trace, outcome);
+    /// Cancels call `id` of `inst` in the guest, if it is still in flight,
+    /// and gives it back to be settled.
+    async fn cancel(&mut self, inst: usize, id: u32, outcome: &str) -> Option<InFlight<T>> {
+        let mut call = self.calls.remove(&(inst, id))?;
+        self.trace_end(call.trace.take(), outcome);
         if let Some(guest) = self.members[inst].guest {
-            let _ = self
-                .enter(inst, guest.cancel, Entry::Cancel, &[Val::U32(id)])
+            self.enter_abi(inst, Entry::Cancel, guest.cancel, &[Val::U32(id)])
                 .await;
         }
-        Some(call.waiter)
+        Some(call)
     }
 
     /// Call `id` of `inst` finished: fetch its result for whoever waits.
     async fn finished(&mut self, inst: usize, id: u32) {
-        let Some(call) = self.calls.remove(&(inst, id)) else {
+        let Some(mut call) = self.calls.remove(&(inst, id)) else {
             let name = self.members[inst].name.clone();
             self.kill(
                 inst,
@@ -378,67 +378,47 @@ impl Loop {
             );
             return;
         };
-        let result = self
-            .enter(
-                inst,
-                call.finish,
-                Entry::Finish(&call.func),
-                &[Val::U32(id)],
-            )
-            .await;
-        self.settle(call.waiter, call.trace, result);
+        let func = call.job.func().to_owned();
+        let out = match self.begin(inst) {
+            Ok(store) => call.job.finish(store, id).await,
+            Err(e) => return self.settle(call, Err(e)),
+        };
+        let outcome = self.end(inst, Entry::Finish(&func), out);
+        self.settle(call, outcome);
     }
 
-    /// Starts async function `func` of `inst`. It finishes at once, or is
-    /// in flight until the instance reports it finished.
-    async fn start(
-        &mut self,
-        inst: usize,
-        export: AsyncExport,
-        func: String,
-        args: &[Val],
-        waiter: Waiter,
-        trace: Option<usize>,
-    ) {
-        let entry = Entry::Start(&func);
-        let started = match self.enter(inst, export.start, entry, args).await {
-            Ok(results) => decode_start(entry, results),
-            Err(e) => return self.settle(waiter, trace, Err(e)),
+    /// Starts `call` in `inst`. It finishes at once, or is in flight until
+    /// the instance reports it finished.
+    async fn start(&mut self, inst: usize, mut call: InFlight<T>) {
+        let func = call.job.func().to_owned();
+        let out = match self.begin(inst) {
+            Ok(store) => call.job.start(store).await,
+            Err(e) => return self.settle(call, Err(e)),
         };
-        match started {
-            Ok(Started::Finished(vals)) => self.settle(waiter, trace, Ok(vals)),
-            Ok(Started::Pending(id)) => {
+        match self.end(inst, Entry::Start(&func), out) {
+            Err(e) => self.settle(call, Err(e)),
+            Ok(Entered::Done) => self.settle(call, Ok(())),
+            Ok(Entered::Pending(id)) => {
                 if self.calls.contains_key(&(inst, id)) {
                     let name = self.members[inst].name.clone();
                     let msg = format!("{name} returned call id {id}, which is already in flight");
-                    self.settle(waiter, trace, Err(Error::Protocol(msg.clone())));
+                    self.settle(call, Err(Error::Protocol(msg.clone())));
                     self.kill(inst, Error::Protocol(msg));
                     return;
                 }
-                match &waiter {
-                    Waiter::External { key, .. } => {
-                        self.by_key.insert(*key, (inst, id));
-                    }
-                    Waiter::Import { caller, aid } => {
-                        let abi = &mut self.members[*caller].store.data_mut().abi;
-                        if let Some(call) = abi.imports.get_mut(aid) {
-                            call.state = ImportState::Started(id);
-                        }
+                if let Some(key) = call.key {
+                    self.by_key.insert(key, (inst, id));
+                }
+                if let Some((caller, aid)) = call.job.import_of() {
+                    let abi = &mut self.members[caller].store.data_mut().wasync().ctx.abi;
+                    if let Some(import) = abi.imports.get_mut(&aid) {
+                        import.state = ImportState::Started(id);
                     }
                 }
-                let finish = export.finish;
-                self.calls.insert(
-                    (inst, id),
-                    InFlight {
-                        func,
-                        finish,
-                        waiter,
-                        trace,
-                    },
-                );
+                self.calls.insert((inst, id), call);
             }
-            Err(msg) => {
-                self.settle(waiter, trace, Err(Error::Protocol(msg.clone())));
+            Ok(Entered::Invalid(msg)) => {
+                self.settle(call, Err(Error::Protocol(msg.clone())));
                 self.kill(inst, Error::Protocol(msg));
             }
         }
@@ -446,41 +426,70 @@ impl Loop {
 
     /// Starts imported call `aid` of `caller` in the instance it is linked to.
     async fn start_import(&mut self, caller: usize, aid: u32) {
-        let abi = &mut self.members[caller].store.data_mut().abi;
-        let Some(call) = abi.imports.get_mut(&aid) else {
+        let abi = &mut self.members[caller].store.data_mut().wasync().ctx.abi;
+        let Some(import) = abi.imports.get_mut(&aid) else {
             return;
         };
-        let ImportState::Queued(args) = std::mem::replace(&mut call.state, ImportState::Started(0))
+        let ImportState::Queued(args) =
+            std::mem::replace(&mut import.state, ImportState::Started(0))
         else {
             return;
         };
-        let (target, func) = (call.target, call.func.clone());
-        let waiter = Waiter::Import { caller, aid };
+        let (target, func) = (import.target, import.func.clone());
         let trace = self.trace_start(None, target, &func, Some(caller));
-        match self.members[target].asyncs.get(&func).copied() {
-            Some(export) => self.start(target, export, func, &args, waiter, trace).await,
-            None => {
-                let name = &self.members[target].name;
-                let err = Error::Compose(format!("{name} has no async export `{func}`"));
-                self.settle(waiter, trace, Err(err));
-            }
-        }
+        let Some(target_fn @ Target::Async(_)) = self.members[target].targets.get(&func).copied()
+        else {
+            let name = &self.members[target].name;
+            let err = Error::Compose(format!("{name} has no async export `{func}`"));
+            self.trace_end(trace, "error");
+            return self.fail_import(caller, aid, err);
+        };
+        let job = ValJob {
+            func,
+            target: target_fn,
+            args,
+            results: Vec::new(),
+            waiter: ValWaiter::Import { caller, aid },
+        };
+        let call = InFlight {
+            job: Box::new(job),
+            key: None,
+            trace,
+        };
+        self.start(target, call).await;
     }
 
-    async fn handle(&mut self, req: Request) {
+    async fn handle(&mut self, req: Request<T>) {
         match req {
-            Request::Call {
-                key,
+            Request::Call { key, inst, job } => self.call(key, inst, job).await,
+            Request::Typed {
                 inst,
                 func,
-                args,
+                check,
                 reply,
-            } => self.call(key, inst, func, args, reply).await,
+            } => {
+                let member = &self.members[inst];
+                let result = match member.targets.get(&func) {
+                    Some(&target) => {
+                        check(&member.store, target).map_err(|e| Error::BadArguments {
+                            func: func.clone(),
+                            message: format!(
+                                "the typed call does not match the export's type: {e:#}"
+                            ),
+                        })
+                    }
+                    None => Err(Error::MissingExport {
+                        name: func,
+                        available: member.targets.keys().cloned().collect(),
+                    }),
+                };
+                let _ = reply.send(result);
+            }
             Request::Cancel { key } => {
                 if let Some((inst, id)) = self.by_key.remove(&key)
-                    && let Some(waiter) = self.cancel(inst, id, "cancelled").await
+                    && let Some(call) = self.cancel(inst, id, "cancelled").await
                 {
-                    self.settle(waiter, None, Err(Error::Cancelled));
+                    self.settle(call, Err(Error::Cancelled));
                 }
             }
             Request::Stats { reply } => {
@@ -490,38 +499,38 @@ impl Loop {
                     ..HostStats::default()
                 };
                 for m in &mut self.members {
-                    stats.table_entries += m.store.data_mut().table().iter_mut().count();
-                    let abi = &m.store.data().abi;
-                    stats.import_calls += abi.imports.len();
-                    stats.parked += abi.parked.len();
+                    let view = m.store.data_mut().wasync();
+                    stats.table_entries += view.table.iter_mut().count();
+                    stats.import_calls += view.ctx.abi.imports.len();
+                    stats.parked += view.ctx.abi.parked.len();
                 }
                 let _ = reply.send(stats);
             }
         }
     }
 
-    async fn call(
-        &mut self,
-        key: u64,
-        inst: usize,
-        func: String,
-        args: Vec<Val>,
-        reply: oneshot::Sender<Result<Vec<Val>>>,
-    ) {
-        let trace = self.trace_start(Some(key), inst, &func, None);
-        let waiter = Waiter::External { key, reply };
-        let member = &self.members[inst];
-        if let Some(export) = member.asyncs.get(&func).copied() {
-            return self.start(inst, export, func, &args, waiter, trace).await;
-        }
-        // The driver checked the name against the same exports.
-        let result = match member.funcs.get(&func).copied() {
-            Some(f) => self.enter(inst, f, Entry::Plain(&func), &args).await,
-            None => Err(Error::MissingExport {
-                name: func.clone(),
-                available: member.funcs.keys().cloned().collect(),
-            }),
+    async fn call(&mut self, key: u64, inst: usize, job: CallJob<T>) {
+        let job: Box<dyn Job<T>> = match job {
+            CallJob::Ready(job) => job,
+            CallJob::ByName(call) => match self.members[inst].targets.get(&call.func).copied() {
+                Some(target) => Box::new(call.into_job(target)),
+                None => {
+                    // The driver checked the name against the same exports.
+                    let available = self.members[inst].targets.keys().cloned().collect();
+                    let _ = call.reply.send(Err(Error::MissingExport {
+                        name: call.func,
+                        available,
+                    }));
+                    return;
+                }
+            },
         };
-        self.settle(waiter, trace, result);
+        let trace = self.trace_start(Some(key), inst, job.func(), None);
+        let call = InFlight {
+            job,
+            key: Some(key),
+            trace,
+        };
+        self.start(inst, call).await;
     }
 }

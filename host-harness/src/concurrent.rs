@@ -1,0 +1,32 @@
+//! The mode C host of `wasync-host`, over the harness's store data
+//! ([`HostState`]): each instance gets the WASI capabilities of the
+//! [`WasiOptions`] it was made with.
+
+pub use wasync_host::{Call, HostStats, InstanceId, TraceEvent, TypedExport};
+
+use crate::error::Result;
+use crate::{Harness, HostState, Loaded, WasiOptions};
+
+/// A mode C host whose instances have the harness's store data.
+pub type Concurrent = wasync_host::Concurrent<HostState>;
+/// Sends calls to a running [`Concurrent`] host.
+pub type Driver = wasync_host::Driver<HostState>;
+
+impl Harness {
+    /// A mode C host on this harness's engine and linker, whose instances
+    /// each get a store with the capabilities of `opts`.
+    pub fn concurrent(&self, opts: &WasiOptions) -> Result<Concurrent> {
+        let opts = opts.clone();
+        Concurrent::new(self.engine(), self.linker(), move |_| HostState::new(&opts))
+    }
+}
+
+/// Whether `loaded` is a mode C component (it exports `wasync:abi/guest`).
+pub fn speaks_wasync_abi(harness: &Harness, loaded: &Loaded) -> bool {
+    wasync_host::speaks_wasync_abi(harness.engine(), loaded.component())
+}
+
+/// The trace as a JSON array.
+pub fn trace_json(events: &[TraceEvent]) -> String {
+    serde_json::to_string_pretty(events).unwrap_or_else(|_| "[]".to_owned())
+}

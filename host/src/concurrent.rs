@@ -1,0 +1,602 @@
+//! The mode C host: many overlapping calls into each instance, and
+//! host-mediated composition, over the wasync ABI (docs/abi.md).
+//!
+//! Build a [`Concurrent`] host over your own wasmtime `Linker`, add
+//! instances (linking their imported interfaces to earlier instances), then
+//! [`Concurrent::start`] it: one event loop task owns every instance from
+//! then on, and a cheap, cloneable [`Driver`] sends it calls with
+//! [`Driver::call_concurrent`], named after wasmtime's own
+//! `Func::call_concurrent`.
+//!
+//! Ground rules:
+//! - Each instance lives in a store of its own, with store data the
+//!   embedder makes. wasmtime poisons a whole store when a guest traps;
+//!   with one store per instance a trap ends that instance only, and the
+//!   calls it served for others fail cleanly.
+//! - Calls in flight are bounded ([`HostConfig::max_calls`]): one more is
+//!   refused with [`Error::Busy`] at once, so a host under load never
+//!   queues without end.
+//! - Dropping a [`Call`] cancels it in the guest.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::component::types::{ComponentFunc, ComponentItem};
+use wasmtime::component::{Component, Linker, Val};
+use wasmtime::{Engine, Store};
+
+use crate::abi::{self, GUEST_IFACE};
+use crate::call::{Signature, check_args, exported_funcs, lookup_func, parse_call};
+use crate::error::{Error, Result};
+use crate::event_loop::Loop;
+use crate::job::{AsyncExport, Params, Results, Target, TypedJob, TypedTarget};
+pub use crate::shared::HostStats;
+use crate::shared::{CallJob, GuestAbi, Member, Request, Shared, ValCall};
+use crate::trace::TraceEvent;
+use crate::view::WasyncView;
+
+/// An instance of a [`Concurrent`] host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InstanceId(pub usize);
+
+/// Settings of a [`Concurrent`] host.
+///
+/// # Examples
+///
+/// ```
+/// let config = wasync_host::HostConfig { max_calls: 1_000, ..Default::default() };
+/// assert_eq!(config.max_calls, 1_000);
+/// ```
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The most calls from outside in flight at once, over all instances.
+    /// One more is refused with [`Error::Busy`].
+    pub max_calls: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig { max_calls: 100_000 }
+    }
+}
+
+/// Makes the store data of each new instance, given its name.
+type MakeData<T> = Box<dyn FnMut(&str) -> Result<T> + Send>;
+
+/// Sends the cancel of a call, by key; one per driver, shared by its calls.
+type CancelSink = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// A mode C host being set up: instances are added, then it starts.
+///
+/// `T` is the embedder's store data; every instance gets its own, made by
+/// the function given to [`Concurrent::new`].
+pub struct Concurrent<T: WasyncView> {
+    engine: Engine,
+    linker: Linker<T>,
+    make_data: MakeData<T>,
+    config: HostConfig,
+    members: Vec<Member<T>>,
+    signatures: Vec<HashMap<String, Signature>>,
+    /// Each instance's exports, with whether each is an interface.
+    exports: Vec<Vec<(String, bool)>>,
+    linked_ifaces: Vec<String>,
+}
+
+/// The callable functions of a component, by the names calls use; an
+/// `f-start`/`f-finish` pair also appears as `f`, with `f-start`'s
+/// parameters and `f-finish`'s results.
+fn signatures(funcs: &[(String, ComponentFunc)]) -> HashMap<String, Signature> {
+    let mut out: HashMap<String, Signature> = funcs
+        .iter()
+        .map(|(name, f)| (name.clone(), Signature::of(f)))
+        .collect();
+    for (base, (_, start), (_, finish)) in async_pairs(funcs) {
+        let params = Signature::of(start).params;
+        let results = Signature::of(finish).results;
+        out.insert(base.to_owned(), Signature { params, results });
+    }
+    out
+}
+
+/// Each `f-start` with its `f-finish`, as `(f, start, finish)`.
+#[allow(clippy::type_complexity)]
+fn async_pairs<X>(
+    funcs: &[(String, X)],
+) -> impl Iterator<Item = (&str, &(String, X), &(String, X))> {
+    funcs.iter().filter_map(move |start| {
+        let base = start.0.strip_suffix("-start")?;
+        let finish = funcs
+            .iter()
+            .find(|(n, _)| n.strip_suffix("-finish") == Some(base))?;
+        Some((base, start, finish))
+    })
+}
+
+impl<T: WasyncView> Concurrent<T> {
+    /// A new host over `linker` (with whatever the embedder links: WASI,
+    /// its own imports), to which it adds the wasync ABI. `make_data`
+    /// makes the store data of each instance, given the instance's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wasmtime::component::{Linker, ResourceTable};
+    /// use wasync_host::{Concurrent, WasyncCtx, WasyncCtxView, WasyncView};
+    ///
+    /// struct MyState { wasync: WasyncCtx, table: ResourceTable }
+    /// impl WasyncView for MyState {
+    ///     fn wasync(&mut self) -> WasyncCtxView<'_> {
+    ///         WasyncCtxView { ctx: &mut self.wasync, table: &mut self.table }
+    ///     }
+    /// }
+    ///
+    /// let mut config = wasmtime::Config::new();
+    /// config.async_support(true);
+    /// let engine = wasmtime::Engine::new(&config)?;
+    /// let linker = Linker::new(&engine);
+    /// let host = Concurrent::new(&engine, &linker, |_name| {
+    ///     Ok(MyState { wasync: WasyncCtx::default(), table: ResourceTable::new() })
+    /// })?;
+    /// # Ok::<(), wasync_host::Error>(())
+    /// ```
+    pub fn new(
+        engine: &Engine,
+        linker: &Linker<T>,
+        make_data: impl FnMut(&str) -> Result<T> + Send + 'static,
+    ) -> Result<Concurrent<T>> {
+        let mut linker = linker.clone();
+        abi::add_to_linker(&mut linker)
+            .map_err(|e| Error::Config(format!("cannot link the wasync ABI: {e}")))?;
+        Ok(Concurrent {
+            engine: engine.clone(),
+            linker,
+            make_data: Box::new(make_data),
+            config: HostConfig::default(),
+            members: Vec::new(),
+            signatures: Vec::new(),
+            exports: Vec::new(),
+            linked_ifaces: Vec::new(),
+        })
+    }
+
+    /// Replaces the host's settings.
+    pub fn with_config(mut self, config: HostConfig) -> Concurrent<T> {
+        self.config = config;
+        self
+    }
+
+    /// Instantiates `component` as `name` in a store of its own. Each
+    /// `(import, target)` in `links` forwards the instance's imported async
+    /// functions of that import to `target`, an instance added earlier
+    /// (which makes every link graph acyclic): to its export of the same
+    /// name, or else to its only exported interface.
+    pub async fn add(
+        &mut self,
+        name: &str,
+        component: &Component,
+        links: &[(&str, InstanceId)],
+    ) -> Result<InstanceId> {
+        let plugs: Vec<(Option<&str>, InstanceId)> =
+            links.iter().map(|(i, t)| (Some(*i), *t)).collect();
+        self.add_plugged(name, component, &plugs).await
+    }
+
+    /// [`Concurrent::add`] with the plug rule of static composition
+    /// ([`crate::match_plug`]): `(Some(import), target)` links that import
+    /// as `add` does, and `(None, target)` links every import of
+    /// `component` that `target` exports under the same name.
+    pub async fn add_plugged(
+        &mut self,
+        name: &str,
+        component: &Component,
+        plugs: &[(Option<&str>, InstanceId)],
+    ) -> Result<InstanceId> {
+        let id = self.members.len();
+        let engine = self.engine.clone();
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(&engine).map(|(n, _)| n.to_owned()).collect();
+        let mut link_map = HashMap::new();
+        for (import, target) in plugs {
+            let target_member = self.members.get(target.0).ok_or_else(|| {
+                Error::Compose(format!("{name}: no instance {} to link to", target.0))
+            })?;
+            if target_member.guest.is_none() {
+                return Err(Error::Compose(format!(
+                    "{} is not a mode C component: host-mediated links need the wasync ABI on both ends; \
+                     compose mode S components statically",
+                    target_member.name
+                )));
+            }
+            let exports: Vec<(String, bool)> = self.exports[target.0]
+                .iter()
+                .filter(|(n, _)| n != GUEST_IFACE)
+                .cloned()
+                .collect();
+            let pairs =
+                crate::plug::match_plug(*import, name, &imports, &target_member.name, &exports)?;
+            for (export, import) in pairs {
+                let Some(ComponentItem::ComponentInstance(inst_ty)) =
+                    ty.get_import(&engine, &import).map(|i| i.ty)
+                else {
+                    return Err(Error::Compose(format!("`{import}` is not an interface")));
+                };
+                if !self.linked_ifaces.contains(&import) {
+                    let funcs: Vec<String> = inst_ty
+                        .exports(&engine)
+                        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
+                        .map(|(n, _)| n.to_owned())
+                        .collect();
+                    abi::define_link(&mut self.linker, &import, &funcs)
+                        .map_err(|e| Error::Config(format!("cannot link `{import}`: {e}")))?;
+                    self.linked_ifaces.push(import.clone());
+                }
+                link_map.insert(import, (target.0, export));
+            }
+        }
+        let data = (self.make_data)(name)?;
+        let mut store = Store::new(&engine, data);
+        store.data_mut().wasync().ctx.abi.links = link_map;
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| crate::unsatisfied(&e))?;
+        store.data_mut().wasync().ctx.abi.entered = true;
+        let instance = pre.instantiate_async(&mut store).await;
+        store.data_mut().wasync().ctx.abi.entered = false;
+        let instance = instance.map_err(|e| {
+            crate::call::call_error("<instantiation>", e, store.data().panic_message())
+        })?;
+
+        let exported = exported_funcs(&engine, component);
+        let mut funcs = HashMap::new();
+        for (fname, _) in &exported {
+            funcs.insert(
+                fname.clone(),
+                lookup_func(&mut store, &instance, component, fname)?,
+            );
+        }
+        let wake = funcs.get(&format!("{GUEST_IFACE}#wake")).copied();
+        let cancel = funcs.get(&format!("{GUEST_IFACE}#cancel")).copied();
+        let guest = wake
+            .zip(cancel)
+            .map(|(wake, cancel)| GuestAbi { wake, cancel });
+        let mut targets: HashMap<String, Target> = funcs
+            .iter()
+            .map(|(n, f)| (n.clone(), Target::Plain(*f)))
+            .collect();
+        if guest.is_some() {
+            for (base, (start, _), (finish, _)) in async_pairs(&exported) {
+                let export = AsyncExport {
+                    start: funcs[start],
+                    finish: funcs[finish],
+                };
+                targets.insert(base.to_owned(), Target::Async(export));
+            }
+        }
+        self.exports.push(
+            ty.exports(&engine)
+                .map(|(n, item)| {
+                    let interface = matches!(item.ty, ComponentItem::ComponentInstance(_));
+                    (n.to_owned(), interface)
+                })
+                .collect(),
+        );
+        self.signatures.push(signatures(&exported));
+        self.members.push(Member {
+            name: name.to_owned(),
+            store,
+            targets,
+            guest,
+            dead: None,
+        });
+        Ok(InstanceId(id))
+    }
+
+    /// Starts the event loop on the current tokio runtime and returns a
+    /// driver for it. The loop ends when every driver is dropped.
+    pub fn start(self) -> Driver<T> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            names: self.members.iter().map(|m| m.name.clone()).collect(),
+            signatures: self.signatures,
+            tracing: AtomicBool::new(false),
+            trace: Mutex::new(Vec::new()),
+            started: std::time::Instant::now(),
+            next_key: AtomicU64::new(1),
+            in_flight: AtomicUsize::new(0),
+            max_calls: self.config.max_calls,
+        });
+        let looped = Loop::new(self.members, rx, shared.clone());
+        tokio::spawn(looped.run());
+        let cancel_tx = tx.clone();
+        let cancel: CancelSink = Arc::new(move |key| {
+            let _ = cancel_tx.send(Request::Cancel { key });
+        });
+        Driver { tx, cancel, shared }
+    }
+}
+
+/// Whether `component` is a mode C component (it exports
+/// `wasync:abi/guest`).
+pub fn speaks_wasync_abi(engine: &Engine, component: &Component) -> bool {
+    component
+        .component_type()
+        .get_export(engine, GUEST_IFACE)
+        .is_some()
+}
+
+/// Sends calls to a running [`Concurrent`] host. Cheap to clone.
+pub struct Driver<T: 'static> {
+    tx: mpsc::UnboundedSender<Request<T>>,
+    cancel: CancelSink,
+    shared: Arc<Shared>,
+}
+
+impl<T: 'static> Clone for Driver<T> {
+    fn clone(&self) -> Self {
+        Driver {
+            tx: self.tx.clone(),
+            cancel: self.cancel.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T: WasyncView> Driver<T> {
+    /// Calls `func` (`f` or `iface#f`) of instance `inst`. For an async
+    /// function of a mode C instance the call overlaps with every other;
+    /// calls into a mode S instance run one after another. Dropping the
+    /// returned future before it completes cancels the call.
+    pub fn call_concurrent(
+        &self,
+        inst: InstanceId,
+        func: &str,
+        args: Vec<Val>,
+    ) -> Result<Call<Vec<Val>>> {
+        check_args(func, self.sig(inst, func)?, &args)?;
+        let permit = self.permit()?;
+        let (reply, rx) = oneshot::channel();
+        let job = ValCall {
+            func: func.to_owned(),
+            args,
+            reply,
+        };
+        self.send_call(inst, permit, CallJob::ByName(job), rx)
+    }
+
+    /// [`Driver::call_concurrent`] with the call written in WAVE, the
+    /// syntax of `wasmtime run --invoke`: `f(1, "two")` or
+    /// `ns:pkg/iface#f(…)`.
+    pub fn call_concurrent_wave(&self, inst: InstanceId, call: &str) -> Result<Call<Vec<Val>>> {
+        let (name, args) = parse_call(call, |name| self.signature(inst, name))?;
+        self.call_concurrent(inst, &name, args)
+    }
+
+    /// A typed handle to `func` of `inst`: its calls pass `P` and `R`
+    /// straight to and from wasm, without [`Val`]s. `P` and `R` are tuples,
+    /// as with wasmtime's `TypedFunc`: `(String, u32)` and `(String,)` for
+    /// `f: func(a: string, b: u32) -> string`, or `()` for no result. For an
+    /// async export of a mode C instance they are the types of the `async
+    /// func`, before lowering.
+    pub async fn typed<P: Params, R: Results>(
+        &self,
+        inst: InstanceId,
+        func: &str,
+    ) -> Result<TypedExport<T, P, R>> {
+        self.sig(inst, func)?;
+        let (reply, rx) = oneshot::channel();
+        let check: Box<
+            dyn FnOnce(&Store<T>, Target) -> wasmtime::Result<Box<dyn std::any::Any + Send>> + Send,
+        > = Box::new(|store, target| {
+            let typed = TypedTarget::<P, R>::check(store, target)?;
+            Ok(Box::new(typed))
+        });
+        self.tx
+            .send(Request::Typed {
+                inst: inst.0,
+                func: func.to_owned(),
+                check,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        let any = rx.await.map_err(|_| stopped())??;
+        let target = *any
+            .downcast::<TypedTarget<P, R>>()
+            .map_err(|_| Error::Other(anyhow::anyhow!("a typed check returned another type")))?;
+        Ok(TypedExport {
+            driver: self.clone(),
+            inst,
+            func: Arc::from(func),
+            target,
+        })
+    }
+
+    fn permit(&self) -> Result<Permit> {
+        let max = self.shared.max_calls;
+        let mut now = self.shared.in_flight.load(Ordering::Relaxed);
+        loop {
+            if now >= max {
+                return Err(Error::Busy { limit: max });
+            }
+            match self.shared.in_flight.compare_exchange_weak(
+                now,
+                now + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(Permit(self.shared.clone())),
+                Err(actual) => now = actual,
+            }
+        }
+    }
+
+    fn send_call<R>(
+        &self,
+        inst: InstanceId,
+        permit: Permit,
+        job: CallJob<T>,
+        rx: oneshot::Receiver<Result<R>>,
+    ) -> Result<Call<R>> {
+        let key = self.shared.next_key.fetch_add(1, Ordering::Relaxed);
+        self.tx
+            .send(Request::Call {
+                key,
+                inst: inst.0,
+                job,
+            })
+            .map_err(|_| stopped())?;
+        Ok(Call {
+            key,
+            rx,
+            cancel: self.cancel.clone(),
+            done: false,
+            _permit: permit,
+        })
+    }
+
+    /// The signature of a callable function of `inst`.
+    pub fn signature(&self, inst: InstanceId, func: &str) -> Result<Signature> {
+        self.sig(inst, func).cloned()
+    }
+
+    fn sig(&self, inst: InstanceId, func: &str) -> Result<&Signature> {
+        let sigs = self
+            .shared
+            .signatures
+            .get(inst.0)
+            .ok_or_else(|| Error::Config(format!("no instance {}", inst.0)))?;
+        sigs.get(func).ok_or_else(|| {
+            let mut available: Vec<String> = sigs.keys().cloned().collect();
+            available.sort();
+            Error::MissingExport {
+                name: func.to_owned(),
+                available,
+            }
+        })
+    }
+
+    /// The instance's name.
+    pub fn name(&self, inst: InstanceId) -> &str {
+        self.shared.names.get(inst.0).map_or("?", String::as_str)
+    }
+
+    /// How many calls from outside are in flight now.
+    pub fn calls_in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Host-side gauges: resource table size, calls in flight.
+    pub async fn stats(&self) -> Result<HostStats> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Stats { reply })
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())
+    }
+
+    /// Starts (or stops) recording calls for [`Driver::trace`]. Off by
+    /// default: a host that runs for long would otherwise keep a record of
+    /// every call it ever served.
+    pub fn record_trace(&self, on: bool) {
+        self.shared.tracing.store(on, Ordering::Relaxed);
+    }
+
+    /// Every call recorded so far (see [`Driver::record_trace`]): start,
+    /// end, the instance it ran in and, for a call one instance made into
+    /// another, the caller; in start order.
+    pub fn trace(&self) -> Vec<TraceEvent> {
+        self.shared
+            .trace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// A typed handle to one export of an instance; see [`Driver::typed`].
+pub struct TypedExport<T: 'static, P, R: Results> {
+    driver: Driver<T>,
+    inst: InstanceId,
+    func: Arc<str>,
+    target: TypedTarget<P, R>,
+}
+
+impl<T: WasyncView, P: Params, R: Results> TypedExport<T, P, R> {
+    /// Calls the export with `params`; see [`Driver::call_concurrent`].
+    pub fn call_concurrent(&self, params: P) -> Result<Call<R>> {
+        let permit = self.driver.permit()?;
+        let (reply, rx) = oneshot::channel();
+        let job = TypedJob {
+            func: self.func.clone(),
+            target: self.target,
+            params: Some(params),
+            result: None,
+            reply,
+        };
+        self.driver
+            .send_call(self.inst, permit, CallJob::Ready(Box::new(job)), rx)
+    }
+}
+
+fn stopped() -> Error {
+    Error::Other(anyhow::anyhow!("the mode C event loop has stopped"))
+}
+
+/// Holds one place among the calls in flight until the [`Call`] is gone.
+struct Permit(Arc<Shared>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A call in flight. Await it for the results; drop it, or call
+/// [`Call::cancel`], to cancel it in the guest.
+pub struct Call<R> {
+    key: u64,
+    rx: oneshot::Receiver<Result<R>>,
+    cancel: CancelSink,
+    done: bool,
+    _permit: Permit,
+}
+
+impl<R> Call<R> {
+    /// The key of this call in the trace.
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Cancels the call: the guest drops its future (and with it what it
+    /// was awaiting, calls into other instances included).
+    pub fn cancel(self) {
+        // Dropping does it.
+    }
+}
+
+impl<R> Future for Call<R> {
+    type Output = Result<R>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(out) => {
+                self.done = true;
+                Poll::Ready(out.unwrap_or_else(|_| Err(stopped())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<R> Drop for Call<R> {
+    fn drop(&mut self) {
+        if !self.done {
+            (self.cancel)(self.key);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The host library as an embedder uses it: store data of one's own, one's
+//! own imports next to wasync's, typed calls, and a bounded number of calls
+//! in flight. The guests are real mode C components from the repository's
+//! guest pipeline.
+
+use std::sync::LazyLock;
+
+use wasmtime::component::{Component, Linker, ResourceTable, Val};
+use wasmtime::{Config, Engine};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasync_host::{
+    Concurrent, Driver, ErrorKind, HostConfig, InstanceId, WasyncCtx, WasyncCtxView, WasyncView,
+};
+
+#[path = "../examples/embedder.rs"]
+#[allow(dead_code)]
+mod embedder;
+
+struct State {
+    wasi: WasiCtx,
+    wasync: WasyncCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasyncView for State {
+    fn wasync(&mut self) -> WasyncCtxView<'_> {
+        WasyncCtxView {
+            ctx: &mut self.wasync,
+            table: &mut self.table,
+        }
+    }
+}
+
+static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
+    let mut config = Config::new();
+    config.async_support(true);
+    Engine::new(&config).unwrap()
+});
+
+static MODE_TESTS: LazyLock<Component> =
+    LazyLock::new(|| Component::from_file(&ENGINE, test_programs::MODE_TESTS_C).unwrap());
+
+const SLOW: &str = "examples:wasync/slow";
+
+async fn host(config: HostConfig) -> (Driver<State>, InstanceId) {
+    let mut linker = Linker::new(&ENGINE);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+    let mut host = Concurrent::new(&ENGINE, &linker, |_| {
+        Ok(State {
+            wasi: WasiCtxBuilder::new().build(),
+            wasync: WasyncCtx::default(),
+            table: ResourceTable::new(),
+        })
+    })
+    .unwrap()
+    .with_config(config);
+    let id = host.add("mode-tests", &MODE_TESTS, &[]).await.unwrap();
+    (host.start(), id)
+}
+
+#[tokio::test]
+async fn the_example_embedder_serves_overlapping_calls_with_its_own_import() {
+    let (results, _wall) = embedder::run(test_programs::EMBEDDED_C).await.unwrap();
+    // Submitted as 300, 100 and 200 ms: they finish shortest first only if
+    // they overlap in the one instance.
+    assert_eq!(results, ["1 is one", "2 is two", "3 is three"]);
+}
+
+#[tokio::test]
+async fn typed_calls_pass_rust_values_to_plain_and_async_exports() {
+    let (d, g) = host(HostConfig::default()).await;
+    let plain = d
+        .typed::<(String,), (String,)>(g, &format!("{SLOW}#echo-plain"))
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.call_concurrent(("a".into(),)).unwrap().await.unwrap(),
+        ("a".to_owned(),)
+    );
+    // Finishes inside its start.
+    let echo = d
+        .typed::<(String,), (String,)>(g, &format!("{SLOW}#echo"))
+        .await
+        .unwrap();
+    assert_eq!(
+        echo.call_concurrent(("b".into(),)).unwrap().await.unwrap(),
+        ("b".to_owned(),)
+    );
+    // Returns to the host, and is finished later.
+    let sleep = d
+        .typed::<(u32,), (u32,)>(g, &format!("{SLOW}#sleep-for"))
+        .await
+        .unwrap();
+    let (a, b) = futures::join!(
+        sleep.call_concurrent((30,)).unwrap(),
+        sleep.call_concurrent((10,)).unwrap()
+    );
+    assert_eq!((a.unwrap(), b.unwrap()), ((30,), (10,)));
+    // No results at all.
+    let later = d
+        .typed::<(u32,), ()>(g, &format!("{SLOW}#spawn-later"))
+        .await
+        .unwrap();
+    later.call_concurrent((1,)).unwrap().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_typed_handle_of_the_wrong_types_is_a_clear_error() {
+    let (d, g) = host(HostConfig::default()).await;
+    let err = d
+        .typed::<(u32,), (String,)>(g, &format!("{SLOW}#echo"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::BadArguments);
+    assert!(
+        err.to_string().contains("does not match the export's type"),
+        "{err}"
+    );
+    let err = d.typed::<(), ()>(g, "nope").await.err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::MissingExport);
+}
+
+#[tokio::test]
+async fn a_full_host_refuses_a_call_with_a_typed_error_and_recovers() {
+    let (d, g) = host(HostConfig { max_calls: 2 }).await;
+    let sleep = format!("{SLOW}#sleep-for");
+    let first = d
+        .call_concurrent(g, &sleep, vec![Val::U32(60_000)])
+        .unwrap();
+    let _second = d
+        .call_concurrent(g, &sleep, vec![Val::U32(60_000)])
+        .unwrap();
+    let err = d
+        .call_concurrent(g, &sleep, vec![Val::U32(1)])
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::Busy);
+    assert!(
+        err.to_string().contains("2 calls are already in flight"),
+        "{err}"
+    );
+    assert_eq!(d.calls_in_flight(), 2);
+    // Dropping a call cancels it and frees its place.
+    drop(first);
+    let out = d
+        .call_concurrent(g, &sleep, vec![Val::U32(1)])
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(out, [Val::U32(1)]);
+}
