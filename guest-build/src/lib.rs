@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 pub use data::WORD_LIST_PACKAGE;
 pub use manifest::{GuestSpec, Mode};
+pub use tools::cargo;
 
 /// The cargo-component release the pipeline installs and expects.
 pub const CARGO_COMPONENT_VERSION: &str = "0.21.1";

@@ -30,6 +30,7 @@ mod instance;
 mod loaded;
 mod output;
 mod poll_counters;
+pub mod scaffold;
 pub mod suggest_server;
 pub mod wit;
 

@@ -37,6 +37,10 @@ enum Command {
     Compose(ComposeArgs),
     /// Print the WIT of a world as a wasync mode lowers it.
     Lower(LowerArgs),
+    /// Write a new component crate that uses wasync: Cargo.toml, wit/ with
+    /// an `async func`, and src/lib.rs with `generate!` and
+    /// `#[async_export]`. It builds as it is, in mode S and mode C.
+    New(NewArgs),
     /// Print a component's imports and exports as WIT.
     Wit {
         /// The component (.wasm) to inspect.
@@ -223,6 +227,44 @@ struct LowerArgs {
     /// (the layout cargo-component reads) instead of printing.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct NewArgs {
+    /// The crate's name (lowercase letters, digits and dashes); also its
+    /// WIT world's.
+    name: String,
+    /// Where to write it (default: a folder named NAME here).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Depend on wasync from this git repository (default: the repository
+    /// this harness was built from).
+    #[arg(long, value_name = "URL", conflicts_with = "wasync_path")]
+    wasync_git: Option<String>,
+    /// With `--wasync-git`: the branch, tag or commit to use.
+    #[arg(long, value_name = "REV", requires = "wasync_git")]
+    wasync_rev: Option<String>,
+    /// Depend on a local checkout of wasync instead (its root or `sdk/`).
+    #[arg(long, value_name = "DIR")]
+    wasync_path: Option<PathBuf>,
+}
+
+fn new_crate(args: NewArgs) -> wasync_harness::Result<String> {
+    use wasync_harness::scaffold::{WasyncSource, new_crate};
+    let source = match (args.wasync_path, args.wasync_git) {
+        (Some(path), _) => WasyncSource::Path(path),
+        (None, Some(url)) => WasyncSource::Git {
+            url,
+            rev: args.wasync_rev,
+        },
+        (None, None) => WasyncSource::upstream(),
+    };
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
+    new_crate(&args.name, &dir, &source)?;
+    Ok(format!(
+        "wrote {dir}\nbuild it: cd {dir} && cargo build --release --target wasm32-wasip2 [--features concurrent]",
+        dir = dir.display()
+    ))
 }
 
 fn parse_mode(s: &str) -> Result<wasync_lower::Mode, String> {
@@ -418,6 +460,7 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
         }
         Command::Compose(args) => compose(args).await,
         Command::Lower(args) => lower(args),
+        Command::New(args) => new_crate(args).map(Some),
         Command::Wit { component } => wasync_harness::wit::component_wit(&component).map(Some),
     }
 }
