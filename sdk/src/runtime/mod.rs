@@ -76,6 +76,8 @@ pub(crate) struct Runtime {
         allow(dead_code)
     )]
     last_park: Option<(u64, Option<u64>)>,
+    /// Most tasks alive at once: `MAX_TASKS`, lowered by unit tests.
+    task_limit: usize,
 }
 
 thread_local! {
@@ -176,6 +178,7 @@ impl Runtime {
             finished_calls: Vec::new(),
             polls_since_check: 0,
             last_park: None,
+            task_limit: MAX_TASKS,
         }
     }
 
@@ -206,7 +209,7 @@ impl Runtime {
     }
 
     fn insert_task(&mut self, task: Task) -> Result<usize, SpawnError> {
-        if self.tasks.len() >= MAX_TASKS {
+        if self.tasks.len() >= self.task_limit {
             return Err(SpawnError::TooManyTasks);
         }
         let index = self.tasks.insert(task);
@@ -217,6 +220,12 @@ impl Runtime {
         self.queue.push_back(packed);
         self.stats.spawned += 1;
         Ok(packed)
+    }
+
+    /// Lowers the most tasks alive at once, so that tests reach it.
+    #[cfg(test)]
+    pub(crate) fn set_task_limit(&mut self, limit: usize) {
+        self.task_limit = limit.min(MAX_TASKS);
     }
 
     fn remove_task(&mut self, index: usize) -> Task {

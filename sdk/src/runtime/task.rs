@@ -588,3 +588,47 @@ impl<T> Drop for AbortOnDropHandle<T> {
         self.0.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{block_on, stats};
+    use crate::task::yield_now;
+
+    /// Holds a handle whose `Drop` needs the runtime (it detaches the task).
+    struct Holds(#[allow(dead_code)] JoinHandle<u32>);
+
+    #[test]
+    fn a_future_refused_by_a_full_runtime_still_detaches_what_it_held() {
+        with(|rt| rt.set_task_limit(2));
+        block_on(async {
+            let inner = spawn(async { 7 });
+            let _pending = spawn(std::future::pending::<()>()).abort_on_drop();
+            let held = Holds(inner);
+            let refused = try_spawn(async move { drop(held) });
+            assert_eq!(refused.unwrap_err(), SpawnError::TooManyTasks);
+            // `inner` was detached when the refused future was dropped, so
+            // it is removed as soon as it finishes.
+            yield_now().await;
+            assert_eq!(stats().live_tasks, 1, "only the pending task is left");
+        });
+    }
+
+    #[test]
+    fn a_future_refused_by_a_full_runtime_is_dropped_outside_the_runtime() {
+        struct ReadsStats;
+        impl Drop for ReadsStats {
+            fn drop(&mut self) {
+                // Any use of the runtime: this one borrows it.
+                let _ = stats();
+            }
+        }
+        with(|rt| rt.set_task_limit(1));
+        block_on(async {
+            let _pending = spawn(std::future::pending::<()>()).abort_on_drop();
+            let guard = ReadsStats;
+            let refused = try_spawn(async move { drop(guard) });
+            assert_eq!(refused.unwrap_err(), SpawnError::TooManyTasks);
+        });
+    }
+}
