@@ -208,9 +208,11 @@ impl Runtime {
         }
     }
 
-    fn insert_task(&mut self, task: Task) -> Result<usize, SpawnError> {
+    /// Adds a task and queues it. A full runtime gives the task back, for
+    /// the caller to drop outside the borrow: its future is user code.
+    fn insert_task(&mut self, task: Task) -> Result<usize, Task> {
         if self.tasks.len() >= self.task_limit {
-            return Err(SpawnError::TooManyTasks);
+            return Err(task);
         }
         let index = self.tasks.insert(task);
         if index >= self.gens.len() {

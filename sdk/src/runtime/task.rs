@@ -238,7 +238,15 @@ impl fmt::Display for SpawnError {
 impl std::error::Error for SpawnError {}
 
 fn spawn_boxed(future: BoxedTask, call: Option<u32>) -> Result<usize, SpawnError> {
-    with(|rt| rt.insert_task(Task::new(future, call)))
+    match with(|rt| rt.insert_task(Task::new(future, call))) {
+        Ok(packed) => Ok(packed),
+        Err(refused) => {
+            // Outside the borrow: the future's destructors may use the
+            // runtime (dropping a JoinHandle detaches its task).
+            drop(refused);
+            Err(SpawnError::TooManyTasks)
+        }
+    }
 }
 
 /// Mode C: spawns the task that computes export call `call`; its id is
