@@ -233,6 +233,27 @@ impl Guest for RuntimeTests {
         })
     }
 
+    fn stale_handle(reuses: u32, drop_join_handle: bool) -> String {
+        wasync::block_on(async move {
+            let mut first = wasync::spawn(async {});
+            (&mut first).await.expect("not aborted");
+            let stale = first.abort_handle();
+            for _ in 0..reuses {
+                wasync::spawn(async {}).await.expect("not aborted");
+            }
+            let victim = wasync::spawn(async {
+                yield_now().await;
+                "ran"
+            });
+            if drop_join_handle {
+                drop(first);
+            } else {
+                stale.abort();
+            }
+            format!("{:?}", victim.await)
+        })
+    }
+
     fn background_count(ms: u32) -> u32 {
         wasync::block_on(sleep(Duration::from_millis(u64::from(ms))));
         BACKGROUND.with(Cell::get)

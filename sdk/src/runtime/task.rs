@@ -622,6 +622,37 @@ mod tests {
         });
     }
 
+    /// Stands in for about four billion spawns and joins in every slot so
+    /// far. The slab reuses the slot freed last, so an instance that spawns
+    /// and joins one task at a time ages one slot that fast.
+    fn age_every_slot() {
+        with(|rt| rt.gens.iter_mut().for_each(|g| *g = u32::MAX.into()));
+    }
+
+    #[test]
+    fn stale_handles_do_not_act_on_a_task_that_reuses_their_slot() {
+        block_on(async {
+            let mut first = spawn(async { 1 });
+            assert_eq!((&mut first).await, Ok(1));
+            let stale = first.abort_handle();
+            age_every_slot();
+            assert_eq!(spawn(async { 2 }).await, Ok(2));
+            let victim = spawn(async {
+                yield_now().await;
+                3
+            });
+            stale.abort();
+            assert!(
+                !victim.is_finished(),
+                "the stale handle aborted the new task"
+            );
+            assert!(stale.is_finished(), "the stale handle's task is gone");
+            // Dropping the old JoinHandle must not detach the victim either.
+            drop(first);
+            assert_eq!(victim.await, Ok(3));
+        });
+    }
+
     #[test]
     fn a_future_refused_by_a_full_runtime_is_dropped_outside_the_runtime() {
         struct ReadsStats;
