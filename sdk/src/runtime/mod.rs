@@ -39,6 +39,7 @@ use crate::raw;
 use registry::Registry;
 pub use stats::Stats;
 pub(crate) use task::Task;
+pub(crate) use task::TaskId;
 pub use task::{AbortHandle, AbortOnDropHandle, JoinError, JoinHandle, SpawnError};
 pub(crate) use timers::Timers;
 
@@ -51,8 +52,9 @@ pub(crate) const MAX_TASKS: usize = raw::INDEX_MASK;
 
 pub(crate) struct Runtime {
     tasks: Slab<Task>,
-    /// Generation of each slab index, bumped when a task is removed.
-    gens: Vec<u32>,
+    /// Generation of each slab index, bumped when a task is removed. Full
+    /// width: handles compare all of it, wakers only its low bits.
+    gens: Vec<u64>,
     queue: VecDeque<usize>,
     main_woken: bool,
     pub(crate) registry: Registry,
@@ -182,17 +184,19 @@ impl Runtime {
         }
     }
 
-    fn packed(&self, index: usize) -> usize {
-        let gen_bits = (self.gens[index] as usize) << raw::INDEX_BITS;
-        gen_bits | index
-    }
-
+    /// The task a waker's (or the run queue's) packed key names. A key
+    /// from many reuses ago may name the slot's current task: a spurious
+    /// poll, which futures tolerate.
     fn task_for(&mut self, packed: usize) -> Option<(usize, &mut Task)> {
         let index = packed & raw::INDEX_MASK;
-        let gens = &self.gens;
         let task = self.tasks.get_mut(index)?;
-        let current = ((gens[index] as usize) << raw::INDEX_BITS) | index;
-        (current == packed).then_some((index, task))
+        (raw::pack(index, self.gens[index]) == packed).then_some((index, task))
+    }
+
+    /// The task a handle names: only the very task it was made for.
+    pub(crate) fn task_by_id(&mut self, id: TaskId) -> Option<&mut Task> {
+        let task = self.tasks.get_mut(id.index)?;
+        (self.gens[id.index] == id.generation).then_some(task)
     }
 
     /// Marks a task runnable. Spurious and stale keys are ignored.
@@ -210,7 +214,7 @@ impl Runtime {
 
     /// Adds a task and queues it. A full runtime gives the task back, for
     /// the caller to drop outside the borrow: its future is user code.
-    fn insert_task(&mut self, task: Task) -> Result<usize, Task> {
+    fn insert_task(&mut self, task: Task) -> Result<TaskId, Task> {
         if self.tasks.len() >= self.task_limit {
             return Err(task);
         }
@@ -218,10 +222,10 @@ impl Runtime {
         if index >= self.gens.len() {
             self.gens.resize(index + 1, 0);
         }
-        let packed = self.packed(index);
-        self.queue.push_back(packed);
+        let generation = self.gens[index];
+        self.queue.push_back(raw::pack(index, generation));
         self.stats.spawned += 1;
-        Ok(packed)
+        Ok(TaskId { index, generation })
     }
 
     /// Lowers the most tasks alive at once, so that tests reach it.
@@ -231,13 +235,8 @@ impl Runtime {
     }
 
     fn remove_task(&mut self, index: usize) -> Task {
-        // Wrap the generation within the bits a packed key can carry.
-        let max_gen = (usize::MAX >> raw::INDEX_BITS) as u32;
-        self.gens[index] = if self.gens[index] >= max_gen {
-            0
-        } else {
-            self.gens[index] + 1
-        };
+        // 64 bits never wrap in practice; packed keys keep the low bits.
+        self.gens[index] = self.gens[index].wrapping_add(1);
         self.tasks.remove(index)
     }
 
@@ -335,7 +334,7 @@ impl Runtime {
 /// wheel and the registry can wake tasks while they are borrowed.
 struct Scheduler<'a> {
     tasks: &'a mut Slab<Task>,
-    gens: &'a [u32],
+    gens: &'a [u64],
     queue: &'a mut VecDeque<usize>,
     main_woken: &'a mut bool,
     pending_wakes: &'a mut Vec<Waker>,
@@ -355,8 +354,7 @@ impl Scheduler<'_> {
         let Some(task) = self.tasks.get_mut(index) else {
             return;
         };
-        let current = ((self.gens[index] as usize) << raw::INDEX_BITS) | index;
-        if current == packed && task.mark_queued() {
+        if raw::pack(index, self.gens[index]) == packed && task.mark_queued() {
             self.queue.push_back(packed);
         }
     }

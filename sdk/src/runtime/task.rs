@@ -64,6 +64,14 @@ where
 
 pub(crate) type BoxedTask = Pin<Box<dyn Erased>>;
 
+/// What a task handle holds: the task's slot and that slot's generation at
+/// spawn, in full (a waker's packed key keeps only its low bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TaskId {
+    pub(crate) index: usize,
+    pub(crate) generation: u64,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
     Idle,
@@ -237,9 +245,9 @@ impl fmt::Display for SpawnError {
 
 impl std::error::Error for SpawnError {}
 
-fn spawn_boxed(future: BoxedTask, call: Option<u32>) -> Result<usize, SpawnError> {
+fn spawn_boxed(future: BoxedTask, call: Option<u32>) -> Result<TaskId, SpawnError> {
     match with(|rt| rt.insert_task(Task::new(future, call))) {
-        Ok(packed) => Ok(packed),
+        Ok(id) => Ok(id),
         Err(refused) => {
             // Outside the borrow: the future's destructors may use the
             // runtime (dropping a JoinHandle detaches its task).
@@ -257,9 +265,9 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let packed = spawn_boxed(Box::pin(Stage::Running { future }), Some(call))?;
+    let id = spawn_boxed(Box::pin(Stage::Running { future }), Some(call))?;
     Ok(JoinHandle {
-        packed,
+        id,
         _marker: PhantomData,
     })
 }
@@ -319,9 +327,9 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let packed = spawn_boxed(Box::pin(Stage::Running { future }), None)?;
+    let id = spawn_boxed(Box::pin(Stage::Running { future }), None)?;
     Ok(JoinHandle {
-        packed,
+        id,
         _marker: PhantomData,
     })
 }
@@ -341,7 +349,7 @@ where
 /// ```
 #[must_use = "dropping a JoinHandle detaches the task; `.await` it to get the output"]
 pub struct JoinHandle<T> {
-    packed: usize,
+    id: TaskId,
     // Tasks live on one thread: their handles must stay there too.
     _marker: PhantomData<Rc<T>>,
 }
@@ -349,7 +357,7 @@ pub struct JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("task", &self.packed)
+            .field("task", &self.id.index)
             .finish()
     }
 }
@@ -371,7 +379,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort(&self) {
-        abort(self.packed);
+        abort(self.id);
     }
 
     /// Whether the task has finished (or was aborted).
@@ -387,7 +395,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        is_finished(self.packed)
+        is_finished(self.id)
     }
 
     /// A handle that can abort the task without owning its output.
@@ -403,9 +411,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort_handle(&self) -> AbortHandle {
-        AbortHandle {
-            packed: self.packed,
-        }
+        AbortHandle { id: self.id }
     }
 
     /// Turns this handle into one that aborts the task when dropped.
@@ -425,9 +431,9 @@ impl<T> JoinHandle<T> {
     }
 }
 
-fn abort(packed: usize) {
+fn abort(id: TaskId) {
     let taken = super::try_with(|rt| {
-        let (index, task) = rt.task_for(packed)?;
+        let task = rt.task_by_id(id)?;
         match task.state {
             State::Done => None,
             State::Running => {
@@ -442,7 +448,7 @@ fn abort(packed: usize) {
                 let future = task.future.take();
                 let waker = task.join_waker.take();
                 if task.detached {
-                    rt.remove_task(index);
+                    rt.remove_task(id.index);
                 }
                 Some((future, waker))
             }
@@ -456,8 +462,8 @@ fn abort(packed: usize) {
     }
 }
 
-fn is_finished(packed: usize) -> bool {
-    with(|rt| rt.task_for(packed).is_none_or(|(_, t)| t.is_done()))
+fn is_finished(id: TaskId) -> bool {
+    with(|rt| rt.task_by_id(id).is_none_or(|t| t.is_done()))
 }
 
 impl<T: 'static> Future for JoinHandle<T> {
@@ -465,14 +471,14 @@ impl<T: 'static> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         ready!(coop::poll_proceed(cx));
-        let packed = self.packed;
+        let id = self.id;
         let finished = with(|rt| {
-            let Some((index, task)) = rt.task_for(packed) else {
+            let Some(task) = rt.task_by_id(id) else {
                 return Err(());
             };
             if task.is_done() {
                 let future = task.future.take();
-                rt.remove_task(index);
+                rt.remove_task(id.index);
                 Ok(Some(future))
             } else {
                 task.set_join_waker(cx.waker());
@@ -495,12 +501,12 @@ impl<T: 'static> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let packed = self.packed;
+        let id = self.id;
         let finished = super::try_with(|rt| {
-            let (index, task) = rt.task_for(packed)?;
+            let task = rt.task_by_id(id)?;
             if task.is_done() {
                 let future = task.future.take();
-                rt.remove_task(index);
+                rt.remove_task(id.index);
                 future
             } else {
                 task.detached = true;
@@ -527,18 +533,18 @@ impl<T> Drop for JoinHandle<T> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct AbortHandle {
-    packed: usize,
+    id: TaskId,
 }
 
 impl AbortHandle {
     /// Aborts the task; see [`JoinHandle::abort`].
     pub fn abort(&self) {
-        abort(self.packed);
+        abort(self.id);
     }
 
     /// Whether the task has finished or was aborted.
     pub fn is_finished(&self) -> bool {
-        is_finished(self.packed)
+        is_finished(self.id)
     }
 }
 
@@ -576,7 +582,7 @@ impl<T> AbortOnDropHandle<T> {
     pub fn detach(self) -> JoinHandle<T> {
         let this = std::mem::ManuallyDrop::new(self);
         JoinHandle {
-            packed: this.0.packed,
+            id: this.0.id,
             _marker: PhantomData,
         }
     }
