@@ -72,7 +72,8 @@ pub(crate) struct Runtime {
     pub(crate) finished_calls: Vec<u32>,
     /// Task polls since the host was last checked.
     polls_since_check: u32,
-    /// Mode C: the registry generation and timer tick of the last park.
+    /// Mode C: the registry generation and armed timer pollable of the
+    /// last park.
     #[cfg_attr(
         all(target_family = "wasm", not(feature = "concurrent")),
         allow(dead_code)
@@ -521,7 +522,7 @@ pub(crate) fn run_until_idle() {
 pub(crate) fn park() -> bool {
     with(|rt| {
         rt.timers.arm();
-        let key = (rt.registry.generation(), rt.timers.armed_tick());
+        let key = (rt.registry.generation(), rt.timers.armed_serial());
         if rt.finished_calls.is_empty() && rt.last_park == Some(key) {
             return false;
         }
