@@ -37,6 +37,13 @@ fn stream_error(e: StreamError) -> io::Error {
     }
 }
 
+/// Copies a chunk the host returned into the reader's buffer; returns its
+/// length.
+pub(crate) fn fill(buf: &mut [u8], chunk: &[u8]) -> io::Result<usize> {
+    buf[..chunk.len()].copy_from_slice(chunk);
+    Ok(chunk.len())
+}
+
 /// An `input-stream` that reads asynchronously.
 ///
 /// # Examples
@@ -161,10 +168,7 @@ impl AsyncRead for AsyncInputStream {
         let this = self.get_mut();
         match ready!(this.poll_chunk(cx, buf.len().min(CHUNK as usize) as u64))? {
             None => Poll::Ready(Ok(0)),
-            Some(bytes) => {
-                buf[..bytes.len()].copy_from_slice(&bytes);
-                Poll::Ready(Ok(bytes.len()))
-            }
+            Some(bytes) => Poll::Ready(fill(buf, &bytes)),
         }
     }
 }
@@ -295,5 +299,26 @@ impl AsyncWrite for AsyncOutputStream {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_that_fits_is_copied() {
+        let mut buf = [0u8; 4];
+        assert_eq!(fill(&mut buf, b"abc").unwrap(), 3);
+        assert_eq!(&buf, b"abc\0");
+    }
+
+    #[test]
+    fn a_host_that_returns_more_than_asked_for_gives_an_error_not_a_panic() {
+        let mut buf = [0u8; 2];
+        let err = fill(&mut buf, b"abc").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("3 bytes"), "{err}");
+        assert_eq!(buf, [0, 0], "nothing is copied");
     }
 }
