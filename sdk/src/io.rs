@@ -38,9 +38,21 @@ fn stream_error(e: StreamError) -> io::Error {
 }
 
 /// Copies a chunk the host returned into the reader's buffer; returns its
-/// length.
+/// length. A host that returned more than the buffer holds (more than it
+/// was asked for) broke the stream contract: that is an error for the
+/// reader, not a panic of the guest.
 pub(crate) fn fill(buf: &mut [u8], chunk: &[u8]) -> io::Result<usize> {
-    buf[..chunk.len()].copy_from_slice(chunk);
+    let Some(dest) = buf.get_mut(..chunk.len()) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the host returned {} bytes for a read of at most {}",
+                chunk.len(),
+                buf.len()
+            ),
+        ));
+    };
+    dest.copy_from_slice(chunk);
     Ok(chunk.len())
 }
 
