@@ -226,6 +226,34 @@ async fn an_async_stream_drops_its_pollable_before_the_stream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_into_an_empty_buffer_returns_zero_at_once() {
+    use wasync_harness::suggest_server::{ServerConfig, SuggestServer};
+    let server = SuggestServer::start(ServerConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.bin"), b"some bytes").unwrap();
+    let opts = WasiOptions {
+        dirs: vec![wasync_harness::DirMount {
+            host: dir.path().to_owned(),
+            guest: "/data".into(),
+            read_only: true,
+        }],
+        http: wasync_harness::HttpAccess::Loopback,
+        ..WasiOptions::captured()
+    };
+    let mut g = HARNESS.instantiate(&GUEST, &opts).await.unwrap();
+    let url = format!("{}/echo", server.url());
+    let out = g
+        .call(
+            "empty-reads",
+            &[Val::String("data.bin".into()), Val::String(url)],
+        )
+        .await
+        .unwrap();
+    let lines = |v: &[&str]| Val::List(v.iter().map(|s| Val::String((*s).into())).collect());
+    assert_eq!(out, [lines(&["file returned 0", "http returned 0"])]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_request_body_streams_out_and_the_response_streams_back() {
     use wasync_harness::suggest_server::{ServerConfig, SuggestServer};
     let server = SuggestServer::start(ServerConfig::default()).await.unwrap();
