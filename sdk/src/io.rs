@@ -124,7 +124,9 @@ impl AsyncInputStream {
 
     /// Reads the next chunk the host has, at most `max` bytes; `None` at
     /// the end of the stream. Errors are the stream's own, for callers that
-    /// interpret them (HTTP bodies).
+    /// interpret them (HTTP bodies). A read of 0 bytes returns an empty
+    /// chunk at once: the host's empty answer to it would mean "nothing
+    /// yet", and waiting for more could never end.
     pub(crate) fn poll_raw(
         &mut self,
         cx: &mut Context<'_>,
@@ -133,6 +135,9 @@ impl AsyncInputStream {
         loop {
             if self.closed {
                 return Poll::Ready(Ok(None));
+            }
+            if max == 0 {
+                return Poll::Ready(Ok(Some(Vec::new())));
             }
             match self.stream.read(max) {
                 Ok(bytes) if bytes.is_empty() => {
@@ -150,7 +155,7 @@ impl AsyncInputStream {
     }
 
     /// Reads the next chunk the host has, at most `max` bytes; `None` at
-    /// the end of the stream.
+    /// the end of the stream. With `max` 0 it gives an empty chunk at once.
     ///
     /// # Examples
     ///
