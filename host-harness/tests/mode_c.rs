@@ -421,6 +421,38 @@ async fn a_call_finished_by_another_calls_entry_is_reported_at_once() {
 }
 
 #[tokio::test]
+async fn a_plain_export_that_wakes_a_call_reports_it_finished() {
+    let (d, g) = single(&MODE_C).await;
+    let waiter = tokio::spawn(
+        d.call_concurrent_wave(g, &format!("{SLOW}#wait-signal()"))
+            .unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished());
+    // A plain export is an entry too: it must run what it woke and park.
+    wave(&d, g, &format!("{SLOW}#signal-plain(7)")).await;
+    let out = tokio::time::timeout(Duration::from_secs(10), waiter).await;
+    assert_eq!(
+        out.expect("the woken call is reported, not left hanging")
+            .unwrap()
+            .unwrap(),
+        [Val::U32(7)]
+    );
+}
+
+#[tokio::test]
+async fn a_plain_export_that_drops_the_last_timer_parks_without_it() {
+    let (d, g) = single(&MODE_C).await;
+    wave(&d, g, &format!("{SLOW}#spawn-later(60000)")).await;
+    assert_eq!(d.stats().await.unwrap().parked, 1, "the timer pollable");
+    // Aborting the task drops its timer and with it the timer pollable,
+    // which the host must no longer hold.
+    wave(&d, g, &format!("{SLOW}#abort-later()")).await;
+    assert_eq!(wave(&d, g, &format!("{SLOW}#counter()")).await, "0");
+    assert_eq!(d.stats().await.unwrap().parked, 0);
+}
+
+#[tokio::test]
 async fn the_same_source_gives_the_same_results_in_both_modes() {
     let inputs = [
         format!("{SLOW}#sleep-for(3)"),

@@ -5,7 +5,7 @@ mod bindings {
     wasync::generate!({ world: "mode-tests", path: "../../wit" });
 }
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use bindings::exports::examples::wasync::slow::{FanOutReport, Guest as Slow, RuntimeStats};
@@ -14,8 +14,17 @@ use wasync::time::{Instant, sleep, timeout_at};
 thread_local! {
     static COUNTER: Cell<u32> = const { Cell::new(0) };
     /// The senders of the `wait-signal` calls in flight.
-    static WAITERS: std::cell::RefCell<Vec<futures::channel::oneshot::Sender<u32>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static WAITERS: RefCell<Vec<futures::channel::oneshot::Sender<u32>>> =
+        const { RefCell::new(Vec::new()) };
+    /// The tasks `spawn-later` spawned.
+    static LATER: RefCell<Vec<wasync::task::AbortHandle>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Wakes every `wait-signal` call with `value`.
+fn signal_waiters(value: u32) {
+    for tx in WAITERS.with(|w| std::mem::take(&mut *w.borrow_mut())) {
+        let _ = tx.send(value);
+    }
 }
 
 fn ms(n: u32) -> Duration {
@@ -71,10 +80,11 @@ impl Slow for Component {
     }
 
     async fn spawn_later(ms_: u32) {
-        drop(wasync::spawn(async move {
+        let task = wasync::spawn(async move {
             sleep(ms(ms_)).await;
             COUNTER.with(|c| c.set(c.get() + 1));
-        }));
+        });
+        LATER.with(|l| l.borrow_mut().push(task.abort_handle()));
     }
 
     fn counter() -> u32 {
@@ -106,8 +116,16 @@ impl Slow for Component {
     }
 
     async fn signal(value: u32) {
-        for tx in WAITERS.with(|w| std::mem::take(&mut *w.borrow_mut())) {
-            let _ = tx.send(value);
+        signal_waiters(value);
+    }
+
+    fn signal_plain(value: u32) {
+        signal_waiters(value);
+    }
+
+    fn abort_later() {
+        for task in LATER.with(|l| std::mem::take(&mut *l.borrow_mut())) {
+            task.abort();
         }
     }
 
