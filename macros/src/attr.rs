@@ -13,7 +13,9 @@
 //! - compile-time checks against the table `generate!` put on the trait,
 //!   spanned at the author's code.
 //!
-//! Plain `fn`s and other items pass through unchanged.
+//! Plain `fn`s and other items pass through unchanged. (In mode C their
+//! exports still run to idle and park: `generate!` wraps the export glue
+//! that calls them, which also covers impls without this attribute.)
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};

@@ -3,11 +3,12 @@
 //! authors never do.
 //!
 //! Ground rules (see docs/abi.md for the whole protocol):
-//! - An entry never blocks. `start`, `finish`, `wake` and `cancel` each run
-//!   every runnable task until none is left, then *park*: they tell the host
-//!   what the instance waits on and which calls finished. So any entry can
-//!   finish calls other than its own, and the host learns of it before the
-//!   entry returns.
+//! - An entry never blocks. Every entry (`start`, `finish`, `wake`,
+//!   `cancel`, and [`plain`] around plain exports, constructors and
+//!   resource destructors) runs every runnable task until none is left,
+//!   then *parks*: it tells the host what the instance waits on and which
+//!   calls finished. So any entry can finish calls other than its own, and
+//!   the host learns of it before the entry returns.
 //! - A park is skipped when nothing changed since the last one, because the
 //!   host still holds the previous list and every handle in it is alive.
 //! - Call ids count up and wrap; an id is never live twice at once.
@@ -123,6 +124,23 @@ pub fn finish<T: 'static>(call_id: u32) -> T {
     let value = output(handle).expect("a finished, unaborted call has an output");
     settle();
     value
+}
+
+/// A plain export, a resource constructor or a resource destructor: runs
+/// `body`, then, as every entry does, everything it made runnable, and
+/// parks if that changed what the instance waits on or finished calls.
+/// Without this, a task the body woke would not run until some other entry
+/// (and a call it finished would hang), and a timer pollable the body
+/// dropped would stay in the host's parked list.
+///
+/// Called by the guest's own code while the runtime runs (a task calling
+/// the trait function directly), it is no entry and only runs `body`.
+pub fn plain<R>(body: impl FnOnce() -> R) -> R {
+    let out = body();
+    if let Some(_guard) = DriveGuard::try_enter() {
+        settle();
+    }
+    out
 }
 
 /// `wasync:abi/guest.wake`: `ready` are positions in the last parked list.

@@ -65,3 +65,37 @@ fn a_timer_rearmed_at_the_same_tick_is_parked_again() {
     assert_eq!(concurrent::finish::<u32>(call), 1);
     drop(tx);
 }
+
+#[test]
+fn a_plain_entry_runs_the_call_it_woke_and_reports_it_finished() {
+    let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+    let Err(call) = concurrent::start(async move { rx.await.unwrap_or(0) }) else {
+        panic!("the call waits for the channel")
+    };
+    sim::take_parks();
+    // The plain export sends; the woken call runs before the entry returns.
+    concurrent::plain(|| tx.send(5).unwrap());
+    let park = sim::take_parks().pop().expect("the entry parked");
+    assert_eq!(park.finished, [call]);
+    assert_eq!(concurrent::finish::<u32>(call), 5);
+}
+
+#[test]
+fn a_plain_entry_that_drops_the_last_timer_parks_without_it() {
+    let task = wasync::spawn(wasync::time::sleep(Duration::from_secs(60)));
+    concurrent::wake(&[]);
+    assert_eq!(last_parked().len(), 1, "the timer pollable");
+    concurrent::plain(|| task.abort());
+    assert_eq!(last_parked(), [] as [u32; 0]);
+}
+
+#[test]
+fn a_plain_export_called_from_a_task_is_no_entry() {
+    let out = concurrent::start(async {
+        // Guest code calling its own trait function: no park, no panic.
+        let v = concurrent::plain(|| 3);
+        wasync::task::yield_now().await;
+        v
+    });
+    assert_eq!(out, Ok(3));
+}

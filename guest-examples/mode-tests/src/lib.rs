@@ -8,7 +8,9 @@ mod bindings {
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
-use bindings::exports::examples::wasync::slow::{FanOutReport, Guest as Slow, RuntimeStats};
+use bindings::exports::examples::wasync::slow::{
+    FanOutReport, Guest as Slow, GuestSignalOnDrop, RuntimeStats,
+};
 use wasync::time::{Instant, sleep, timeout_at};
 
 thread_local! {
@@ -33,8 +35,25 @@ fn ms(n: u32) -> Duration {
 
 struct Component;
 
+/// Wakes the `wait-signal` calls when dropped.
+struct SignalOnDrop(u32);
+
+impl GuestSignalOnDrop for SignalOnDrop {
+    fn new(value: u32) -> SignalOnDrop {
+        SignalOnDrop(value)
+    }
+}
+
+impl Drop for SignalOnDrop {
+    fn drop(&mut self) {
+        signal_waiters(self.0);
+    }
+}
+
 #[wasync::async_export]
 impl Slow for Component {
+    type SignalOnDrop = SignalOnDrop;
+
     async fn sleep_for(ms_: u32) -> u32 {
         sleep(ms(ms_)).await;
         ms_

@@ -580,6 +580,13 @@ impl DriveGuard {
         }
         DriveGuard(())
     }
+
+    /// Like [`DriveGuard::enter`], but `None` instead of a panic when the
+    /// runtime is already being driven.
+    #[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+    pub(crate) fn try_enter() -> Option<DriveGuard> {
+        (!DRIVING.with(|d| d.replace(true))).then_some(DriveGuard(()))
+    }
 }
 
 impl Drop for DriveGuard {
