@@ -5,6 +5,7 @@
 //! the ABI says.
 
 use std::pin::pin;
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -16,6 +17,12 @@ use wasync::time::{Instant, sleep_until};
 /// What the host holds after the entries so far: the last parked list.
 fn last_parked() -> Vec<u32> {
     sim::take_parks().pop().expect("the guest parked").waiting
+}
+
+/// What the host holds after an entry, given what it held before: a guest
+/// that skipped `park` left the list unchanged.
+fn held_after(before: Vec<u32>) -> Vec<u32> {
+    sim::take_parks().pop().map_or(before, |p| p.waiting)
 }
 
 #[test]
@@ -84,9 +91,14 @@ fn a_plain_entry_runs_the_call_it_woke_and_reports_it_finished() {
 fn a_plain_entry_that_drops_the_last_timer_parks_without_it() {
     let task = wasync::spawn(wasync::time::sleep(Duration::from_secs(60)));
     concurrent::wake(&[]);
-    assert_eq!(last_parked().len(), 1, "the timer pollable");
+    let held = last_parked();
+    assert_eq!(held.len(), 1, "the timer pollable");
     concurrent::plain(|| task.abort());
-    assert_eq!(last_parked(), [] as [u32; 0]);
+    assert_eq!(
+        held_after(held),
+        [] as [u32; 0],
+        "the timer pollable is gone"
+    );
 }
 
 #[test]
@@ -98,4 +110,27 @@ fn a_plain_export_called_from_a_task_is_no_entry() {
         v
     });
     assert_eq!(out, Ok(3));
+}
+
+#[test]
+fn a_plain_entry_that_drops_a_wait_parks_the_shifted_list() {
+    let pollables: Vec<Rc<sim::Pollable>> = (0..3).map(|_| Rc::new(sim::Pollable::new())).collect();
+    let tasks: Vec<_> = pollables
+        .iter()
+        .map(|p| {
+            let p = p.clone();
+            wasync::spawn(async move { wasync::wait_for(&*p).await })
+        })
+        .collect();
+    concurrent::wake(&[]);
+    let held = last_parked();
+    assert_eq!(held.len(), 3);
+    // Dropping the first wait swap-removes it: the last one moves to the
+    // front. The host must hear of the new order before it reports.
+    concurrent::plain(|| tasks[0].abort());
+    let parked = held_after(held);
+    pollables[2].set_ready();
+    concurrent::wake(&sim::ready_positions(&parked));
+    assert!(tasks[2].is_finished(), "the ready wait was woken");
+    assert!(!tasks[1].is_finished());
 }
