@@ -390,6 +390,21 @@ mod tests {
     }
 
     #[test]
+    fn a_wrapped_entry_in_the_current_top_slot_does_not_hide_later_slots() {
+        let mut w = Wheel::new(0);
+        // Beyond the top level's span: it wraps into the top level's
+        // current slot, which comes up again only a whole rotation later.
+        let far = (1 << 36) + 5;
+        // Also on the top level (it crosses a 2^30 boundary), one slot on.
+        let near = (1 << 30) + 7;
+        w.insert(far, far).unwrap();
+        w.insert(near, near).unwrap();
+        assert_eq!(w.next_expiration().unwrap().deadline, 1 << 30);
+        let fired = drain(&mut w, far + 1);
+        assert_eq!(fired, vec![(near, near), (far, far)]);
+    }
+
+    #[test]
     #[cfg_attr(miri, ignore = "a million entries take hours under miri")]
     fn a_million_timers_fire_in_order() {
         let mut w = Wheel::new(0);
