@@ -219,8 +219,12 @@ impl<T> Wheel<T> {
         if occupied == 0 {
             return None;
         }
-        let now_slot = slot_for(self.elapsed, level) as u32;
-        let slot = (occupied.rotate_right(now_slot).trailing_zeros() + now_slot) as usize % SLOTS;
+        // Search from the slot after the current one, so that the current
+        // slot comes last: its span has begun, so only the top level can
+        // hold entries there, and those wrapped around from the next
+        // rotation. Lower levels never hold entries in their current slot.
+        let first = (slot_for(self.elapsed, level) as u32 + 1) % SLOTS as u32;
+        let slot = (occupied.rotate_right(first).trailing_zeros() + first) as usize % SLOTS;
         let level_start = self.elapsed & !(level_range(level) - 1);
         let mut deadline = level_start + slot as u64 * slot_range(level);
         if deadline <= self.elapsed {
