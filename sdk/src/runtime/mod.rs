@@ -22,6 +22,8 @@
 
 mod coop;
 mod registry;
+#[cfg(test)]
+mod registry_model;
 mod stats;
 mod task;
 mod timers;
