@@ -190,6 +190,8 @@ impl Task {
 
 /// Why a task produced no output.
 ///
+/// More reasons may be added later, so a `match` needs a `_` arm.
+///
 /// # Examples
 ///
 /// ```
@@ -199,9 +201,25 @@ impl Task {
 ///     let err = h.await.unwrap_err();
 ///     assert_eq!(err, wasync::JoinError::Cancelled);
 ///     assert_eq!(err.to_string(), "the task was aborted");
+///     let cancelled = match err {
+///         wasync::JoinError::Cancelled => true,
+///         _ => false,
+///     };
+///     assert!(cancelled);
 /// });
 /// ```
+///
+/// Without the `_` arm, the `match` does not compile:
+///
+/// ```compile_fail,E0004
+/// fn cancelled(err: wasync::JoinError) -> bool {
+///     match err {
+///         wasync::JoinError::Cancelled => true,
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JoinError {
     /// The task was aborted before it finished.
     Cancelled,
@@ -219,13 +237,30 @@ impl std::error::Error for JoinError {}
 
 /// Why a task could not be spawned.
 ///
+/// More reasons may be added later, so a `match` needs a `_` arm.
+///
 /// # Examples
 ///
 /// ```
 /// // The limit is about four million live tasks; one is far from it.
-/// assert!(wasync::runtime::try_spawn(async {}).is_ok());
+/// match wasync::runtime::try_spawn(async {}) {
+///     Ok(_) => {}
+///     Err(wasync::task::SpawnError::TooManyTasks) => unreachable!("one task is far from it"),
+///     Err(e) => panic!("{e}"),
+/// }
+/// ```
+///
+/// Without the `_` arm, the `match` does not compile:
+///
+/// ```compile_fail,E0004
+/// fn too_many(err: wasync::task::SpawnError) -> bool {
+///     match err {
+///         wasync::task::SpawnError::TooManyTasks => true,
+///     }
+/// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SpawnError {
     /// The runtime already holds the most tasks it can address.
     TooManyTasks,
