@@ -119,7 +119,7 @@ fn a_plain_entry_that_drops_a_wait_parks_the_shifted_list() {
         .iter()
         .map(|p| {
             let p = p.clone();
-            wasync::spawn(async move { wasync::wait_for(&*p).await })
+            wasync::spawn(async move { wasync::wait_for(&p).await })
         })
         .collect();
     concurrent::wake(&[]);
