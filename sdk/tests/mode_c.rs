@@ -134,3 +134,18 @@ fn a_plain_entry_that_drops_a_wait_parks_the_shifted_list() {
     assert!(tasks[2].is_finished(), "the ready wait was woken");
     assert!(!tasks[1].is_finished());
 }
+
+#[test]
+fn a_plain_entry_nested_in_another_runs_no_task_until_the_outer_one_ends() {
+    let ran = Rc::new(std::cell::Cell::new(false));
+    let r = ran.clone();
+    let task = wasync::spawn(async move { r.set(true) });
+    concurrent::plain(|| {
+        // A destructor run by the body (the guest dropping a handle of its
+        // own resource) is no entry of its own: the body's user code is
+        // still on the stack, holding whatever it holds.
+        concurrent::plain(|| ());
+        assert!(!ran.get(), "a task ran in the middle of the body");
+    });
+    assert!(ran.get() && task.is_finished());
+}
