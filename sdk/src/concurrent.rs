@@ -14,7 +14,7 @@
 //! - Call ids count up and wrap; an id is never live twice at once.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
@@ -35,6 +35,8 @@ thread_local! {
         next: 1,
         live: HashMap::new(),
     });
+    /// Set while the body of a [`plain`] entry runs.
+    static IN_PLAIN: Cell<bool> = const { Cell::new(false) };
 }
 
 fn next_id() -> u32 {
@@ -133,10 +135,24 @@ pub fn finish<T: 'static>(call_id: u32) -> T {
 /// (and a call it finished would hang), and a timer pollable the body
 /// dropped would stay in the host's parked list.
 ///
-/// Called by the guest's own code while the runtime runs (a task calling
-/// the trait function directly), it is no entry and only runs `body`.
+/// Called while another entry runs, it is no entry of its own and only
+/// runs `body`: a task, or the body of another plain entry, dropping a
+/// handle of the guest's own resource runs its destructor right there, and
+/// must not have other tasks run in the middle of its code.
 pub fn plain<R>(body: impl FnOnce() -> R) -> R {
-    let out = body();
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            IN_PLAIN.with(|p| p.set(false));
+        }
+    }
+    if IN_PLAIN.with(|p| p.replace(true)) {
+        return body();
+    }
+    let out = {
+        let _leave = Leave;
+        body()
+    };
     if let Some(_guard) = DriveGuard::try_enter() {
         settle();
     }
