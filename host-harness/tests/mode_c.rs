@@ -398,10 +398,12 @@ async fn spawned_work_finishes_with_no_call_active() {
     assert_eq!(wave(&d, g, &format!("{SLOW}#counter()")).await, "1");
 }
 
-#[tokio::test]
-async fn a_call_finished_by_another_calls_entry_is_reported_at_once() {
-    let (d, g) = single(&MODE_C).await;
-    // This call waits on an in-guest channel: nothing the host could poll.
+/// Starts a `wait-signal` call, which waits on an in-guest channel: nothing
+/// the host could poll. Then calls `signal` (another export, which sends on
+/// it) and returns the waiter's result. The host must learn from the
+/// signal's entry that the waiter finished, since no pollable will ever
+/// wake the instance: the result must come within 10 s.
+async fn signalled(d: &Driver, g: InstanceId, signal: &str) -> Vec<Val> {
     let waiter = tokio::spawn(
         d.call_concurrent_wave(g, &format!("{SLOW}#wait-signal()"))
             .unwrap(),
@@ -410,14 +412,36 @@ async fn a_call_finished_by_another_calls_entry_is_reported_at_once() {
     assert!(!waiter.is_finished());
     let stats = d.stats().await.unwrap();
     assert_eq!(stats.parked, 0, "the waiting call parked nothing");
-    // The signal's entry finishes the waiter; the host must learn of it
-    // from that entry, since no pollable will ever wake the instance.
-    wave(&d, g, &format!("{SLOW}#signal(42)")).await;
+    wave(d, g, &format!("{SLOW}#{signal}")).await;
     let out = tokio::time::timeout(Duration::from_secs(10), waiter).await;
-    assert_eq!(
-        out.expect("reported promptly").unwrap().unwrap(),
-        [Val::U32(42)]
-    );
+    out.expect("the woken call is reported, not left hanging")
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_call_finished_by_another_calls_entry_is_reported_at_once() {
+    let (d, g) = single(&MODE_C).await;
+    assert_eq!(signalled(&d, g, "signal(42)").await, [Val::U32(42)]);
+}
+
+#[tokio::test]
+async fn a_plain_export_that_wakes_a_call_reports_it_finished() {
+    let (d, g) = single(&MODE_C).await;
+    // A plain export is an entry too: it must run what it woke and park.
+    assert_eq!(signalled(&d, g, "signal-plain(7)").await, [Val::U32(7)]);
+}
+
+#[tokio::test]
+async fn a_plain_export_that_drops_the_last_timer_parks_without_it() {
+    let (d, g) = single(&MODE_C).await;
+    wave(&d, g, &format!("{SLOW}#spawn-later(60000)")).await;
+    assert_eq!(d.stats().await.unwrap().parked, 1, "the timer pollable");
+    // Aborting the task drops its timer and with it the timer pollable,
+    // which the host must no longer hold.
+    wave(&d, g, &format!("{SLOW}#abort-later()")).await;
+    assert_eq!(wave(&d, g, &format!("{SLOW}#counter()")).await, "0");
+    assert_eq!(d.stats().await.unwrap().parked, 0);
 }
 
 #[tokio::test]

@@ -174,6 +174,30 @@ async fn a_task_spawned_in_one_call_finishes_in_a_later_one() {
 }
 
 #[tokio::test]
+async fn a_stale_handle_does_not_act_on_a_task_that_reuses_its_slot() {
+    // On wasm32 a waker's packed key has 10 bits of generation: after
+    // 1,024·k reuses of a slot its generation repeats. Handles must not
+    // depend on that. 1,023 and 2,047 reuses are where it repeated.
+    for reuses in [10, 1_022, 1_023, 1_024, 2_047] {
+        for drop_join_handle in [false, true] {
+            let mut g = guest().await;
+            let out = g
+                .call(
+                    "stale-handle",
+                    &[Val::U32(reuses), Val::Bool(drop_join_handle)],
+                )
+                .await;
+            let what = if drop_join_handle { "drop" } else { "abort" };
+            assert_eq!(
+                out.map_err(|e| e.to_string()),
+                Ok(vec![Val::String(r#"Ok("ran")"#.into())]),
+                "{what} through a handle from {reuses} reuses ago"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn an_async_stream_drops_its_pollable_before_the_stream() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data.bin"), vec![7u8; 300_000]).unwrap();
@@ -199,6 +223,34 @@ async fn an_async_stream_drops_its_pollable_before_the_stream() {
         .unwrap_err();
     assert_eq!(err.kind(), wasync_harness::ErrorKind::Trap);
     assert!(err.to_string().contains("resource has children"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_into_an_empty_buffer_returns_zero_at_once() {
+    use wasync_harness::suggest_server::{ServerConfig, SuggestServer};
+    let server = SuggestServer::start(ServerConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.bin"), b"some bytes").unwrap();
+    let opts = WasiOptions {
+        dirs: vec![wasync_harness::DirMount {
+            host: dir.path().to_owned(),
+            guest: "/data".into(),
+            read_only: true,
+        }],
+        http: wasync_harness::HttpAccess::Loopback,
+        ..WasiOptions::captured()
+    };
+    let mut g = HARNESS.instantiate(&GUEST, &opts).await.unwrap();
+    let url = format!("{}/echo", server.url());
+    let out = g
+        .call(
+            "empty-reads",
+            &[Val::String("data.bin".into()), Val::String(url)],
+        )
+        .await
+        .unwrap();
+    let lines = |v: &[&str]| Val::List(v.iter().map(|s| Val::String((*s).into())).collect());
+    assert_eq!(out, [lines(&["file returned 0", "http returned 0"])]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

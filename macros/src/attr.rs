@@ -2,8 +2,10 @@
 //! the lowering produced.
 //!
 //! For `async fn f(args) -> R { body }` in `impl Trait for T` it emits:
-//! - `impl T { async fn __wasync_f(args) -> R { body } }`, the author's
-//!   code, untouched;
+//! - `impl T { async fn __wasync_<trait path>__f(args) -> R { body } }`,
+//!   the author's code, untouched; the trait path is in the name because
+//!   one type usually implements every exported interface, and two of them
+//!   may well have a function of the same name;
 //! - the trait functions of both modes, of which `wasync`'s cargo feature
 //!   keeps one: mode S `fn f(args) -> R` running the future to completion,
 //!   mode C `fn f_start(args) -> Result<R, u32>` and
@@ -11,10 +13,13 @@
 //! - compile-time checks against the table `generate!` put on the trait,
 //!   spanned at the author's code.
 //!
-//! Plain `fn`s and other items pass through unchanged.
+//! Plain `fn`s and other items pass through unchanged. (In mode C their
+//! exports still run to idle and park: `generate!` wraps the export glue
+//! that calls them, which also covers impls without this attribute.)
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Error, FnArg, ImplItem, ImplItemFn, ItemImpl, ReturnType};
 
@@ -115,7 +120,7 @@ pub fn expand(item: ItemImpl) -> syn::Result<TokenStream> {
     let mut mode_s = Vec::new();
     let mut mode_c = Vec::new();
     for f in &asyncs {
-        let (body, s, c) = adapt(f);
+        let (body, s, c) = adapt(f, trait_path);
         bodies.push(body);
         mode_s.push(s);
         mode_c.push(c);
@@ -147,12 +152,26 @@ pub fn expand(item: ItemImpl) -> syn::Result<TokenStream> {
     })
 }
 
+/// The name of the inherent method that holds the body of `name` of the
+/// impl of `trait_path`: `__wasync_left__Guest__get` for `get` of
+/// `left::Guest`, so that `right::Guest`'s `get` on the same type gets
+/// another.
+fn inner_name(trait_path: &syn::Path, name: &syn::Ident) -> syn::Ident {
+    let mut mangled = String::from("__wasync");
+    for segment in &trait_path.segments {
+        mangled.push('_');
+        mangled.push_str(&segment.ident.unraw().to_string());
+        mangled.push('_');
+    }
+    format_ident!("{}_{}", mangled, name)
+}
+
 /// The author's body as an inherent method, and the trait functions of
 /// modes S and C that call it.
-fn adapt(f: &AsyncFn) -> (TokenStream, TokenStream, TokenStream) {
+fn adapt(f: &AsyncFn, trait_path: &syn::Path) -> (TokenStream, TokenStream, TokenStream) {
     let sig = &f.original.sig;
     let name = &sig.ident;
-    let inner = format_ident!("__wasync_{}", name);
+    let inner = inner_name(trait_path, name);
     let span = sig.span();
     let mut body_fn = f.original.clone();
     body_fn.sig.ident = inner.clone();

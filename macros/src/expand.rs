@@ -213,6 +213,9 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
 
     rewrite::import_wrappers(&mut file, &resolve, &lowering)?;
     rewrite::export_tables(&mut file, &resolve, &groups, mode);
+    if mode == Mode::Concurrent {
+        rewrite::plain_entries(&mut file, &resolve, world, &groups)?;
+    }
 
     let world_ident = format_ident!(
         "__wasync_export_{}",

@@ -7,19 +7,29 @@
 //!   functions the WIT declares for it, with the messages
 //!   `#[async_export]` shows when an impl does not match.
 //!
+//! - **Plain entries (mode C).** The export glue of every plain function
+//!   (constructors included) calls the author's function inside
+//!   `wasync::__private::concurrent::plain`, and every exported resource's
+//!   destructor runs inside it too: each entry into a mode C instance then
+//!   runs what it woke and parks, whether or not the author's impl has
+//!   `#[async_export]`.
+//!
 //! Items are found by the names wit-bindgen gives them: the module of
 //! interface `ns:pkg/iface` is `ns::pkg::iface` (under `exports` for
 //! exports), a resource `r`'s functions live in `impl R` blocks, and its
-//! exported trait is `GuestR`.
+//! exported trait is `GuestR`; the glue of an exported function `f` is
+//! `_export_<f in snake case>_cabi`, and a resource's destructor is its
+//! `dtor`.
 
-use heck::ToUpperCamelCase;
+use heck::{ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use syn::{FnArg, ImplItem, Item, ItemTrait, Pat, ReturnType, Signature, TraitItem};
+use syn::visit_mut::VisitMut;
+use syn::{Block, Expr, FnArg, ImplItem, Item, ItemTrait, Pat, ReturnType, Signature, TraitItem};
 use wasync_lower::{AsyncFunc, Direction, Lowering, Mode};
 use wit_bindgen_core::name_package_module;
 use wit_bindgen_rust::to_rust_ident;
-use wit_parser::{Function, FunctionKind, Resolve, WorldKey};
+use wit_parser::{Function, FunctionKind, Resolve, TypeDefKind, WorldId, WorldItem, WorldKey};
 
 use crate::expand::ExportGroup;
 
@@ -401,4 +411,109 @@ pub fn export_tables(file: &mut syn::File, resolve: &Resolve, groups: &[ExportGr
             const __WASYNC_FUNCS: &'static [::wasync::__private::WitFunc] = &[#(#entries),*];
         });
     }
+}
+
+/// Wraps the calls of the author's trait functions (`T_::f(..)`, as
+/// wit-bindgen's export glue names them) in `concurrent::plain`.
+struct WrapTraitCalls {
+    wrapped: usize,
+}
+
+impl VisitMut for WrapTraitCalls {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        let is_trait_call = matches!(
+            expr,
+            Expr::Call(call) if matches!(
+                &*call.func,
+                Expr::Path(p) if p.path.segments.first().is_some_and(|s| s.ident == "T_")
+            )
+        );
+        if is_trait_call {
+            self.wrapped += 1;
+            *expr = syn::parse_quote!(::wasync::__private::concurrent::plain(|| #expr));
+        } else {
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+}
+
+/// The block of free fn `name` in `items`.
+fn fn_block<'a>(items: &'a mut [Item], name: &str) -> Option<&'a mut Block> {
+    items.iter_mut().find_map(|i| match i {
+        Item::Fn(f) if f.sig.ident == name => Some(&mut *f.block),
+        _ => None,
+    })
+}
+
+/// The block of method `name` of the inherent `impl <owner>` in `items`.
+fn method_block<'a>(items: &'a mut [Item], owner: &str, name: &str) -> Option<&'a mut Block> {
+    items.iter_mut().find_map(|i| match i {
+        Item::Impl(imp)
+            if imp.trait_.is_none()
+                && matches!(&*imp.self_ty, syn::Type::Path(p) if p.path.is_ident(owner)) =>
+        {
+            imp.items.iter_mut().find_map(|it| match it {
+                ImplItem::Fn(f) if f.sig.ident == name => Some(&mut f.block),
+                _ => None,
+            })
+        }
+        _ => None,
+    })
+}
+
+fn missing_glue(what: String) -> syn::Error {
+    syn::Error::new(
+        Span::call_site(),
+        format!("wasync: cannot find {what} in wit-bindgen's output"),
+    )
+}
+
+/// Mode C: makes every plain export, constructor and resource destructor
+/// an entry that runs to idle and parks (see the module docs).
+pub fn plain_entries(
+    file: &mut syn::File,
+    resolve: &Resolve,
+    world: WorldId,
+    groups: &[ExportGroup],
+) -> syn::Result<()> {
+    for group in groups {
+        let path = match &group.key {
+            Some(key) => module_path(resolve, key, true),
+            None => Vec::new(),
+        };
+        for f in group.funcs.iter().filter(|f| !f.kind.is_async()) {
+            let glue = format!("_export_{}_cabi", f.name.to_snake_case().replace('.', "_"));
+            let block = module_items(&mut file.items, &path)
+                .and_then(|items| fn_block(items, &glue))
+                .ok_or_else(|| missing_glue(format!("`{glue}`, the export of `{}`", f.name)))?;
+            let mut wrap = WrapTraitCalls { wrapped: 0 };
+            wrap.visit_block_mut(block);
+            if wrap.wrapped != 1 {
+                return Err(missing_glue(format!(
+                    "the one call of the author's `{}` in `{glue}` ({} found)",
+                    f.name, wrap.wrapped
+                )));
+            }
+        }
+    }
+    for (key, item) in &resolve.worlds[world].exports {
+        let WorldItem::Interface { id, .. } = item else {
+            continue;
+        };
+        let path = module_path(resolve, key, true);
+        for (name, ty) in &resolve.interfaces[*id].types {
+            if !matches!(resolve.types[*ty].kind, TypeDefKind::Resource) {
+                continue;
+            }
+            let owner = name.to_upper_camel_case();
+            let block = module_items(&mut file.items, &path)
+                .and_then(|items| method_block(items, &owner, "dtor"))
+                .ok_or_else(|| missing_glue(format!("the destructor of resource `{name}`")))?;
+            let stmts = std::mem::take(&mut block.stmts);
+            *block = syn::parse_quote!({
+                ::wasync::__private::concurrent::plain(|| { #(#stmts)* })
+            });
+        }
+    }
+    Ok(())
 }

@@ -3,17 +3,18 @@
 //! authors never do.
 //!
 //! Ground rules (see docs/abi.md for the whole protocol):
-//! - An entry never blocks. `start`, `finish`, `wake` and `cancel` each run
-//!   every runnable task until none is left, then *park*: they tell the host
-//!   what the instance waits on and which calls finished. So any entry can
-//!   finish calls other than its own, and the host learns of it before the
-//!   entry returns.
+//! - An entry never blocks. Every entry (`start`, `finish`, `wake`,
+//!   `cancel`, and [`plain`] around plain exports, constructors and
+//!   resource destructors) runs every runnable task until none is left,
+//!   then *parks*: it tells the host what the instance waits on and which
+//!   calls finished. So any entry can finish calls other than its own, and
+//!   the host learns of it before the entry returns.
 //! - A park is skipped when nothing changed since the last one, because the
 //!   host still holds the previous list and every handle in it is alive.
 //! - Call ids count up and wrap; an id is never live twice at once.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
@@ -34,6 +35,8 @@ thread_local! {
         next: 1,
         live: HashMap::new(),
     });
+    /// Set while the body of a [`plain`] entry runs.
+    static IN_PLAIN: Cell<bool> = const { Cell::new(false) };
 }
 
 fn next_id() -> u32 {
@@ -123,6 +126,37 @@ pub fn finish<T: 'static>(call_id: u32) -> T {
     let value = output(handle).expect("a finished, unaborted call has an output");
     settle();
     value
+}
+
+/// A plain export, a resource constructor or a resource destructor: runs
+/// `body`, then, as every entry does, everything it made runnable, and
+/// parks if that changed what the instance waits on or finished calls.
+/// Without this, a task the body woke would not run until some other entry
+/// (and a call it finished would hang), and a timer pollable the body
+/// dropped would stay in the host's parked list.
+///
+/// Called while another entry runs, it is no entry of its own and only
+/// runs `body`: a task, or the body of another plain entry, dropping a
+/// handle of the guest's own resource runs its destructor right there, and
+/// must not have other tasks run in the middle of its code.
+pub fn plain<R>(body: impl FnOnce() -> R) -> R {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            IN_PLAIN.with(|p| p.set(false));
+        }
+    }
+    if IN_PLAIN.with(|p| p.replace(true)) {
+        return body();
+    }
+    let out = {
+        let _leave = Leave;
+        body()
+    };
+    if let Some(_guard) = DriveGuard::try_enter() {
+        settle();
+    }
+    out
 }
 
 /// `wasync:abi/guest.wake`: `ready` are positions in the last parked list.

@@ -385,10 +385,7 @@ impl AsyncRead for IncomingBody {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match ready!(this.reader.poll_raw(cx, buf.len() as u64)) {
-            Ok(Some(bytes)) => {
-                buf[..bytes.len()].copy_from_slice(&bytes);
-                Poll::Ready(Ok(bytes.len()))
-            }
+            Ok(Some(bytes)) => Poll::Ready(crate::io::fill(buf, &bytes)),
             Ok(None) => Poll::Ready(Ok(0)),
             Err(e) => Poll::Ready(Err(io::Error::other(stream_error(e)))),
         }

@@ -37,6 +37,25 @@ fn stream_error(e: StreamError) -> io::Error {
     }
 }
 
+/// Copies a chunk the host returned into the reader's buffer; returns its
+/// length. A host that returned more than the buffer holds (more than it
+/// was asked for) broke the stream contract: that is an error for the
+/// reader, not a panic of the guest.
+pub(crate) fn fill(buf: &mut [u8], chunk: &[u8]) -> io::Result<usize> {
+    let Some(dest) = buf.get_mut(..chunk.len()) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "the host returned {} bytes for a read of at most {}",
+                chunk.len(),
+                buf.len()
+            ),
+        ));
+    };
+    dest.copy_from_slice(chunk);
+    Ok(chunk.len())
+}
+
 /// An `input-stream` that reads asynchronously.
 ///
 /// # Examples
@@ -105,7 +124,9 @@ impl AsyncInputStream {
 
     /// Reads the next chunk the host has, at most `max` bytes; `None` at
     /// the end of the stream. Errors are the stream's own, for callers that
-    /// interpret them (HTTP bodies).
+    /// interpret them (HTTP bodies). A read of 0 bytes returns an empty
+    /// chunk at once: the host's empty answer to it would mean "nothing
+    /// yet", and waiting for more could never end.
     pub(crate) fn poll_raw(
         &mut self,
         cx: &mut Context<'_>,
@@ -114,6 +135,9 @@ impl AsyncInputStream {
         loop {
             if self.closed {
                 return Poll::Ready(Ok(None));
+            }
+            if max == 0 {
+                return Poll::Ready(Ok(Some(Vec::new())));
             }
             match self.stream.read(max) {
                 Ok(bytes) if bytes.is_empty() => {
@@ -131,7 +155,7 @@ impl AsyncInputStream {
     }
 
     /// Reads the next chunk the host has, at most `max` bytes; `None` at
-    /// the end of the stream.
+    /// the end of the stream. With `max` 0 it gives an empty chunk at once.
     ///
     /// # Examples
     ///
@@ -161,10 +185,7 @@ impl AsyncRead for AsyncInputStream {
         let this = self.get_mut();
         match ready!(this.poll_chunk(cx, buf.len().min(CHUNK as usize) as u64))? {
             None => Poll::Ready(Ok(0)),
-            Some(bytes) => {
-                buf[..bytes.len()].copy_from_slice(&bytes);
-                Poll::Ready(Ok(bytes.len()))
-            }
+            Some(bytes) => Poll::Ready(fill(buf, &bytes)),
         }
     }
 }
@@ -295,5 +316,26 @@ impl AsyncWrite for AsyncOutputStream {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_that_fits_is_copied() {
+        let mut buf = [0u8; 4];
+        assert_eq!(fill(&mut buf, b"abc").unwrap(), 3);
+        assert_eq!(&buf, b"abc\0");
+    }
+
+    #[test]
+    fn a_host_that_returns_more_than_asked_for_gives_an_error_not_a_panic() {
+        let mut buf = [0u8; 2];
+        let err = fill(&mut buf, b"abc").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("3 bytes"), "{err}");
+        assert_eq!(buf, [0, 0], "nothing is copied");
     }
 }

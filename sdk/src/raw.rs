@@ -13,11 +13,20 @@
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
 /// Packs a task key into pointer-sized data: the slab index in the low
-/// `INDEX_BITS`, the generation in the rest. On wasm32 that leaves 10 bits of
-/// generation: a stale waker whose slot was reused exactly a multiple of
-/// 1024 times wakes the new task spuriously, which futures must tolerate.
+/// `INDEX_BITS`, the low bits of the generation in the rest. On wasm32 that
+/// leaves 10 bits of generation: a stale waker whose slot was reused exactly
+/// a multiple of 1024 times wakes the new task spuriously, which futures
+/// must tolerate. Only wakers (and the run queue) use packed keys; task
+/// handles carry the full generation, because a stale handle that aborted
+/// or detached the new task would be a real bug, not a spurious poll.
 pub(crate) const INDEX_BITS: u32 = 22;
 pub(crate) const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+
+/// The packed key of slot `index` at `generation`: the generation's high
+/// bits are dropped.
+pub(crate) fn pack(index: usize, generation: u64) -> usize {
+    ((generation as usize) << INDEX_BITS) | index
+}
 
 fn clone(data: *const ()) -> RawWaker {
     RawWaker::new(data, &VTABLE)

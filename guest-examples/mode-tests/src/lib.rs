@@ -5,17 +5,28 @@ mod bindings {
     wasync::generate!({ world: "mode-tests", path: "../../wit" });
 }
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
-use bindings::exports::examples::wasync::slow::{FanOutReport, Guest as Slow, RuntimeStats};
+use bindings::exports::examples::wasync::slow::{
+    FanOutReport, Guest as Slow, GuestSignalOnDrop, RuntimeStats,
+};
 use wasync::time::{Instant, sleep, timeout_at};
 
 thread_local! {
     static COUNTER: Cell<u32> = const { Cell::new(0) };
     /// The senders of the `wait-signal` calls in flight.
-    static WAITERS: std::cell::RefCell<Vec<futures::channel::oneshot::Sender<u32>>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static WAITERS: RefCell<Vec<futures::channel::oneshot::Sender<u32>>> =
+        const { RefCell::new(Vec::new()) };
+    /// The tasks `spawn-later` spawned.
+    static LATER: RefCell<Vec<wasync::task::AbortHandle>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Wakes every `wait-signal` call with `value`.
+fn signal_waiters(value: u32) {
+    for tx in WAITERS.with(|w| std::mem::take(&mut *w.borrow_mut())) {
+        let _ = tx.send(value);
+    }
 }
 
 fn ms(n: u32) -> Duration {
@@ -24,8 +35,25 @@ fn ms(n: u32) -> Duration {
 
 struct Component;
 
+/// Wakes the `wait-signal` calls when dropped.
+struct SignalOnDrop(u32);
+
+impl GuestSignalOnDrop for SignalOnDrop {
+    fn new(value: u32) -> SignalOnDrop {
+        SignalOnDrop(value)
+    }
+}
+
+impl Drop for SignalOnDrop {
+    fn drop(&mut self) {
+        signal_waiters(self.0);
+    }
+}
+
 #[wasync::async_export]
 impl Slow for Component {
+    type SignalOnDrop = SignalOnDrop;
+
     async fn sleep_for(ms_: u32) -> u32 {
         sleep(ms(ms_)).await;
         ms_
@@ -71,10 +99,11 @@ impl Slow for Component {
     }
 
     async fn spawn_later(ms_: u32) {
-        drop(wasync::spawn(async move {
+        let task = wasync::spawn(async move {
             sleep(ms(ms_)).await;
             COUNTER.with(|c| c.set(c.get() + 1));
-        }));
+        });
+        LATER.with(|l| l.borrow_mut().push(task.abort_handle()));
     }
 
     fn counter() -> u32 {
@@ -106,8 +135,16 @@ impl Slow for Component {
     }
 
     async fn signal(value: u32) {
-        for tx in WAITERS.with(|w| std::mem::take(&mut *w.borrow_mut())) {
-            let _ = tx.send(value);
+        signal_waiters(value);
+    }
+
+    fn signal_plain(value: u32) {
+        signal_waiters(value);
+    }
+
+    fn abort_later() {
+        for task in LATER.with(|l| std::mem::take(&mut *l.borrow_mut())) {
+            task.abort();
         }
     }
 

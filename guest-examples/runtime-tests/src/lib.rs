@@ -187,21 +187,8 @@ impl Guest for RuntimeTests {
 
     fn read_file(path: String, drop_stream_first: bool) -> Result<u64, String> {
         use futures::io::AsyncReadExt;
-        use wasip2::filesystem::types::{DescriptorFlags, OpenFlags, PathFlags};
 
-        let dirs = wasip2::filesystem::preopens::get_directories();
-        let (dir, _) = dirs.first().ok_or("no preopened folder")?;
-        let file = dir
-            .open_at(
-                PathFlags::empty(),
-                &path,
-                OpenFlags::empty(),
-                DescriptorFlags::READ,
-            )
-            .map_err(|e| format!("open: {e:?}"))?;
-        let stream = file
-            .read_via_stream(0)
-            .map_err(|e| format!("read-via-stream: {e:?}"))?;
+        let (_file, stream) = open_preopened(&path)?;
         if drop_stream_first {
             let pollable = stream.subscribe();
             drop(stream);
@@ -233,10 +220,95 @@ impl Guest for RuntimeTests {
         })
     }
 
+    fn stale_handle(reuses: u32, drop_join_handle: bool) -> String {
+        wasync::block_on(async move {
+            let mut first = wasync::spawn(async {});
+            (&mut first).await.expect("not aborted");
+            let stale = first.abort_handle();
+            for _ in 0..reuses {
+                wasync::spawn(async {}).await.expect("not aborted");
+            }
+            let victim = wasync::spawn(async {
+                yield_now().await;
+                "ran"
+            });
+            if drop_join_handle {
+                drop(first);
+            } else {
+                stale.abort();
+            }
+            format!("{:?}", victim.await)
+        })
+    }
+
+    fn empty_reads(path: String, url: String) -> Vec<String> {
+        use futures::io::AsyncReadExt;
+
+        /// What a read under a 2 s timeout gave.
+        async fn outcome(read: impl Future<Output = std::io::Result<usize>>) -> String {
+            match timeout(Duration::from_secs(2), read).await {
+                Ok(Ok(n)) => format!("returned {n}"),
+                Ok(Err(e)) => format!("failed: {e}"),
+                Err(_) => "still waiting after 2 s".to_owned(),
+            }
+        }
+
+        wasync::block_on(async move {
+            let mut seen = Vec::new();
+            match open_preopened(&path) {
+                Ok((_file, stream)) => {
+                    let mut reader = wasync::io::AsyncInputStream::new(stream);
+                    seen.push(format!("file {}", outcome(reader.read(&mut [])).await));
+                }
+                Err(e) => seen.push(format!("file {e}")),
+            }
+            let req = http::Request::post(url)
+                .body(wasync::http::Body::from("hello"))
+                .expect("a valid request");
+            match wasync::http::send(req).await {
+                Ok(resp) => {
+                    let mut body = resp.into_body();
+                    seen.push(format!("http {}", outcome(body.read(&mut [])).await));
+                }
+                Err(e) => seen.push(format!("http send failed: {e}")),
+            }
+            seen
+        })
+    }
+
     fn background_count(ms: u32) -> u32 {
         wasync::block_on(sleep(Duration::from_millis(u64::from(ms))));
         BACKGROUND.with(Cell::get)
     }
+}
+
+/// Opens `path` in the first preopened folder for reading; the descriptor
+/// comes back too, to outlive the stream.
+fn open_preopened(
+    path: &str,
+) -> Result<
+    (
+        wasip2::filesystem::types::Descriptor,
+        wasip2::io::streams::InputStream,
+    ),
+    String,
+> {
+    use wasip2::filesystem::types::{DescriptorFlags, OpenFlags, PathFlags};
+
+    let dirs = wasip2::filesystem::preopens::get_directories();
+    let (dir, _) = dirs.first().ok_or("no preopened folder")?;
+    let file = dir
+        .open_at(
+            PathFlags::empty(),
+            path,
+            OpenFlags::empty(),
+            DescriptorFlags::READ,
+        )
+        .map_err(|e| format!("open: {e:?}"))?;
+    let stream = file
+        .read_via_stream(0)
+        .map_err(|e| format!("read-via-stream: {e:?}"))?;
+    Ok((file, stream))
 }
 
 bindings::export!(RuntimeTests with_types_in bindings);

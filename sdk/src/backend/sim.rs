@@ -272,6 +272,32 @@ pub fn take_parks() -> Vec<Park> {
     with(|s| std::mem::take(&mut s.parks))
 }
 
+/// Mode C: the positions in `handles` (a parked list) of the pollables that
+/// are ready now, as a host would pass them to `wake`. Unknown handles are
+/// never ready. Does not wait and does not move the clock.
+///
+/// # Examples
+///
+/// ```
+/// let (a, b) = (wasync::sim::Pollable::new(), wasync::sim::Pollable::new());
+/// b.set_ready();
+/// let ready = wasync::sim::ready_positions(&[a.handle(), b.handle(), u32::MAX]);
+/// assert_eq!(ready, [1]);
+/// ```
+pub fn ready_positions(handles: &[u32]) -> Vec<u32> {
+    with(|s| {
+        (0..)
+            .zip(handles)
+            .filter(|(_, h)| {
+                s.pollables
+                    .get(**h as usize)
+                    .is_some_and(|p| is_ready(p, s.clock_ns))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    })
+}
+
 /// Mode C: finishes imported call `id` (an `err(id)` from an imported
 /// `g-start`): its pollable becomes ready.
 ///

@@ -22,6 +22,8 @@
 
 mod coop;
 mod registry;
+#[cfg(test)]
+mod registry_model;
 mod stats;
 mod task;
 mod timers;
@@ -39,6 +41,7 @@ use crate::raw;
 use registry::Registry;
 pub use stats::Stats;
 pub(crate) use task::Task;
+pub(crate) use task::TaskId;
 pub use task::{AbortHandle, AbortOnDropHandle, JoinError, JoinHandle, SpawnError};
 pub(crate) use timers::Timers;
 
@@ -51,8 +54,9 @@ pub(crate) const MAX_TASKS: usize = raw::INDEX_MASK;
 
 pub(crate) struct Runtime {
     tasks: Slab<Task>,
-    /// Generation of each slab index, bumped when a task is removed.
-    gens: Vec<u32>,
+    /// Generation of each slab index, bumped when a task is removed. Full
+    /// width: handles compare all of it, wakers only its low bits.
+    gens: Vec<u64>,
     queue: VecDeque<usize>,
     main_woken: bool,
     pub(crate) registry: Registry,
@@ -70,12 +74,15 @@ pub(crate) struct Runtime {
     pub(crate) finished_calls: Vec<u32>,
     /// Task polls since the host was last checked.
     polls_since_check: u32,
-    /// Mode C: the registry generation and timer tick of the last park.
+    /// Mode C: the registry generation and armed timer pollable of the
+    /// last park.
     #[cfg_attr(
         all(target_family = "wasm", not(feature = "concurrent")),
         allow(dead_code)
     )]
     last_park: Option<(u64, Option<u64>)>,
+    /// Most tasks alive at once: `MAX_TASKS`, lowered by unit tests.
+    task_limit: usize,
 }
 
 thread_local! {
@@ -176,20 +183,23 @@ impl Runtime {
             finished_calls: Vec::new(),
             polls_since_check: 0,
             last_park: None,
+            task_limit: MAX_TASKS,
         }
     }
 
-    fn packed(&self, index: usize) -> usize {
-        let gen_bits = (self.gens[index] as usize) << raw::INDEX_BITS;
-        gen_bits | index
-    }
-
+    /// The task a waker's (or the run queue's) packed key names. A key
+    /// from many reuses ago may name the slot's current task: a spurious
+    /// poll, which futures tolerate.
     fn task_for(&mut self, packed: usize) -> Option<(usize, &mut Task)> {
         let index = packed & raw::INDEX_MASK;
-        let gens = &self.gens;
         let task = self.tasks.get_mut(index)?;
-        let current = ((gens[index] as usize) << raw::INDEX_BITS) | index;
-        (current == packed).then_some((index, task))
+        (raw::pack(index, self.gens[index]) == packed).then_some((index, task))
+    }
+
+    /// The task a handle names: only the very task it was made for.
+    pub(crate) fn task_by_id(&mut self, id: TaskId) -> Option<&mut Task> {
+        let task = self.tasks.get_mut(id.index)?;
+        (self.gens[id.index] == id.generation).then_some(task)
     }
 
     /// Marks a task runnable. Spurious and stale keys are ignored.
@@ -205,28 +215,31 @@ impl Runtime {
         }
     }
 
-    fn insert_task(&mut self, task: Task) -> Result<usize, SpawnError> {
-        if self.tasks.len() >= MAX_TASKS {
-            return Err(SpawnError::TooManyTasks);
+    /// Adds a task and queues it. A full runtime gives the task back, for
+    /// the caller to drop outside the borrow: its future is user code.
+    fn insert_task(&mut self, task: Task) -> Result<TaskId, Task> {
+        if self.tasks.len() >= self.task_limit {
+            return Err(task);
         }
         let index = self.tasks.insert(task);
         if index >= self.gens.len() {
             self.gens.resize(index + 1, 0);
         }
-        let packed = self.packed(index);
-        self.queue.push_back(packed);
+        let generation = self.gens[index];
+        self.queue.push_back(raw::pack(index, generation));
         self.stats.spawned += 1;
-        Ok(packed)
+        Ok(TaskId { index, generation })
+    }
+
+    /// Lowers the most tasks alive at once, so that tests reach it.
+    #[cfg(test)]
+    pub(crate) fn set_task_limit(&mut self, limit: usize) {
+        self.task_limit = limit.min(MAX_TASKS);
     }
 
     fn remove_task(&mut self, index: usize) -> Task {
-        // Wrap the generation within the bits a packed key can carry.
-        let max_gen = (usize::MAX >> raw::INDEX_BITS) as u32;
-        self.gens[index] = if self.gens[index] >= max_gen {
-            0
-        } else {
-            self.gens[index] + 1
-        };
+        // 64 bits never wrap in practice; packed keys keep the low bits.
+        self.gens[index] = self.gens[index].wrapping_add(1);
         self.tasks.remove(index)
     }
 
@@ -324,7 +337,7 @@ impl Runtime {
 /// wheel and the registry can wake tasks while they are borrowed.
 struct Scheduler<'a> {
     tasks: &'a mut Slab<Task>,
-    gens: &'a [u32],
+    gens: &'a [u64],
     queue: &'a mut VecDeque<usize>,
     main_woken: &'a mut bool,
     pending_wakes: &'a mut Vec<Waker>,
@@ -344,8 +357,7 @@ impl Scheduler<'_> {
         let Some(task) = self.tasks.get_mut(index) else {
             return;
         };
-        let current = ((self.gens[index] as usize) << raw::INDEX_BITS) | index;
-        if current == packed && task.mark_queued() {
+        if raw::pack(index, self.gens[index]) == packed && task.mark_queued() {
             self.queue.push_back(packed);
         }
     }
@@ -512,7 +524,7 @@ pub(crate) fn run_until_idle() {
 pub(crate) fn park() -> bool {
     with(|rt| {
         rt.timers.arm();
-        let key = (rt.registry.generation(), rt.timers.armed_tick());
+        let key = (rt.registry.generation(), rt.timers.armed_serial());
         if rt.finished_calls.is_empty() && rt.last_park == Some(key) {
             return false;
         }
@@ -569,6 +581,13 @@ impl DriveGuard {
             );
         }
         DriveGuard(())
+    }
+
+    /// Like [`DriveGuard::enter`], but `None` instead of a panic when the
+    /// runtime is already being driven.
+    #[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+    pub(crate) fn try_enter() -> Option<DriveGuard> {
+        (!DRIVING.with(|d| d.replace(true))).then_some(DriveGuard(()))
     }
 }
 

@@ -102,9 +102,12 @@ impl Registry {
         self.waiters.get(w).is_some_and(|w| w.entry.is_none())
     }
 
-    /// Replaces the waker of a waiter that has not fired.
+    /// Replaces the waker of a waiter that has not fired. A fired waiter
+    /// keeps none: nothing will wake it again.
     pub(crate) fn set_waker(&mut self, w: usize, waker: &Waker) {
-        if let Some(waiter) = self.waiters.get_mut(w) {
+        if let Some(waiter) = self.waiters.get_mut(w)
+            && waiter.entry.is_some()
+        {
             match &mut waiter.waker {
                 Some(old) if old.will_wake(waker) => {}
                 slot => *slot = Some(waker.clone()),

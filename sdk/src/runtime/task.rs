@@ -64,6 +64,14 @@ where
 
 pub(crate) type BoxedTask = Pin<Box<dyn Erased>>;
 
+/// What a task handle holds: the task's slot and that slot's generation at
+/// spawn, in full (a waker's packed key keeps only its low bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TaskId {
+    pub(crate) index: usize,
+    pub(crate) generation: u64,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
     Idle,
@@ -182,6 +190,8 @@ impl Task {
 
 /// Why a task produced no output.
 ///
+/// More reasons may be added later, so a `match` needs a `_` arm.
+///
 /// # Examples
 ///
 /// ```
@@ -191,9 +201,25 @@ impl Task {
 ///     let err = h.await.unwrap_err();
 ///     assert_eq!(err, wasync::JoinError::Cancelled);
 ///     assert_eq!(err.to_string(), "the task was aborted");
+///     let cancelled = match err {
+///         wasync::JoinError::Cancelled => true,
+///         _ => false,
+///     };
+///     assert!(cancelled);
 /// });
 /// ```
+///
+/// Without the `_` arm, the `match` does not compile:
+///
+/// ```compile_fail,E0004
+/// fn cancelled(err: wasync::JoinError) -> bool {
+///     match err {
+///         wasync::JoinError::Cancelled => true,
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JoinError {
     /// The task was aborted before it finished.
     Cancelled,
@@ -211,13 +237,30 @@ impl std::error::Error for JoinError {}
 
 /// Why a task could not be spawned.
 ///
+/// More reasons may be added later, so a `match` needs a `_` arm.
+///
 /// # Examples
 ///
 /// ```
 /// // The limit is about four million live tasks; one is far from it.
-/// assert!(wasync::runtime::try_spawn(async {}).is_ok());
+/// match wasync::runtime::try_spawn(async {}) {
+///     Ok(_) => {}
+///     Err(wasync::task::SpawnError::TooManyTasks) => unreachable!("one task is far from it"),
+///     Err(e) => panic!("{e}"),
+/// }
+/// ```
+///
+/// Without the `_` arm, the `match` does not compile:
+///
+/// ```compile_fail,E0004
+/// fn too_many(err: wasync::task::SpawnError) -> bool {
+///     match err {
+///         wasync::task::SpawnError::TooManyTasks => true,
+///     }
+/// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SpawnError {
     /// The runtime already holds the most tasks it can address.
     TooManyTasks,
@@ -237,8 +280,16 @@ impl fmt::Display for SpawnError {
 
 impl std::error::Error for SpawnError {}
 
-fn spawn_boxed(future: BoxedTask, call: Option<u32>) -> Result<usize, SpawnError> {
-    with(|rt| rt.insert_task(Task::new(future, call)))
+fn spawn_boxed(future: BoxedTask, call: Option<u32>) -> Result<TaskId, SpawnError> {
+    match with(|rt| rt.insert_task(Task::new(future, call))) {
+        Ok(id) => Ok(id),
+        Err(refused) => {
+            // Outside the borrow: the future's destructors may use the
+            // runtime (dropping a JoinHandle detaches its task).
+            drop(refused);
+            Err(SpawnError::TooManyTasks)
+        }
+    }
 }
 
 /// Mode C: spawns the task that computes export call `call`; its id is
@@ -249,9 +300,9 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let packed = spawn_boxed(Box::pin(Stage::Running { future }), Some(call))?;
+    let id = spawn_boxed(Box::pin(Stage::Running { future }), Some(call))?;
     Ok(JoinHandle {
-        packed,
+        id,
         _marker: PhantomData,
     })
 }
@@ -311,9 +362,9 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let packed = spawn_boxed(Box::pin(Stage::Running { future }), None)?;
+    let id = spawn_boxed(Box::pin(Stage::Running { future }), None)?;
     Ok(JoinHandle {
-        packed,
+        id,
         _marker: PhantomData,
     })
 }
@@ -333,7 +384,7 @@ where
 /// ```
 #[must_use = "dropping a JoinHandle detaches the task; `.await` it to get the output"]
 pub struct JoinHandle<T> {
-    packed: usize,
+    id: TaskId,
     // Tasks live on one thread: their handles must stay there too.
     _marker: PhantomData<Rc<T>>,
 }
@@ -341,7 +392,7 @@ pub struct JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("task", &self.packed)
+            .field("task", &self.id.index)
             .finish()
     }
 }
@@ -363,7 +414,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort(&self) {
-        abort(self.packed);
+        abort(self.id);
     }
 
     /// Whether the task has finished (or was aborted).
@@ -379,7 +430,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        is_finished(self.packed)
+        is_finished(self.id)
     }
 
     /// A handle that can abort the task without owning its output.
@@ -395,9 +446,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort_handle(&self) -> AbortHandle {
-        AbortHandle {
-            packed: self.packed,
-        }
+        AbortHandle { id: self.id }
     }
 
     /// Turns this handle into one that aborts the task when dropped.
@@ -417,9 +466,9 @@ impl<T> JoinHandle<T> {
     }
 }
 
-fn abort(packed: usize) {
+fn abort(id: TaskId) {
     let taken = super::try_with(|rt| {
-        let (index, task) = rt.task_for(packed)?;
+        let task = rt.task_by_id(id)?;
         match task.state {
             State::Done => None,
             State::Running => {
@@ -434,7 +483,7 @@ fn abort(packed: usize) {
                 let future = task.future.take();
                 let waker = task.join_waker.take();
                 if task.detached {
-                    rt.remove_task(index);
+                    rt.remove_task(id.index);
                 }
                 Some((future, waker))
             }
@@ -448,8 +497,8 @@ fn abort(packed: usize) {
     }
 }
 
-fn is_finished(packed: usize) -> bool {
-    with(|rt| rt.task_for(packed).is_none_or(|(_, t)| t.is_done()))
+fn is_finished(id: TaskId) -> bool {
+    with(|rt| rt.task_by_id(id).is_none_or(|t| t.is_done()))
 }
 
 impl<T: 'static> Future for JoinHandle<T> {
@@ -457,14 +506,14 @@ impl<T: 'static> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         ready!(coop::poll_proceed(cx));
-        let packed = self.packed;
+        let id = self.id;
         let finished = with(|rt| {
-            let Some((index, task)) = rt.task_for(packed) else {
+            let Some(task) = rt.task_by_id(id) else {
                 return Err(());
             };
             if task.is_done() {
                 let future = task.future.take();
-                rt.remove_task(index);
+                rt.remove_task(id.index);
                 Ok(Some(future))
             } else {
                 task.set_join_waker(cx.waker());
@@ -487,12 +536,12 @@ impl<T: 'static> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let packed = self.packed;
+        let id = self.id;
         let finished = super::try_with(|rt| {
-            let (index, task) = rt.task_for(packed)?;
+            let task = rt.task_by_id(id)?;
             if task.is_done() {
                 let future = task.future.take();
-                rt.remove_task(index);
+                rt.remove_task(id.index);
                 future
             } else {
                 task.detached = true;
@@ -519,18 +568,18 @@ impl<T> Drop for JoinHandle<T> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct AbortHandle {
-    packed: usize,
+    id: TaskId,
 }
 
 impl AbortHandle {
     /// Aborts the task; see [`JoinHandle::abort`].
     pub fn abort(&self) {
-        abort(self.packed);
+        abort(self.id);
     }
 
     /// Whether the task has finished or was aborted.
     pub fn is_finished(&self) -> bool {
-        is_finished(self.packed)
+        is_finished(self.id)
     }
 }
 
@@ -568,7 +617,7 @@ impl<T> AbortOnDropHandle<T> {
     pub fn detach(self) -> JoinHandle<T> {
         let this = std::mem::ManuallyDrop::new(self);
         JoinHandle {
-            packed: this.0.packed,
+            id: this.0.id,
             _marker: PhantomData,
         }
     }
@@ -586,5 +635,80 @@ impl<T> Drop for AbortOnDropHandle<T> {
     fn drop(&mut self) {
         // Aborting a finished task does nothing, so no check is needed.
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{block_on, stats};
+    use crate::task::yield_now;
+
+    /// Holds a handle whose `Drop` needs the runtime (it detaches the task).
+    struct Holds(#[allow(dead_code)] JoinHandle<u32>);
+
+    #[test]
+    fn a_future_refused_by_a_full_runtime_still_detaches_what_it_held() {
+        with(|rt| rt.set_task_limit(2));
+        block_on(async {
+            let inner = spawn(async { 7 });
+            let _pending = spawn(std::future::pending::<()>()).abort_on_drop();
+            let held = Holds(inner);
+            let refused = try_spawn(async move { drop(held) });
+            assert_eq!(refused.unwrap_err(), SpawnError::TooManyTasks);
+            // `inner` was detached when the refused future was dropped, so
+            // it is removed as soon as it finishes.
+            yield_now().await;
+            assert_eq!(stats().live_tasks, 1, "only the pending task is left");
+        });
+    }
+
+    /// Stands in for about four billion spawns and joins in every slot so
+    /// far. The slab reuses the slot freed last, so an instance that spawns
+    /// and joins one task at a time ages one slot that fast.
+    fn age_every_slot() {
+        with(|rt| rt.gens.iter_mut().for_each(|g| *g = u32::MAX.into()));
+    }
+
+    #[test]
+    fn stale_handles_do_not_act_on_a_task_that_reuses_their_slot() {
+        block_on(async {
+            let mut first = spawn(async { 1 });
+            assert_eq!((&mut first).await, Ok(1));
+            let stale = first.abort_handle();
+            age_every_slot();
+            assert_eq!(spawn(async { 2 }).await, Ok(2));
+            let victim = spawn(async {
+                yield_now().await;
+                3
+            });
+            stale.abort();
+            assert!(
+                !victim.is_finished(),
+                "the stale handle aborted the new task"
+            );
+            assert!(stale.is_finished(), "the stale handle's task is gone");
+            // Dropping the old JoinHandle must not detach the victim either.
+            drop(first);
+            assert_eq!(victim.await, Ok(3));
+        });
+    }
+
+    #[test]
+    fn a_future_refused_by_a_full_runtime_is_dropped_outside_the_runtime() {
+        struct ReadsStats;
+        impl Drop for ReadsStats {
+            fn drop(&mut self) {
+                // Any use of the runtime: this one borrows it.
+                let _ = stats();
+            }
+        }
+        with(|rt| rt.set_task_limit(1));
+        block_on(async {
+            let _pending = spawn(std::future::pending::<()>()).abort_on_drop();
+            let guard = ReadsStats;
+            let refused = try_spawn(async move { drop(guard) });
+            assert_eq!(refused.unwrap_err(), SpawnError::TooManyTasks);
+        });
     }
 }

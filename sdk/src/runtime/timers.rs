@@ -24,6 +24,9 @@ pub(crate) struct Timers {
     wheel: Option<Wheel<Option<Waker>>>,
     /// The host pollable and the tick it is set for.
     armed: Option<(u64, backend::Pollable)>,
+    /// Counts the pollables armed so far, never reset: it tells one armed
+    /// pollable from the next even when both are set for the same tick.
+    serial: u64,
     pub(crate) rearms: u64,
 }
 
@@ -90,18 +93,21 @@ impl Timers {
             Some(tick) if self.armed.as_ref().is_some_and(|(t, _)| *t == tick) => {}
             Some(tick) => {
                 self.armed = Some((tick, backend::timer_at(tick * NS_PER_MS)));
+                self.serial += 1;
                 self.rearms += 1;
             }
         }
     }
 
-    /// The tick the host pollable is set for.
+    /// Which host pollable is armed, if any: changes whenever it is
+    /// replaced or dropped, even for another one at the same tick (whose
+    /// handle differs, or names another resource meanwhile).
     #[cfg_attr(
         all(target_family = "wasm", not(feature = "concurrent")),
         allow(dead_code)
     )]
-    pub(crate) fn armed_tick(&self) -> Option<u64> {
-        self.armed.as_ref().map(|(t, _)| *t)
+    pub(crate) fn armed_serial(&self) -> Option<u64> {
+        self.armed.as_ref().map(|_| self.serial)
     }
 
     pub(crate) fn armed_handle(&self) -> Option<u32> {

@@ -14,6 +14,8 @@ mod interval;
 mod sleep;
 mod timeout;
 pub(crate) mod wheel;
+#[cfg(test)]
+mod wheel_model;
 
 pub use instant::Instant;
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};

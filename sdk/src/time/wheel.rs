@@ -219,8 +219,12 @@ impl<T> Wheel<T> {
         if occupied == 0 {
             return None;
         }
-        let now_slot = slot_for(self.elapsed, level) as u32;
-        let slot = (occupied.rotate_right(now_slot).trailing_zeros() + now_slot) as usize % SLOTS;
+        // Search from the slot after the current one, so that the current
+        // slot comes last: its span has begun, so only the top level can
+        // hold entries there, and those wrapped around from the next
+        // rotation. Lower levels never hold entries in their current slot.
+        let first = (slot_for(self.elapsed, level) as u32 + 1) % SLOTS as u32;
+        let slot = (occupied.rotate_right(first).trailing_zeros() + first) as usize % SLOTS;
         let level_start = self.elapsed & !(level_range(level) - 1);
         let mut deadline = level_start + slot as u64 * slot_range(level);
         if deadline <= self.elapsed {
@@ -387,6 +391,21 @@ mod tests {
         w.insert(far, far).unwrap();
         let fired = drain(&mut w, far + 10);
         assert_eq!(fired, vec![(far, far)]);
+    }
+
+    #[test]
+    fn a_wrapped_entry_in_the_current_top_slot_does_not_hide_later_slots() {
+        let mut w = Wheel::new(0);
+        // Beyond the top level's span: it wraps into the top level's
+        // current slot, which comes up again only a whole rotation later.
+        let far = (1 << 36) + 5;
+        // Also on the top level (it crosses a 2^30 boundary), one slot on.
+        let near = (1 << 30) + 7;
+        w.insert(far, far).unwrap();
+        w.insert(near, near).unwrap();
+        assert_eq!(w.next_expiration().unwrap().deadline, 1 << 30);
+        let fired = drain(&mut w, far + 1);
+        assert_eq!(fired, vec![(near, near), (far, far)]);
     }
 
     #[test]
