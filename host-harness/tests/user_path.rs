@@ -383,6 +383,15 @@ fn an_installed_harness_works_without_a_source_checkout() {
         r#"examples:wasync/frontend#relay("hi", 1)"#,
     ]);
     assert_eq!(out.trim(), r#""[HI]""#);
+    // The repository's own demo and benchmarks need its checkout, and say so.
+    let refused = Command::new(&bin)
+        .args(["bench", "calls", "--quick"])
+        .current_dir(&home)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("holds no checkout"), "{stderr}");
     std::fs::remove_dir_all(home).unwrap();
     std::fs::remove_dir_all(root).unwrap();
 }
