@@ -19,7 +19,12 @@ impl Guests {
     /// With `progress`, it prints a line per step.
     pub fn build(progress: bool) -> Result<Guests> {
         let mut pipeline = Pipeline::for_this_repo();
-        if !pipeline.repo.join("guest-examples").join("Cargo.toml").is_file() {
+        if !pipeline
+            .repo
+            .join("guest-examples")
+            .join("Cargo.toml")
+            .is_file()
+        {
             return Err(Error::Config(format!(
                 "demo and bench build this repository's guests, and {} holds no checkout of it; \
                  run them from a clone of wasync (`cargo run --release -p wasync-harness -- demo`)",

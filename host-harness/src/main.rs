@@ -95,6 +95,8 @@ enum BenchCommand {
         /// Seconds a timer storm may run before it counts as not finished.
         #[arg(long, default_value_t = 30)]
         storm_limit: u64,
+        #[command(flatten)]
+        track: Track,
     },
     /// 100 concurrent `complete` calls: one mode C instance, one mode S
     /// instance, and 100 mode S instances (one per request).
@@ -105,6 +107,8 @@ enum BenchCommand {
         /// Fewer calls, to check that everything runs.
         #[arg(long)]
         quick: bool,
+        #[command(flatten)]
+        track: Track,
     },
     /// The cost of one call in modes S and C next to a plain export, and
     /// overlapping calls into one instance in each mode.
@@ -115,7 +119,62 @@ enum BenchCommand {
         /// Small sizes only, to check that everything runs.
         #[arg(long)]
         quick: bool,
+        #[command(flatten)]
+        track: Track,
     },
+}
+
+/// Regression tracking, for every benchmark.
+#[derive(Args)]
+struct Track {
+    /// Store this run's rows (JSON lines, after a line describing the
+    /// machine) in FILE.
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
+    /// Print each figure next to the same figure in a stored run, as a
+    /// ratio, and flag those worse by more than `--threshold`.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// How much worse a figure may be than the baseline before it is
+    /// flagged (1.25 = 25% worse).
+    #[arg(long, default_value_t = wasync_harness::bench::track::DEFAULT_THRESHOLD, value_parser = parse_threshold)]
+    threshold: f64,
+}
+
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 1.0 => Ok(t),
+        _ => Err(format!(
+            "`{s}`: expected a factor of at least 1, such as 1.25"
+        )),
+    }
+}
+
+impl Track {
+    /// Saves and compares `rows` of bench `name` as asked. With `--json`
+    /// the comparison goes to stderr, so stdout stays JSON lines.
+    fn apply(
+        &self,
+        name: &str,
+        json: bool,
+        rows: &[serde_json::Value],
+    ) -> wasync_harness::Result<Option<String>> {
+        use wasync_harness::bench::track;
+        if let Some(path) = &self.save {
+            track::save(path, name, rows)?;
+        }
+        let Some(path) = &self.baseline else {
+            return Ok(None);
+        };
+        let base = track::load(path)?;
+        let compared = track::compare(rows, &base, self.threshold);
+        let report = track::report(&compared, self.threshold);
+        if json {
+            eprintln!("{report}");
+            return Ok(None);
+        }
+        Ok(Some(report))
+    }
 }
 
 /// WASI capabilities and engine settings shared by the subcommands that run
@@ -438,25 +497,25 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
             json,
             quick,
             storm_limit,
+            track,
         }) => {
             let opts = wasync_harness::bench::runtime::Options {
                 json,
                 quick,
                 storm_limit: std::time::Duration::from_secs(storm_limit),
             };
-            wasync_harness::bench::runtime::run(&opts)
-                .await
-                .map(|_| None)
+            let rows = wasync_harness::bench::runtime::run(&opts).await?;
+            track.apply("runtime", json, &rows)
         }
-        Command::Bench(BenchCommand::Autocomplete { json, quick }) => {
+        Command::Bench(BenchCommand::Autocomplete { json, quick, track }) => {
             let opts = wasync_harness::bench::autocomplete::Options { json, quick };
-            wasync_harness::bench::autocomplete::run(&opts)
-                .await
-                .map(|_| None)
+            let rows = wasync_harness::bench::autocomplete::run(&opts).await?;
+            track.apply("autocomplete", json, &rows)
         }
-        Command::Bench(BenchCommand::Calls { json, quick }) => {
+        Command::Bench(BenchCommand::Calls { json, quick, track }) => {
             let opts = wasync_harness::bench::calls::Options { json, quick };
-            wasync_harness::bench::calls::run(&opts).await.map(|_| None)
+            let rows = wasync_harness::bench::calls::run(&opts).await?;
+            track.apply("calls", json, &rows)
         }
         Command::Compose(args) => compose(args).await,
         Command::Lower(args) => lower(args),

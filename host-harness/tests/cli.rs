@@ -272,8 +272,45 @@ fn bench_runtime_prints_json_lines() {
 }
 
 #[test]
-fn bench_calls_prints_json_lines() {
-    let rows = json_lines(&["bench", "calls", "--quick", "--json"], &["bench", "mode"]);
+fn bench_calls_prints_json_lines_saves_them_and_compares_with_a_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("run.jsonl");
+    // A baseline in which the plain call took 1 ns: this run is far worse.
+    let baseline = dir.path().join("baseline.jsonl");
+    std::fs::write(
+        &baseline,
+        "{\"meta\":{\"cores\":2}}\n{\"bench\":\"call-overhead\",\"mode\":\"plain\",\"concurrency_support\":false,\"ns_per_call\":1}\n",
+    )
+    .unwrap();
+    let out = harness()
+        .args(["bench", "calls", "--quick", "--json", "--save"])
+        .arg(&saved)
+        .arg("--baseline")
+        .arg(&baseline)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    // The saved run is the rows printed, after a line describing the machine.
+    let stored = std::fs::read_to_string(&saved).unwrap();
+    let mut stored = stored.lines();
+    assert!(stored.next().unwrap().starts_with("{\"meta\":"));
+    assert_eq!(
+        stored.collect::<Vec<_>>(),
+        stdout.lines().collect::<Vec<_>>()
+    );
+    // The comparison goes to stderr, and flags the plain call.
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("1 figures compared, 1 worse than the baseline by more than 1.25x"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("WORSE"), "{stderr}");
     for mode in ["plain", "S", "C"] {
         assert!(rows.iter().any(|r| r["bench"] == "call-overhead"
             && r["mode"] == mode

@@ -104,11 +104,11 @@ fn placeholders<T>(store: &Store<T>, func: Func) -> Vec<Val> {
 }
 
 /// Reads an `f-start` result: `ok(r)` finished, `err(id)` runs on.
-fn decode_start(func: &str, result: Option<Val>) -> Entered {
+fn decode_start(func: &str, result: Option<&Val>) -> Entered {
     match result {
         Some(Val::Result(Ok(_))) => Entered::Done,
-        Some(Val::Result(Err(Some(id)))) => match *id {
-            Val::U32(id) => Entered::Pending(id),
+        Some(Val::Result(Err(Some(id)))) => match id.as_ref() {
+            Val::U32(id) => Entered::Pending(*id),
             other => Entered::Invalid(format!(
                 "`{func}-start` returned err({other:?}), not a call id"
             )),
@@ -143,7 +143,7 @@ impl<T: WasyncView> Job<T> for ValJob {
                         .call_async(&mut *store, &self.args, &mut out)
                         .await?;
                     let first = out.into_iter().next();
-                    let entered = decode_start(&self.func, first.clone());
+                    let entered = decode_start(&self.func, first.as_ref());
                     if let (Entered::Done, Some(Val::Result(Ok(v)))) = (&entered, first) {
                         self.results = v.map(|v| vec![*v]).unwrap_or_default();
                     }

@@ -4,6 +4,7 @@
 pub mod autocomplete;
 pub mod calls;
 pub mod runtime;
+pub mod track;
 
 use std::path::PathBuf;
 
