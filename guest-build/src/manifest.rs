@@ -20,7 +20,7 @@ pub struct GuestSpec {
     /// Built with `cargo component build` (wasip1 plus the adapter).
     pub cargo_component: bool,
     /// The modes to build; mode C builds enable the crate's `concurrent`
-    /// feature.
+    /// feature, mode N builds its `native` feature.
     pub modes: Vec<Mode>,
     /// For cargo-component guests: the world to lower into `wit-lowered/`.
     pub lower_world: Option<String>,
@@ -30,11 +30,12 @@ pub struct GuestSpec {
 }
 
 impl GuestSpec {
-    /// `name` for mode S, `name-c` for mode C.
+    /// `name` for mode S, `name-c` for mode C, `name-n` for mode N.
     pub fn artifact_name(&self, mode: Mode) -> String {
         match mode {
             Mode::Standard => self.name.clone(),
             Mode::Concurrent => format!("{}-c", self.name),
+            Mode::Native => format!("{}-n", self.name),
         }
     }
 }
@@ -146,12 +147,16 @@ fn guest(meta: &Metadata, package: &Value) -> Result<Option<GuestSpec>, BuildErr
             .map(|m| {
                 m.as_str().and_then(|m| m.parse().ok()).ok_or_else(|| {
                     bad(format!(
-                        "unknown mode {m} in `modes`; expected \"S\" or \"C\""
+                        "unknown mode {m} in `modes`; expected \"S\", \"C\" or \"N\""
                     ))
                 })
             })
             .collect::<Result<_, _>>()?,
-        _ => return Err(bad("`modes` must be a list such as [\"S\", \"C\"]".into())),
+        _ => {
+            return Err(bad(
+                "`modes` must be a list such as [\"S\", \"C\", \"N\"]".into()
+            ));
+        }
     };
     Ok(Some(GuestSpec {
         cargo_component: wasync["cargo-component"].as_bool().unwrap_or(false),

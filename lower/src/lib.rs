@@ -1,6 +1,6 @@
-//! Lowers WIT `async func`s to the plain WASI 0.2 functions of a wasync
-//! mode. Every mode's bindings come from this one function, so the macros,
-//! the harness (`wasync-harness lower`) and the tests agree on the result.
+//! Lowers WIT `async func`s to the functions of a wasync mode. Every mode's
+//! bindings come from this one function, so the macros, the harness
+//! (`wasync-harness lower`) and the tests agree on the result.
 //!
 //! - **Mode S (standard):** `f: async func(a) -> r` becomes
 //!   `f: func(a) -> r`. Imports and exports alike; the component imports
@@ -10,6 +10,10 @@
 //!   `import wasync:abi/host` and `export wasync:abi/guest`. Async methods
 //!   of a resource keep `self` on `[method]res.f-start`; their finish is
 //!   `[static]res.f-finish`, since a finished call needs no resource.
+//! - **Mode N (native WASI 0.3):** nothing is lowered: `async func` stays
+//!   async, for wit-bindgen's native async support, and the world gains
+//!   nothing of wasync. The [`Lowering`] still lists every async function,
+//!   for the macros' wrappers.
 //!
 //! ```
 //! use wit_parser::Resolve;
@@ -52,7 +56,7 @@ pub const ABI_HOST_INTERFACE: &str = "wasync:abi/host@0.1.0";
 /// The `wasi:io/poll` interface the ABI's `pollable` comes from.
 pub const WASI_IO_POLL_INTERFACE: &str = "wasi:io/poll@0.2.12";
 
-/// A lowering: how async functions become WASI 0.2 functions.
+/// A lowering: how async functions become the functions of a component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// Mode S: each call runs to completion inside the export.
@@ -60,14 +64,21 @@ pub enum Mode {
     /// Mode C: exports return when they would wait; a wasync host drives
     /// the instance.
     Concurrent,
+    /// Mode N: `async func` stays async (native WASI 0.3); any 0.3 host
+    /// drives the instance.
+    Native,
 }
 
 impl Mode {
-    /// The one-letter name (`S`, `C`).
+    /// Every mode, in the order the tools list them.
+    pub const ALL: [Mode; 3] = [Mode::Standard, Mode::Concurrent, Mode::Native];
+
+    /// The one-letter name (`S`, `C`, `N`).
     pub fn letter(self) -> &'static str {
         match self {
             Mode::Standard => "S",
             Mode::Concurrent => "C",
+            Mode::Native => "N",
         }
     }
 }
@@ -84,18 +95,11 @@ pub struct UnknownMode(pub String);
 
 impl fmt::Display for UnknownMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if matches!(self.0.as_str(), "N" | "n" | "native") {
-            write!(
-                f,
-                "mode N (native WASI 0.3) is not available yet; use \"S\" (standard) or \"C\" (concurrent)"
-            )
-        } else {
-            write!(
-                f,
-                "unknown mode `{}`: expected \"S\" (standard, any WASI 0.2 host) or \"C\" (concurrent, a wasync host)",
-                self.0
-            )
-        }
+        write!(
+            f,
+            "unknown mode `{}`: expected \"S\" (standard, any WASI 0.2 host), \"C\" (concurrent, a wasync host) or \"N\" (native, any WASI 0.3 host)",
+            self.0
+        )
     }
 }
 
@@ -108,6 +112,7 @@ impl FromStr for Mode {
         match s {
             "S" | "s" | "standard" => Ok(Mode::Standard),
             "C" | "c" | "concurrent" => Ok(Mode::Concurrent),
+            "N" | "n" | "native" => Ok(Mode::Native),
             other => Err(UnknownMode(other.to_owned())),
         }
     }
@@ -247,10 +252,11 @@ fn split(resolve: &mut Resolve, f: &Function) -> (Function, Function) {
     (start, finish)
 }
 
-/// What `f` becomes in `mode`: one sync function, or the start and finish
-/// pair.
+/// What `f` becomes in `mode`: one sync function, the start and finish
+/// pair, or itself.
 fn lower_fn(resolve: &mut Resolve, f: &Function, mode: Mode) -> Vec<Function> {
     match mode {
+        Mode::Native => vec![f.clone()],
         Mode::Standard => {
             let mut sync = f.clone();
             sync.kind = sync_kind(&sync.kind);
@@ -295,7 +301,8 @@ fn lower_interface(
 /// Lowers every async function the world `world` imports or exports, in
 /// place: in the interfaces it uses and in the world itself. In mode C the
 /// world also gains the wasync ABI, which must already be in `resolve`
-/// (see [`add_abi`]).
+/// (see [`add_abi`]). In mode N the world is left as it is; the result
+/// still lists its async functions.
 pub fn lower(resolve: &mut Resolve, world: WorldId, mode: Mode) -> Result<Lowering> {
     let mut funcs = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -339,7 +346,7 @@ pub fn lower(resolve: &mut Resolve, world: WorldId, mode: Mode) -> Result<Loweri
         }
     }
     let abi = match mode {
-        Mode::Standard => None,
+        Mode::Standard | Mode::Native => None,
         Mode::Concurrent => {
             let abi = find_package(resolve, ABI_PACKAGE).with_context(|| {
                 format!("mode C needs the {ABI_PACKAGE} package in the Resolve: call add_abi first")

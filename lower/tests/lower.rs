@@ -1,5 +1,5 @@
-//! The lowering, on WIT snapshots: each case lowers a small package in both
-//! modes and compares the printed result with `snapshots/<case>-<mode>.wit`.
+//! The lowering, on WIT snapshots: each case lowers a small package in
+//! every mode and compares the printed result with `snapshots/<case>-<mode>.wit`.
 //! Set `UPDATE_SNAPSHOTS=1` to rewrite the files after an intended change,
 //! then review the diff.
 
@@ -60,7 +60,7 @@ world searcher {
 
 #[test]
 fn interfaces_and_root_functions() {
-    for mode in [Mode::Standard, Mode::Concurrent] {
+    for mode in Mode::ALL {
         let (wit, lowering) = lowered(INTERFACES_AND_ROOT, "searcher", mode);
         snapshot("interfaces-and-root", mode, &wit);
         let names: Vec<&str> = lowering
@@ -97,7 +97,7 @@ world server {
 
 #[test]
 fn resources_with_async_methods() {
-    for mode in [Mode::Standard, Mode::Concurrent] {
+    for mode in Mode::ALL {
         let (wit, lowering) = lowered(RESOURCES, "server", mode);
         snapshot("resources", mode, &wit);
         assert_eq!(lowering.funcs.len(), 2);
@@ -124,7 +124,7 @@ world measurer { export shapes; }
 
 #[test]
 fn types_used_by_async_functions() {
-    for mode in [Mode::Standard, Mode::Concurrent] {
+    for mode in Mode::ALL {
         let (wit, _) = lowered(TYPES, "measurer", mode);
         snapshot("types", mode, &wit);
     }
@@ -153,7 +153,7 @@ world relay {
 
 #[test]
 fn a_world_with_imports_and_exports() {
-    for mode in [Mode::Standard, Mode::Concurrent] {
+    for mode in Mode::ALL {
         let (wit, lowering) = lowered(IMPORTS_AND_EXPORTS, "relay", mode);
         snapshot("imports-and-exports", mode, &wit);
         let dirs: Vec<(&str, Direction)> = lowering
@@ -185,7 +185,22 @@ fn mode_s_adds_nothing_of_wasync_and_mode_c_adds_the_abi() {
 }
 
 #[test]
-fn no_async_func_survives_either_lowering() {
+fn mode_n_keeps_every_async_func_and_adds_nothing() {
+    let mut resolve = Resolve::default();
+    let pkg = resolve
+        .push_source("case.wit", IMPORTS_AND_EXPORTS)
+        .unwrap();
+    let world = resolve.select_world(&[pkg], Some("relay")).unwrap();
+    let before = print_world(&resolve, world).unwrap();
+    let lowering = lower(&mut resolve, world, Mode::Native).unwrap();
+    assert_eq!(print_world(&resolve, world).unwrap(), before);
+    assert!(before.contains("export run: async func"), "{before}");
+    assert!(lowering.abi.is_none());
+    assert_eq!(lowering.funcs.len(), 4);
+}
+
+#[test]
+fn no_async_func_survives_the_lowerings_of_s_and_c() {
     for source in [INTERFACES_AND_ROOT, RESOURCES, TYPES, IMPORTS_AND_EXPORTS] {
         let world = source
             .split("world ")
@@ -216,6 +231,10 @@ fn modes_parse_and_unknown_ones_explain_themselves() {
     assert_eq!("concurrent".parse::<Mode>(), Ok(Mode::Concurrent));
     let err = "X".parse::<Mode>().unwrap_err().to_string();
     assert!(err.contains("unknown mode `X`"), "{err}");
-    let err = "N".parse::<Mode>().unwrap_err().to_string();
-    assert!(err.contains("not available yet"), "{err}");
+    assert!(err.contains("\"N\" (native"), "{err}");
+    assert_eq!("N".parse::<Mode>(), Ok(Mode::Native));
+    assert_eq!("native".parse::<Mode>(), Ok(Mode::Native));
+    for mode in Mode::ALL {
+        assert_eq!(mode.letter().parse::<Mode>(), Ok(mode));
+    }
 }
