@@ -6,10 +6,11 @@
 //!   the author's code, untouched; the trait path is in the name because
 //!   one type usually implements every exported interface, and two of them
 //!   may well have a function of the same name;
-//! - the trait functions of both modes, of which `wasync`'s cargo feature
-//!   keeps one: mode S `fn f(args) -> R` running the future to completion,
+//! - the trait functions of every mode, of which `wasync`'s cargo features
+//!   keep one: mode S `fn f(args) -> R` running the future to completion,
 //!   mode C `fn f_start(args) -> Result<R, u32>` and
-//!   `fn f_finish(call_id: u32) -> R`;
+//!   `fn f_finish(call_id: u32) -> R`, mode N wit-bindgen's own
+//!   `async fn f(args) -> R` running the body on the instance's runtime;
 //! - compile-time checks against the table `generate!` put on the trait,
 //!   spanned at the author's code.
 //!
@@ -119,11 +120,13 @@ pub fn expand(item: ItemImpl) -> syn::Result<TokenStream> {
     let mut bodies = Vec::new();
     let mut mode_s = Vec::new();
     let mut mode_c = Vec::new();
+    let mut mode_n = Vec::new();
     for f in &asyncs {
-        let (body, s, c) = adapt(f, trait_path);
-        bodies.push(body);
-        mode_s.push(s);
-        mode_c.push(c);
+        let adapted = adapt(f, trait_path);
+        bodies.push(adapted.body);
+        mode_s.push(adapted.standard);
+        mode_c.push(adapted.concurrent);
+        mode_n.push(adapted.native);
     }
     let attrs = &item.attrs;
     let unsafety = &item.unsafety;
@@ -148,6 +151,13 @@ pub fn expand(item: ItemImpl) -> syn::Result<TokenStream> {
                     #(#mode_c)*
                 }
             }
+            N => {
+                #(#attrs)*
+                #unsafety impl #trait_path for #self_ty {
+                    #(#passthrough)*
+                    #(#mode_n)*
+                }
+            }
         }
     })
 }
@@ -166,9 +176,19 @@ fn inner_name(trait_path: &syn::Path, name: &syn::Ident) -> syn::Ident {
     format_ident!("{}_{}", mangled, name)
 }
 
+/// What one author's `async fn` becomes.
+struct Adapted {
+    /// The author's body, as an inherent method.
+    body: TokenStream,
+    /// The trait functions of each mode, which call the body.
+    standard: TokenStream,
+    concurrent: TokenStream,
+    native: TokenStream,
+}
+
 /// The author's body as an inherent method, and the trait functions of
-/// modes S and C that call it.
-fn adapt(f: &AsyncFn, trait_path: &syn::Path) -> (TokenStream, TokenStream, TokenStream) {
+/// each mode that call it.
+fn adapt(f: &AsyncFn, trait_path: &syn::Path) -> Adapted {
     let sig = &f.original.sig;
     let name = &sig.ident;
     let inner = inner_name(trait_path, name);
@@ -230,5 +250,18 @@ fn adapt(f: &AsyncFn, trait_path: &syn::Path) -> (TokenStream, TokenStream, Toke
             ::wasync::__private::concurrent::finish(call_id)
         }
     };
-    (body, s, c)
+    // The call runs in place, in its own component-model task, so the body
+    // may keep borrowing `self`: no clone.
+    let n = quote_spanned! {span=>
+        #(#docs)*
+        async fn #name(#recv #(#args: #types),*) -> #output {
+            ::wasync::__private::native::call(#call).await
+        }
+    };
+    Adapted {
+        body,
+        standard: s,
+        concurrent: c,
+        native: n,
+    }
 }

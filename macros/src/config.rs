@@ -8,7 +8,7 @@ use wasync_lower::Mode;
 
 /// What the author asked for.
 pub struct Config {
-    /// The mode of this build (from wasync's `concurrent` feature).
+    /// The mode of this build (from wasync's `concurrent` and `native` features).
     pub build_mode: Mode,
     /// The mode the author stated, and where.
     pub stated_mode: Option<(Mode, Span)>,

@@ -100,20 +100,55 @@ fn wit_error(span: Span, rendered: &str) -> Error {
     }
 }
 
+/// Why a stated mode disagrees with the build's, and what to change.
+fn mode_hint(stated: Mode) -> &'static str {
+    match stated {
+        Mode::Concurrent => {
+            "enable wasync's `concurrent` feature (it builds the runtime's side of mode C)"
+        }
+        Mode::Native => {
+            "enable wasync's `native` feature (it builds the runtime's side of mode N, native WASI 0.3)"
+        }
+        Mode::Standard => {
+            "disable wasync's `concurrent` and `native` features, or state the mode the build has"
+        }
+    }
+}
+
+/// Runs wit-bindgen and parses what it generated.
+fn bindgen(
+    opts: &Opts,
+    resolve: &mut Resolve,
+    world: WorldId,
+    span: Span,
+) -> syn::Result<syn::File> {
+    let mut generated = wit_bindgen_core::Files::default();
+    opts.clone()
+        .build()
+        .generate(resolve, world, &mut generated)
+        .map_err(|e| Error::new(span, format!("wit-bindgen: {e:#}")))?;
+    let (_, src) = generated
+        .iter()
+        .next()
+        .ok_or_else(|| Error::new(span, "wit-bindgen generated nothing"))?;
+    let src = String::from_utf8_lossy(src);
+    syn::parse_str(&src).map_err(|e| {
+        Error::new(
+            span,
+            format!("wasync could not read wit-bindgen's output: {e}"),
+        )
+    })
+}
+
 pub fn expand(config: Config) -> syn::Result<TokenStream> {
     let mode = match config.stated_mode {
         Some((stated, span)) if stated != config.build_mode => {
-            let why = match stated {
-                Mode::Concurrent => {
-                    "enable wasync's `concurrent` feature (it builds the runtime's side of mode C)"
-                }
-                Mode::Standard => "disable wasync's `concurrent` feature, or say `mode: \"C\"`",
-            };
             return Err(Error::new(
                 span,
                 format!(
-                    "this build is mode {}, but the bindings ask for mode {stated}: {why}",
-                    config.build_mode
+                    "this build is mode {}, but the bindings ask for mode {stated}: {}",
+                    config.build_mode,
+                    mode_hint(stated)
                 ),
             ));
         }
@@ -156,6 +191,10 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
         .map_err(|e| Error::new(world_span, format!("{e:#}")))?;
 
     let groups = export_groups(&resolve, world);
+    // Mode N keeps wit-bindgen's async imports, whose arguments are owned;
+    // the wrappers take the arguments the other modes take, so they need
+    // the signatures of the mode S bindings as well.
+    let standard = (mode == Mode::Native).then(|| resolve.clone());
     if mode == Mode::Concurrent {
         wasync_lower::add_abi(&mut resolve)
             .map_err(|e| Error::new(config.span, format!("{e:#}")))?;
@@ -195,23 +234,17 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
             }
         }
     }
-    let mut generated = wit_bindgen_core::Files::default();
-    opts.build()
-        .generate(&mut resolve, world, &mut generated)
-        .map_err(|e| Error::new(config.span, format!("wit-bindgen: {e:#}")))?;
-    let (_, src) = generated
-        .iter()
-        .next()
-        .ok_or_else(|| Error::new(config.span, "wit-bindgen generated nothing"))?;
-    let src = String::from_utf8_lossy(src);
-    let mut file: syn::File = syn::parse_str(&src).map_err(|e| {
-        Error::new(
-            config.span,
-            format!("wasync could not read wit-bindgen's output: {e}"),
-        )
-    })?;
+    let mut file = bindgen(&opts, &mut resolve, world, config.span)?;
+    let mut standard = match standard {
+        Some(mut resolve) => {
+            lower(&mut resolve, world, Mode::Standard)
+                .map_err(|e| Error::new(config.span, format!("{e:#}")))?;
+            Some(bindgen(&opts, &mut resolve, world, config.span)?)
+        }
+        None => None,
+    };
 
-    rewrite::import_wrappers(&mut file, &resolve, &lowering)?;
+    rewrite::import_wrappers(&mut file, &resolve, &lowering, standard.as_mut())?;
     rewrite::export_tables(&mut file, &resolve, &groups, mode);
     if mode == Mode::Concurrent {
         rewrite::plain_entries(&mut file, &resolve, world, &groups)?;
@@ -222,7 +255,7 @@ pub fn expand(config: Config) -> syn::Result<TokenStream> {
         resolve.worlds[world].name.replace('-', "_")
     );
     let guest_impl = match mode {
-        Mode::Standard => quote!(),
+        Mode::Standard | Mode::Native => quote!(),
         Mode::Concurrent => quote! {
             impl $($path)*::exports::wasync::abi::guest::Guest for $ty {
                 fn wake(ready: ::std::vec::Vec<u32>) {

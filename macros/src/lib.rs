@@ -34,7 +34,8 @@ pub fn generate_impl(input: TokenStream) -> TokenStream {
 /// plain `func`s as plain `fn`s. The attribute checks the impl against the
 /// WIT at compile time and adapts the `async fn`s to the mode of the build.
 /// In mode C, resources with async methods must be `Clone` (the call
-/// outlives the borrow of `self`, so it keeps a clone).
+/// outlives the borrow of `self`, so it keeps a clone); modes S and N need
+/// no `Clone`.
 ///
 /// See `wasync::generate!` for an example.
 #[proc_macro_attribute]

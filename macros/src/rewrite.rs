@@ -1,8 +1,9 @@
 //! Additions to wit-bindgen's output, made on its syntax tree:
 //!
-//! - **Imports.** Each lowered import (`f`, or `f-start` and `f-finish`) is
-//!   renamed `__wasync_…` and hidden, and an `async fn f` with the
-//!   signature the author expects takes its name.
+//! - **Imports.** Each lowered import (`f`, or `f-start` and `f-finish`;
+//!   in mode N wit-bindgen's own `async fn f`) is renamed `__wasync_…` and
+//!   hidden, and an `async fn f` with the signature the author expects (the
+//!   same in every mode) takes its name.
 //! - **Exports.** Each generated `Guest…` trait gets a hidden table of the
 //!   functions the WIT declares for it, with the messages
 //!   `#[async_export]` shows when an impl does not match.
@@ -29,7 +30,9 @@ use syn::{Block, Expr, FnArg, ImplItem, Item, ItemTrait, Pat, ReturnType, Signat
 use wasync_lower::{AsyncFunc, Direction, Lowering, Mode};
 use wit_bindgen_core::name_package_module;
 use wit_bindgen_rust::to_rust_ident;
-use wit_parser::{Function, FunctionKind, Resolve, TypeDefKind, WorldId, WorldItem, WorldKey};
+use wit_parser::{
+    Function, FunctionKind, Resolve, Type, TypeDefKind, WorldId, WorldItem, WorldKey,
+};
 
 use crate::expand::ExportGroup;
 
@@ -76,17 +79,16 @@ fn hidden(attrs: &mut Vec<syn::Attribute>) {
     attrs.push(syn::parse_quote!(#[doc(hidden)]));
 }
 
-/// Renames fn `name` in `items` (free, or in `impl <owner>` blocks) to
-/// `__wasync_<name>`, hides it, and returns its signature.
-fn take_renamed(items: &mut [Item], owner: Option<&str>, name: &str) -> Option<Signature> {
-    let new = format_ident!("__wasync_{}", name);
+/// Fn `name` in `items`, free or in `impl <owner>` blocks: its signature
+/// and attributes.
+fn find_fn<'a>(
+    items: &'a mut [Item],
+    owner: Option<&str>,
+    name: &str,
+) -> Option<(&'a mut Signature, &'a mut Vec<syn::Attribute>)> {
     for item in items.iter_mut() {
         match (item, owner) {
-            (Item::Fn(f), None) if f.sig.ident == name => {
-                f.sig.ident = new;
-                hidden(&mut f.attrs);
-                return Some(f.sig.clone());
-            }
+            (Item::Fn(f), None) if f.sig.ident == name => return Some((&mut f.sig, &mut f.attrs)),
             (Item::Impl(imp), Some(owner)) if imp.trait_.is_none() => {
                 let is_owner =
                     matches!(&*imp.self_ty, syn::Type::Path(p) if p.path.is_ident(owner));
@@ -97,9 +99,7 @@ fn take_renamed(items: &mut [Item], owner: Option<&str>, name: &str) -> Option<S
                     if let ImplItem::Fn(f) = it
                         && f.sig.ident == name
                     {
-                        f.sig.ident = new;
-                        hidden(&mut f.attrs);
-                        return Some(f.sig.clone());
+                        return Some((&mut f.sig, &mut f.attrs));
                     }
                 }
             }
@@ -107,6 +107,15 @@ fn take_renamed(items: &mut [Item], owner: Option<&str>, name: &str) -> Option<S
         }
     }
     None
+}
+
+/// Renames fn `name` in `items` (free, or in `impl <owner>` blocks) to
+/// `__wasync_<name>`, hides it, and returns its signature.
+fn take_renamed(items: &mut [Item], owner: Option<&str>, name: &str) -> Option<Signature> {
+    let (sig, attrs) = find_fn(items, owner, name)?;
+    sig.ident = format_ident!("__wasync_{}", name);
+    hidden(attrs);
+    Some(sig.clone())
 }
 
 /// The argument names of a signature, receiver excluded.
@@ -157,6 +166,7 @@ fn docs_of(f: &Function) -> TokenStream {
 /// Builds the `async fn` the author calls for one lowered import.
 fn import_wrapper(
     items: &mut [Item],
+    standard: Option<&mut Vec<Item>>,
     func: &AsyncFunc,
     mode: Mode,
     resolve: &Resolve,
@@ -218,15 +228,94 @@ fn import_wrapper(
                 }
             }
         }
+        Mode::Native => {
+            // wit-bindgen's async import takes owned arguments; the wrapper
+            // takes those of mode S (`&str`, `&[T]`, `&Record`) and converts.
+            let native = take_renamed(items, owner.as_deref(), &name).ok_or_else(missing)?;
+            let sync = standard
+                .and_then(|items| find_fn(items, owner.as_deref(), &name))
+                .map(|(sig, _)| sig.clone())
+                .ok_or_else(missing)?;
+            let inputs = &sync.inputs;
+            let output = &sync.output;
+            let params = match f.kind {
+                FunctionKind::AsyncMethod(_) => &f.params[1..],
+                _ => &f.params[..],
+            };
+            let args = params.iter().map(|p| {
+                let arg = format_ident!("{}", to_rust_ident(&p.name));
+                owned_arg(resolve, &p.ty, quote!(#arg))
+            });
+            let inner = &native.ident;
+            let call = if has_receiver(&native) {
+                quote!(self.#inner(#(#args),*))
+            } else if owner.is_some() {
+                quote!(Self::#inner(#(#args),*))
+            } else {
+                quote!(#inner(#(#args),*))
+            };
+            quote! {
+                #docs
+                pub async fn #ident(#inputs) #output {
+                    #call.await
+                }
+            }
+        }
     };
     Ok((owner, wrapper))
 }
 
+/// An expression that turns `expr`, an argument as mode S bindings take it
+/// (a value, or a borrow of one at the top, or one level into a tuple,
+/// option or result), into the owned value wit-bindgen's async import takes.
+fn owned_arg(resolve: &Resolve, ty: &Type, expr: TokenStream) -> TokenStream {
+    let native = quote!(::wasync::__private::native);
+    match ty {
+        Type::String => quote!(#native::owned_string(#expr)),
+        Type::Id(id) => match &resolve.types[*id].kind {
+            TypeDefKind::Type(t) => owned_arg(resolve, t, expr),
+            TypeDefKind::List(_) => quote!(#native::owned_list(#expr)),
+            TypeDefKind::Option(t) => {
+                let inner = owned_arg(resolve, t, quote!(v));
+                quote!(#expr.map(|v| #inner))
+            }
+            TypeDefKind::Result(r) => {
+                let ok =
+                    r.ok.map_or(quote!(v), |t| owned_arg(resolve, &t, quote!(v)));
+                let err = r
+                    .err
+                    .map_or(quote!(e), |t| owned_arg(resolve, &t, quote!(e)));
+                quote!(#expr.map(|v| #ok).map_err(|e| #err))
+            }
+            TypeDefKind::Tuple(t) => {
+                let names: Vec<_> = (0..t.types.len()).map(|i| format_ident!("t{i}")).collect();
+                let items = t
+                    .types
+                    .iter()
+                    .zip(&names)
+                    .map(|(t, n)| owned_arg(resolve, t, quote!(#n)));
+                quote!({ let (#(#names,)*) = #expr; (#(#items,)*) })
+            }
+            // Handles, futures and streams are passed as they are.
+            TypeDefKind::Handle(_)
+            | TypeDefKind::Resource
+            | TypeDefKind::Future(_)
+            | TypeDefKind::Stream(_) => expr,
+            // Records, variants, enums, flags: by value or by reference.
+            _ => quote!(#native::owned_value(#expr)),
+        },
+        _ => expr,
+    }
+}
+
 /// Replaces every lowered import with an `async fn` of its original name.
+/// In mode N, `standard` holds the mode S bindings of the same world, whose
+/// signatures the wrappers take.
 pub fn import_wrappers(
     file: &mut syn::File,
     resolve: &Resolve,
     lowering: &Lowering,
+    mut standard: Option<&mut syn::File>,
 ) -> syn::Result<()> {
     for func in lowering
         .funcs
@@ -246,7 +335,11 @@ pub fn import_wrappers(
                 ),
             ));
         };
-        let (owner, wrapper) = import_wrapper(items, func, lowering.mode, resolve)?;
+        let standard_items = match standard.as_deref_mut() {
+            Some(file) => module_items(&mut file.items, &path),
+            None => None,
+        };
+        let (owner, wrapper) = import_wrapper(items, standard_items, func, lowering.mode, resolve)?;
         let item: Item = match owner {
             Some(owner) => {
                 let owner = format_ident!("{}", owner);

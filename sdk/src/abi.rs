@@ -7,7 +7,11 @@
 //! of imports. Elsewhere the module is empty: native builds simulate the
 //! host (see `sim`).
 
-#[cfg(all(target_family = "wasm", feature = "concurrent"))]
+#[cfg(all(
+    target_family = "wasm",
+    feature = "concurrent",
+    not(feature = "native")
+))]
 mod bindings {
     crate::__private::generate_impl!(@default_mode "S" {
         inline: "
@@ -19,9 +23,17 @@ mod bindings {
     });
 }
 
-#[cfg(all(target_family = "wasm", feature = "concurrent"))]
+#[cfg(all(
+    target_family = "wasm",
+    feature = "concurrent",
+    not(feature = "native")
+))]
 pub use bindings::wasync::abi::host;
 
 /// The `wasync:abi/host` interface: see the module docs.
-#[cfg(not(all(target_family = "wasm", feature = "concurrent")))]
+#[cfg(not(all(
+    target_family = "wasm",
+    feature = "concurrent",
+    not(feature = "native")
+)))]
 pub mod host {}

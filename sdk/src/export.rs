@@ -4,11 +4,17 @@
 /// Generates bindings for a WIT world whose functions may be `async func`,
 /// lowered for this build's mode, with `wit-bindgen`.
 ///
-/// The mode comes from wasync's `concurrent` cargo feature: without it,
-/// mode S (plain WASI 0.2 exports that run each call to completion); with
-/// it, mode C (exports return when they would wait, for a host that speaks
-/// the wasync ABI). The optional `mode: "S"` / `mode: "C"` argument states
-/// the mode the code expects and fails the build if the feature disagrees.
+/// The mode comes from wasync's cargo features: with neither, mode S (plain
+/// WASI 0.2 exports that run each call to completion); with `concurrent`,
+/// mode C (exports return when they would wait, for a host that speaks the
+/// wasync ABI); with `native`, mode N (`async func` stays async: a native
+/// WASI 0.3 component, through wit-bindgen's async support). The optional
+/// `mode: "S"`, `"C"` or `"N"` argument states the mode the code expects
+/// and fails the build if the features disagree.
+///
+/// Imported async functions get the same Rust signature in every mode
+/// (`async fn f(text: &str) -> String`); in mode N the wrapper converts the
+/// arguments into the owned values wit-bindgen's async import takes.
 ///
 /// Options: `world`, `path` (a folder or a list, relative to the crate;
 /// default `"wit"`), `inline` (WIT text instead of files), `mode`, `with`
@@ -48,26 +54,37 @@ macro_rules! generate {
         $crate::__private::select_mode! {
             S => { $crate::__private::generate_impl!(@default_mode "S" $($input)*); }
             C => { $crate::__private::generate_impl!(@default_mode "C" $($input)*); }
+            N => { $crate::__private::generate_impl!(@default_mode "N" $($input)*); }
         }
     };
 }
 
 /// Picks the expansion of `generate!` and `#[async_export]` for this
-/// build's mode.
-#[cfg(not(feature = "concurrent"))]
+/// build's mode: the one place the mode is chosen.
+#[cfg(not(any(feature = "concurrent", feature = "native")))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_mode {
-    (S => { $($s:tt)* } C => { $($c:tt)* }) => { $($s)* };
+    (S => { $($s:tt)* } C => { $($c:tt)* } N => { $($n:tt)* }) => { $($s)* };
 }
 
 /// Picks the expansion of `generate!` and `#[async_export]` for this
-/// build's mode.
-#[cfg(feature = "concurrent")]
+/// build's mode: the one place the mode is chosen.
+#[cfg(all(feature = "concurrent", not(feature = "native")))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_mode {
-    (S => { $($s:tt)* } C => { $($c:tt)* }) => { $($c)* };
+    (S => { $($s:tt)* } C => { $($c:tt)* } N => { $($n:tt)* }) => { $($c)* };
+}
+
+/// Picks the expansion of `generate!` and `#[async_export]` for this
+/// build's mode: the one place the mode is chosen. (With both features the
+/// crate fails to build with its own message; mode N keeps the rest quiet.)
+#[cfg(feature = "native")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_mode {
+    (S => { $($s:tt)* } C => { $($c:tt)* } N => { $($n:tt)* }) => { $($n)* };
 }
 
 /// Hidden items the macros' output refers to. Not a public API.
@@ -87,8 +104,14 @@ pub mod __private {
         }
     }
 
-    #[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+    #[cfg(any(
+        not(target_family = "wasm"),
+        all(feature = "concurrent", not(feature = "native"))
+    ))]
     pub use crate::concurrent;
+
+    #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+    pub use crate::native;
 
     /// One WIT function of an exported interface or resource, as the
     /// author must implement it. Messages are prepared by `generate!`.

@@ -1,9 +1,10 @@
 //! # wasync
 //!
 //! Composable async for WebAssembly components: one `async fn` programming
-//! model that runs on any WASI 0.2 host, serves overlapping calls on one
-//! instance when the host speaks the wasync ABI, and leaves room for native
-//! WASI 0.3.
+//! model that runs on any WASI 0.2 host (mode S), serves overlapping calls
+//! on one instance when the host speaks the wasync ABI (mode C, the
+//! `concurrent` feature), and builds as a native WASI 0.3 component (mode
+//! N, the `native` feature).
 //!
 //! ## Ground rules of the runtime
 //!
@@ -19,7 +20,9 @@
 //!   enters the instance. Between export calls nothing runs: in mode S a
 //!   spawned task that is still waiting continues when the instance is next
 //!   entered; in mode C the host wakes the instance when what it waits for
-//!   is ready.
+//!   is ready. In mode N the component-model task of one export call (or,
+//!   after it returned, a keeper in that task) drives the runtime for the
+//!   whole instance until no work is left.
 //! - **What dropping means.** Dropping a future cancels it: its timers and
 //!   pollable registrations are removed at once. Dropping a [`JoinHandle`]
 //!   detaches its task (it keeps running); use
@@ -52,15 +55,29 @@
 // SDK's own (see `abi`).
 extern crate self as wasync;
 
+#[cfg(all(feature = "concurrent", feature = "native"))]
+compile_error!(
+    "wasync's `concurrent` (mode C) and `native` (mode N) features are mutually exclusive: \
+     enable at most one of them"
+);
+
 #[doc(hidden)]
 pub mod abi;
 mod backend;
-#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+#[cfg(any(
+    not(target_family = "wasm"),
+    all(feature = "concurrent", not(feature = "native"))
+))]
 #[doc(hidden)]
 pub mod concurrent;
 mod export;
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 pub mod http;
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 pub mod io;
+#[cfg(any(not(target_family = "wasm"), feature = "native"))]
+#[doc(hidden)]
+pub mod native;
 pub mod poll;
 #[allow(unsafe_code)]
 mod raw;

@@ -4,7 +4,8 @@
 //!    (slab index and generation) packed into the `RawWaker` data pointer,
 //!    which is never dereferenced. Building a `Waker` from a `RawWaker` is
 //!    `unsafe` only because the compiler cannot check the vtable contract;
-//!    ours trivially meets it.
+//!    ours trivially meets it. Mode N's export calls get wakers of the same
+//!    kind, with a vtable of their own.
 //! 2. **Borrowed views of wasi pollables.** The waker registry stores the
 //!    `u32` handles of pollables that `wait_for` futures borrow, and turns
 //!    them back into `&Pollable` for one `poll` or `park` call. A view is
@@ -63,10 +64,46 @@ pub(crate) fn packed_key(waker: &Waker) -> Option<usize> {
     std::ptr::eq(waker.vtable(), &VTABLE).then(|| waker.data().addr())
 }
 
-#[cfg(target_family = "wasm")]
+#[cfg(any(not(target_family = "wasm"), feature = "native"))]
+pub(crate) use call_wakers::{call_key, call_waker};
+
+/// Mode N: wakers of export calls, keyed like tasks (slot index and
+/// generation) but with their own vtable, so the runtime tells them apart.
+#[cfg(any(not(target_family = "wasm"), feature = "native"))]
+mod call_wakers {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &CALL_VTABLE)
+    }
+
+    fn wake(data: *const ()) {
+        crate::runtime::native::wake_call_packed(data.addr());
+    }
+
+    fn drop(_: *const ()) {}
+
+    static CALL_VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop);
+
+    /// A waker that marks the export call whose packed key is `packed` woken.
+    pub(crate) fn call_waker(packed: usize) -> Waker {
+        let raw = RawWaker::new(std::ptr::without_provenance(packed), &CALL_VTABLE);
+        // SAFETY: as for `task_waker`: the data pointer is an integer that
+        // is never dereferenced, `clone` copies it and `drop` does nothing,
+        // and `wake` only looks the key up in this thread's runtime.
+        unsafe { Waker::from_raw(raw) }
+    }
+
+    /// The packed key of a waker made by [`call_waker`].
+    pub(crate) fn call_key(waker: &Waker) -> Option<usize> {
+        std::ptr::eq(waker.vtable(), &CALL_VTABLE).then(|| waker.data().addr())
+    }
+}
+
+#[cfg(all(target_family = "wasm", not(feature = "native")))]
 pub(crate) use wasi_views::PollableViews;
 
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", not(feature = "native")))]
 mod wasi_views {
     use std::mem::ManuallyDrop;
 
@@ -123,5 +160,13 @@ mod tests {
         assert_eq!(packed_key(&w), Some(0x1234_5678));
         assert_eq!(packed_key(&w.clone()), Some(0x1234_5678));
         assert_eq!(packed_key(std::task::Waker::noop()), None);
+    }
+
+    #[test]
+    fn call_and_task_wakers_are_told_apart() {
+        let call = call_waker(7);
+        assert_eq!(call_key(&call), Some(7));
+        assert_eq!(packed_key(&call), None);
+        assert_eq!(call_key(&task_waker(7)), None);
     }
 }

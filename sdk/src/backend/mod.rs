@@ -1,20 +1,29 @@
-//! The runtime's only way to reach the host. Two implementations share one
-//! set of names, chosen at compile time:
+//! The runtime's only way to reach the host. Three implementations share
+//! one set of names, chosen at compile time:
 //!
-//! - `wasi` (on wasm): `wasi:clocks/monotonic-clock` and `wasi:io/poll`;
+//! - `wasi` (on wasm, modes S and C): `wasi:clocks/monotonic-clock` and
+//!   `wasi:io/poll`;
+//! - `p3` (on wasm, mode N): `wasi:clocks@0.3` and wit-bindgen's task
+//!   hooks;
 //! - `sim` (everywhere else): a virtual clock and simulated pollables, so
 //!   the executor, the timer wheel and the registry are tested
-//!   deterministically with plain `cargo test`.
+//!   deterministically with plain `cargo test`. It simulates both sets.
 //!
-//! Both provide: `Pollable`, `handle(&Pollable) -> u32`, `now_ns()`,
+//! Modes S and C use: `Pollable`, `handle(&Pollable) -> u32`, `now_ns()`,
 //! `timer_at(ns) -> Pollable`, `immediate() -> Pollable`, and a `Poller`
 //! whose `poll(handles, out)` blocks until at least one handle is ready and
-//! writes the ready positions into `out`.
+//! writes the ready positions into `out`. Mode N uses `now_ns()`,
+//! `wait_until(ns)` (a future) and `spawn_keeper(future)`.
 
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", not(feature = "native")))]
 mod wasi;
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", not(feature = "native")))]
 pub(crate) use wasi::*;
+
+#[cfg(all(target_family = "wasm", feature = "native"))]
+mod p3;
+#[cfg(all(target_family = "wasm", feature = "native"))]
+pub(crate) use p3::*;
 
 #[cfg(not(target_family = "wasm"))]
 pub mod sim;
@@ -24,5 +33,5 @@ pub(crate) use sim::backend::*;
 #[cfg(not(target_family = "wasm"))]
 pub use sim::Pollable;
 /// The pollable type `wait_for` accepts: wasi's on wasm, simulated natively.
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", not(feature = "native")))]
 pub use wasip2::io::poll::Pollable;

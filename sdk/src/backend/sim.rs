@@ -7,6 +7,11 @@
 //! finishes at once and every ordering is deterministic. State is per
 //! thread, like the runtime itself, so tests run in parallel.
 //!
+//! Mode N is simulated too: `wasi:clocks@0.3` `wait-until` subtasks (which
+//! [`advance`] and [`advance_to_next_wait`] complete) and the keeper that
+//! the runtime puts into a component-model task ([`take_keepers`]); a test
+//! plays the host's part of running those tasks.
+//!
 //! # Examples
 //!
 //! ```
@@ -22,6 +27,9 @@
 //! ```
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use slab::Slab;
@@ -39,6 +47,31 @@ struct Sim {
     parks: Vec<Park>,
     calls: Vec<(u32, u32)>,
     cancelled_calls: Vec<u32>,
+    /// Mode N: outstanding `wait-until`s (deadline, waker), and counts.
+    waits: Slab<(u64, Option<Waker>)>,
+    wait_stats: WaitStats,
+    keepers: Vec<Pin<Box<dyn Future<Output = ()>>>>,
+}
+
+/// Mode N: what the simulated host saw of `wait-until`.
+///
+/// # Examples
+///
+/// ```
+/// let w = wasync::sim::wait_stats();
+/// assert_eq!(w.outstanding, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitStats {
+    /// `wait-until` calls made.
+    pub calls: u64,
+    /// Of those, cancelled before they completed.
+    pub cancelled: u64,
+    /// Outstanding now.
+    pub outstanding: usize,
+    /// The most outstanding at once.
+    pub max_outstanding: usize,
 }
 
 /// One `park` of a simulated mode C guest.
@@ -68,6 +101,14 @@ thread_local! {
             parks: Vec::new(),
             calls: Vec::new(),
             cancelled_calls: Vec::new(),
+            waits: Slab::new(),
+            wait_stats: WaitStats {
+                calls: 0,
+                cancelled: 0,
+                outstanding: 0,
+                max_outstanding: 0,
+            },
+            keepers: Vec::new(),
         })
     };
 }
@@ -242,6 +283,124 @@ pub fn advance(by: Duration) {
             .clock_ns
             .saturating_add(by.as_nanos().try_into().unwrap_or(u64::MAX));
     });
+    wake_due_waits();
+}
+
+/// Mode N: moves the virtual clock to the earliest outstanding
+/// `wait-until` and completes it (and any other due by then). Returns
+/// false if none is outstanding.
+///
+/// # Examples
+///
+/// ```
+/// assert!(!wasync::sim::advance_to_next_wait());
+/// ```
+pub fn advance_to_next_wait() -> bool {
+    let next = with(|s| {
+        let next = s.waits.iter().map(|(_, (t, _))| *t).min()?;
+        s.clock_ns = s.clock_ns.max(next);
+        Some(next)
+    });
+    wake_due_waits();
+    next.is_some()
+}
+
+/// Mode N: counts of the simulated `wait-until` subtasks.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(wasync::sim::wait_stats().calls, 0);
+/// ```
+pub fn wait_stats() -> WaitStats {
+    with(|s| s.wait_stats)
+}
+
+/// Mode N: the futures the runtime put into the component-model task whose
+/// future was being polled (wit-bindgen's `spawn_local`), to be run by that
+/// task from now on. Forgets them.
+///
+/// # Examples
+///
+/// ```
+/// assert!(wasync::sim::take_keepers().is_empty());
+/// ```
+pub fn take_keepers() -> Vec<Pin<Box<dyn Future<Output = ()>>>> {
+    with(|s| std::mem::take(&mut s.keepers))
+}
+
+/// Wakes the `wait-until`s due by now, outside the simulation's borrow.
+fn wake_due_waits() {
+    let due: Vec<Waker> = with(|s| {
+        let now = s.clock_ns;
+        s.waits
+            .iter_mut()
+            .filter(|(_, (t, _))| *t <= now)
+            .filter_map(|(_, (_, w))| w.take())
+            .collect()
+    });
+    for w in due {
+        w.wake();
+    }
+}
+
+/// Mode N: one simulated `wait-until` subtask. Dropping it before it
+/// completes cancels it.
+struct WaitUntil {
+    deadline: u64,
+    key: Option<usize>,
+}
+
+impl Future for WaitUntil {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let deadline = self.deadline;
+        let key = self.key;
+        let ready = with(|s| {
+            let key = match key {
+                Some(k) => k,
+                None => {
+                    s.wait_stats.calls += 1;
+                    s.wait_stats.outstanding += 1;
+                    s.wait_stats.max_outstanding =
+                        s.wait_stats.max_outstanding.max(s.wait_stats.outstanding);
+                    s.waits.insert((deadline, None))
+                }
+            };
+            if s.clock_ns >= deadline {
+                s.waits.remove(key);
+                s.wait_stats.outstanding -= 1;
+                return None;
+            }
+            s.waits[key].1 = Some(cx.waker().clone());
+            Some(key)
+        });
+        match ready {
+            None => {
+                self.key = None;
+                Poll::Ready(())
+            }
+            Some(k) => {
+                self.key = Some(k);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for WaitUntil {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let _ = SIM.try_with(|s| {
+                if let Ok(mut s) = s.try_borrow_mut() {
+                    s.waits.try_remove(key);
+                    s.wait_stats.outstanding -= 1;
+                    s.wait_stats.cancelled += 1;
+                }
+            });
+        }
+    }
 }
 
 /// Reports at most `limit` ready pollables per poll, as wasmtime does for
@@ -325,10 +484,23 @@ pub fn take_cancelled_calls() -> Vec<u32> {
     with(|s| std::mem::take(&mut s.cancelled_calls))
 }
 
-/// What the runtime uses in place of the wasi backend.
+/// What the runtime uses in place of the wasi and p3 backends.
 pub(crate) mod backend {
+    use std::future::Future;
+
     use super::Pollable;
     use super::{is_ready, with};
+
+    pub(crate) fn wait_until(deadline_ns: u64) -> impl Future<Output = ()> + 'static {
+        super::WaitUntil {
+            deadline: deadline_ns,
+            key: None,
+        }
+    }
+
+    pub(crate) fn spawn_keeper(future: impl Future<Output = ()> + 'static) {
+        with(|s| s.keepers.push(Box::pin(future)));
+    }
 
     pub(crate) fn handle(p: &Pollable) -> u32 {
         p.id

@@ -19,8 +19,14 @@
 //! - In mode C the instance never blocks: [`run_until_idle`] runs turns
 //!   until nothing is runnable and then the glue *parks*, handing the host
 //!   the same poll list.
+//! - In mode N there are no pollables and the instance never blocks either:
+//!   the component-model tasks of export calls drive the runtime (see
+//!   `native`), and the timers share one `wait-until` future.
 
 mod coop;
+#[cfg(any(not(target_family = "wasm"), feature = "native"))]
+pub(crate) mod native;
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 mod registry;
 #[cfg(test)]
 mod registry_model;
@@ -31,13 +37,17 @@ mod timers;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+use std::task::Poll;
+use std::task::{Context, Waker};
 
 use slab::Slab;
 
 use crate::backend;
 use crate::raw;
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 use registry::Registry;
 pub use stats::Stats;
 pub(crate) use task::Task;
@@ -59,14 +69,24 @@ pub(crate) struct Runtime {
     gens: Vec<u64>,
     queue: VecDeque<usize>,
     main_woken: bool,
+    /// Tasks of the author's not yet finished (internal ones excluded).
+    unfinished: usize,
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     pub(crate) registry: Registry,
     pub(crate) timers: Timers,
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     poller: backend::Poller,
     /// An always-ready pollable for non-blocking checks, made on first use.
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     immediate: Option<backend::Pollable>,
     /// Reused buffers: the handles of one poll, and the ready positions.
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     handles: Vec<u32>,
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     ready: Vec<u32>,
+    /// Mode N: calls, home, the timer task.
+    #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+    pub(crate) native: native::Native,
     /// Foreign wakers collected under the borrow, woken after it.
     pending_wakes: Vec<Waker>,
     pub(crate) stats: Stats,
@@ -76,10 +96,10 @@ pub(crate) struct Runtime {
     polls_since_check: u32,
     /// Mode C: the registry generation and armed timer pollable of the
     /// last park.
-    #[cfg_attr(
-        all(target_family = "wasm", not(feature = "concurrent")),
-        allow(dead_code)
-    )]
+    #[cfg(any(
+        not(target_family = "wasm"),
+        all(feature = "concurrent", not(feature = "native"))
+    ))]
     last_park: Option<(u64, Option<u64>)>,
     /// Most tasks alive at once: `MAX_TASKS`, lowered by unit tests.
     task_limit: usize,
@@ -98,7 +118,11 @@ thread_local! {
 
 /// Runs `f` with the runtime borrowed. `f` must not run user code.
 pub(crate) fn with<R>(f: impl FnOnce(&mut Runtime) -> R) -> R {
-    RUNTIME.with(|rt| f(&mut rt.borrow_mut()))
+    let out = RUNTIME.with(|rt| f(&mut rt.borrow_mut()));
+    // Mode N: wake home if `f` made work for it (outside the borrow).
+    #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+    native::kick();
+    out
 }
 
 /// Like [`with`], but does nothing if the runtime is gone (thread exit).
@@ -124,6 +148,9 @@ pub(crate) fn wake_packed(packed: usize) {
         let _ = DEFERRED.try_with(|d| d.borrow_mut().push(packed));
         let _ = HAS_DEFERRED.try_with(|f| f.set(true));
     }
+    // Mode N: a task woken from outside a drive needs home.
+    #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+    native::kick();
 }
 
 /// Panics with a message saying how to use wasync futures correctly, if
@@ -172,16 +199,25 @@ impl Runtime {
             gens: Vec::new(),
             queue: VecDeque::new(),
             main_woken: false,
+            unfinished: 0,
+            #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
             registry: Registry::default(),
             timers: Timers::default(),
+            #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
             poller: backend::Poller::default(),
+            #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
             immediate: None,
+            #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
             handles: Vec::new(),
+            #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
             ready: Vec::new(),
+            #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+            native: native::Native::default(),
             pending_wakes: Vec::new(),
             stats: Stats::default(),
             finished_calls: Vec::new(),
             polls_since_check: 0,
+            #[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
             last_park: None,
             task_limit: MAX_TASKS,
         }
@@ -212,6 +248,8 @@ impl Runtime {
             && task.mark_queued()
         {
             self.queue.push_back(packed);
+            #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+            native::note_work();
         }
     }
 
@@ -221,13 +259,19 @@ impl Runtime {
         if self.tasks.len() >= self.task_limit {
             return Err(task);
         }
+        let internal = task.internal;
         let index = self.tasks.insert(task);
         if index >= self.gens.len() {
             self.gens.resize(index + 1, 0);
         }
         let generation = self.gens[index];
         self.queue.push_back(raw::pack(index, generation));
-        self.stats.spawned += 1;
+        if !internal {
+            self.stats.spawned += 1;
+            self.unfinished += 1;
+        }
+        #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+        native::note_work();
         Ok(TaskId { index, generation })
     }
 
@@ -237,16 +281,34 @@ impl Runtime {
         self.task_limit = limit.min(MAX_TASKS);
     }
 
+    /// Counts a task of the author's that just finished or was aborted.
+    fn task_done(&mut self, internal: bool) {
+        if !internal {
+            self.unfinished -= 1;
+        }
+    }
+
+    /// Mode N: home must look at the timers if their next tick moved away
+    /// from the armed one (a timer came or went outside a drive).
+    #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+    pub(crate) fn timers_changed(&mut self) {
+        if self.timers.next_tick() != self.native.armed {
+            native::note_work();
+        }
+    }
+
     fn remove_task(&mut self, index: usize) -> Task {
         // 64 bits never wrap in practice; packed keys keep the low bits.
         self.gens[index] = self.gens[index].wrapping_add(1);
         self.tasks.remove(index)
     }
 
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     fn has_runnable(&self) -> bool {
         !self.queue.is_empty() || self.main_woken
     }
 
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     fn immediate_handle(&mut self) -> u32 {
         let p = self.immediate.get_or_insert_with(backend::immediate);
         backend::handle(p)
@@ -255,6 +317,7 @@ impl Runtime {
     /// One poll of the host. Blocking polls wait for something in the
     /// registry or the timer pollable; non-blocking ones add the
     /// always-ready pollable and return at once.
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     fn poll_host(&mut self, blocking: bool) {
         self.handles.clear();
         self.handles.extend_from_slice(self.registry.list());
@@ -289,8 +352,9 @@ impl Runtime {
     /// The registry, the timers and the stats, beside the parts that
     /// scheduling touches, so that the wheel and the registry can wake tasks
     /// while they are borrowed.
-    fn split(&mut self) -> (&mut Registry, &mut Timers, &mut Stats, Scheduler<'_>) {
+    fn split(&mut self) -> Parts<'_> {
         let Runtime {
+            #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
             registry,
             timers,
             stats,
@@ -299,25 +363,39 @@ impl Runtime {
             queue,
             main_woken,
             pending_wakes,
+            #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+            native,
             ..
         } = self;
-        let sched = Scheduler {
-            tasks,
-            gens,
-            queue,
-            main_woken,
-            pending_wakes,
-        };
-        (registry, timers, stats, sched)
+        Parts {
+            #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+            registry,
+            timers,
+            stats,
+            sched: Scheduler {
+                tasks,
+                gens,
+                queue,
+                main_woken,
+                pending_wakes,
+                #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+                native,
+            },
+        }
     }
 
     /// Wakes the waiters of the registry entries the host reported ready
     /// (`ready` holds positions in the poll list; later ones are not the
     /// registry's).
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     fn fire_registry(&mut self, ready: &[u32]) {
         let registered = self.registry.len() as u32;
         if ready.iter().any(|&p| p < registered) {
-            let (registry, _, _, mut sched) = self.split();
+            let Parts {
+                registry,
+                mut sched,
+                ..
+            } = self.split();
             registry.fire(ready, |w| sched.wake(w));
         }
     }
@@ -328,9 +406,23 @@ impl Runtime {
             return;
         }
         let now = backend::now_ns();
-        let (_, timers, stats, mut sched) = self.split();
+        let Parts {
+            timers,
+            stats,
+            mut sched,
+            ..
+        } = self.split();
         stats.timers_fired += timers.advance(now, |w| sched.wake(w));
     }
+}
+
+/// The runtime split into the parts that wake and the parts that schedule.
+struct Parts<'a> {
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+    registry: &'a mut Registry,
+    timers: &'a mut Timers,
+    stats: &'a mut Stats,
+    sched: Scheduler<'a>,
 }
 
 /// The parts of the runtime that scheduling touches, split off so that the
@@ -341,10 +433,19 @@ struct Scheduler<'a> {
     queue: &'a mut VecDeque<usize>,
     main_woken: &'a mut bool,
     pending_wakes: &'a mut Vec<Waker>,
+    #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+    native: &'a mut native::Native,
 }
 
 impl Scheduler<'_> {
     fn wake(&mut self, waker: Waker) {
+        #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+        if let Some(packed) = raw::call_key(&waker) {
+            if let Some(cm) = self.native.wake_call(packed) {
+                self.pending_wakes.push(cm);
+            }
+            return;
+        }
         let Some(packed) = raw::packed_key(&waker) else {
             self.pending_wakes.push(waker);
             return;
@@ -359,6 +460,8 @@ impl Scheduler<'_> {
         };
         if raw::pack(index, self.gens[index]) == packed && task.mark_queued() {
             self.queue.push_back(packed);
+            #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+            native::note_work();
         }
     }
 }
@@ -413,10 +516,14 @@ fn run_next() -> bool {
         let index = packed & raw::INDEX_MASK;
         let task = &mut rt.tasks[index];
         let outcome = task.finish_poll(future, result.is_ready());
+        let (call, internal) = (task.call, task.internal);
         if outcome.finished
-            && let Some(call) = task.call
+            && let Some(call) = call
         {
             rt.finished_calls.push(call);
+        }
+        if outcome.done {
+            rt.task_done(internal);
         }
         if outcome.requeue {
             rt.queue.push_back(packed);
@@ -471,6 +578,7 @@ enum Check {
     /// Something is runnable: look without waiting.
     NonBlocking,
     /// Nothing is runnable: wait for a pollable or the timer.
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     Blocking,
 }
 
@@ -486,11 +594,14 @@ fn check_host(check: Check) {
             return true;
         }
         rt.polls_since_check = 0;
-        if check == Check::Blocking {
-            rt.timers.arm();
-        }
-        if check == Check::Blocking || rt.registry.len() > 0 {
-            rt.poll_host(check == Check::Blocking);
+        #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+        {
+            if check == Check::Blocking {
+                rt.timers.arm();
+            }
+            if check == Check::Blocking || rt.registry.len() > 0 {
+                rt.poll_host(check == Check::Blocking);
+            }
         }
         rt.fire_timers();
         false
@@ -501,8 +612,13 @@ fn check_host(check: Check) {
 }
 
 /// Runs batches until no task is runnable, with one non-blocking check of
-/// the host after each. Mode C's way to run after every entry.
-#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+/// the host after each. Modes C and N run this way: the instance never
+/// blocks.
+#[cfg(any(
+    not(target_family = "wasm"),
+    feature = "concurrent",
+    feature = "native"
+))]
 pub(crate) fn run_until_idle() {
     loop {
         flush_wakes();
@@ -568,8 +684,10 @@ pub(crate) fn take_finished(id: u32) -> bool {
 }
 
 /// Marks the calling code as driving the runtime; nested drivers panic.
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 pub(crate) struct DriveGuard(());
 
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 impl DriveGuard {
     #[track_caller]
     pub(crate) fn enter(what: &str) -> DriveGuard {
@@ -591,6 +709,7 @@ impl DriveGuard {
     }
 }
 
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 impl Drop for DriveGuard {
     fn drop(&mut self) {
         DRIVING.with(|d| d.set(false));
@@ -608,6 +727,11 @@ impl Drop for DriveGuard {
 /// Panics if called while the runtime is already running (inside a task,
 /// or inside an async export): `.await` the future there instead.
 ///
+/// Always panics in mode N (a WASI 0.3 component): blocking would stall
+/// every call in flight in the instance, and 0.3 offers nothing to block
+/// on. Write an async export (`#[async_export]`) and `.await` there, or
+/// `wasync::spawn` the work.
+///
 /// # Examples
 ///
 /// ```
@@ -617,6 +741,16 @@ impl Drop for DriveGuard {
 /// });
 /// assert_eq!(answer, 42);
 /// ```
+#[cfg(all(target_family = "wasm", feature = "native"))]
+#[track_caller]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    drop(future);
+    panic!("{}", native::BLOCK_ON_IN_MODE_N)
+}
+
+/// Runs a future to completion on the runtime; see the mode N version for
+/// the documentation.
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 #[track_caller]
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let _guard = DriveGuard::enter("wasync::block_on");
@@ -665,11 +799,20 @@ pub fn stats() -> Stats {
     with(|rt| {
         let mut s = rt.stats;
         s.live_tasks = rt.tasks.len();
-        s.registered_pollables = rt.registry.len();
-        s.waiters = rt.registry.waiters();
         s.live_timers = rt.timers.len();
-        s.timer_armed = rt.timers.armed_handle().is_some();
         s.timer_rearms = rt.timers.rearms;
+        #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+        {
+            s.registered_pollables = rt.registry.len();
+            s.waiters = rt.registry.waiters();
+            s.timer_armed = rt.timers.armed_handle().is_some();
+        }
+        #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+        {
+            // The timer task is wasync's own.
+            s.live_tasks -= rt.native.timer_tasks();
+            s.timer_armed |= rt.native.armed.is_some();
+        }
         s
     })
 }

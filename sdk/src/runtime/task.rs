@@ -92,12 +92,17 @@ pub(crate) struct Task {
     aborted: bool,
     /// Mode C: the export call this task computes.
     pub(crate) call: Option<u32>,
+    /// wasync's own (mode N's timer task): left out of the stats and of
+    /// the work that keeps mode N's home alive.
+    pub(crate) internal: bool,
 }
 
 /// What happened when a poll returned.
 pub(crate) struct Outcome {
     pub requeue: bool,
     pub finished: bool,
+    /// The task is done now: it finished or was aborted.
+    pub done: bool,
     pub remove: bool,
     pub join_waker: Option<Waker>,
     /// A future to drop outside the runtime borrow.
@@ -114,6 +119,7 @@ impl Task {
             detached: false,
             aborted: false,
             call,
+            internal: false,
         }
     }
 
@@ -150,12 +156,14 @@ impl Task {
         let mut out = Outcome {
             requeue: false,
             finished: false,
+            done: false,
             remove: false,
             join_waker: None,
             drop_now: None,
         };
         if ready || self.aborted {
             self.state = State::Done;
+            out.done = true;
             out.finished = ready;
             out.join_waker = self.join_waker.take();
             out.remove = self.detached;
@@ -289,6 +297,25 @@ fn spawn_boxed(future: BoxedTask, call: Option<u32>) -> Result<TaskId, SpawnErro
             drop(refused);
             Err(SpawnError::TooManyTasks)
         }
+    }
+}
+
+/// Mode N: spawns one of wasync's own tasks, detached (the timer task).
+/// Returns its packed key.
+#[cfg(any(not(target_family = "wasm"), feature = "native"))]
+pub(crate) fn spawn_internal<F>(future: F) -> usize
+where
+    F: Future<Output = ()> + 'static,
+{
+    let mut task = Task::new(Box::pin(Stage::Running { future }), None);
+    task.internal = true;
+    task.detached = true;
+    match with(|rt| rt.insert_task(task)) {
+        Ok(id) => super::raw::pack(id.index, id.generation),
+        Err(_) => panic!(
+            "wasync cannot start its timer task: {}",
+            SpawnError::TooManyTasks
+        ),
     }
 }
 
@@ -482,7 +509,9 @@ fn abort(id: TaskId) {
                 task.aborted = true;
                 let future = task.future.take();
                 let waker = task.join_waker.take();
-                if task.detached {
+                let (detached, internal) = (task.detached, task.internal);
+                rt.task_done(internal);
+                if detached {
                     rt.remove_task(id.index);
                 }
                 Some((future, waker))

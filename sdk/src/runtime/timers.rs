@@ -6,7 +6,8 @@
 //!   *down*, so a timer never fires before its deadline.
 //! - One `subscribe-instant` pollable serves all timers. It is replaced only
 //!   when the wheel's next expiration moves, and dropped as soon as no timer
-//!   is left.
+//!   is left. (Mode N has no pollables: its one `wait-until` lives in the
+//!   timer task of `runtime::native`, which reads [`Timers::next_tick`].)
 
 use std::task::Waker;
 
@@ -23,9 +24,11 @@ fn ceil_ms(ns: u64) -> u64 {
 pub(crate) struct Timers {
     wheel: Option<Wheel<Option<Waker>>>,
     /// The host pollable and the tick it is set for.
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     armed: Option<(u64, backend::Pollable)>,
     /// Counts the pollables armed so far, never reset: it tells one armed
     /// pollable from the next even when both are set for the same tick.
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     serial: u64,
     pub(crate) rearms: u64,
 }
@@ -75,19 +78,33 @@ impl Timers {
     /// outside the runtime borrow.
     pub(crate) fn remove(&mut self, key: Key) -> Option<Waker> {
         let waker = self.wheel.as_mut()?.remove(key).flatten();
+        #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
         if self.pending() == 0 {
             self.armed = None;
         }
         waker
     }
 
-    /// Points the host pollable at the wheel's next expiration.
-    pub(crate) fn arm(&mut self) {
-        let next = self
-            .wheel
+    /// The tick (millisecond) of the wheel's next expiration.
+    pub(crate) fn next_tick(&self) -> Option<u64> {
+        self.wheel
             .as_ref()
             .and_then(|w| w.next_expiration())
-            .map(|e| e.deadline);
+            .map(|e| e.deadline)
+    }
+
+    /// Nanoseconds at which `tick` starts.
+    #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+    pub(crate) fn tick_ns(tick: u64) -> u64 {
+        tick.saturating_mul(NS_PER_MS)
+    }
+}
+
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+impl Timers {
+    /// Points the host pollable at the wheel's next expiration.
+    pub(crate) fn arm(&mut self) {
+        let next = self.next_tick();
         match next {
             None => self.armed = None,
             Some(tick) if self.armed.as_ref().is_some_and(|(t, _)| *t == tick) => {}
@@ -113,7 +130,9 @@ impl Timers {
     pub(crate) fn armed_handle(&self) -> Option<u32> {
         self.armed.as_ref().map(|(_, p)| backend::handle(p))
     }
+}
 
+impl Timers {
     /// Advances the wheel to `now_ns`, waking every timer due; returns how
     /// many fired.
     pub(crate) fn advance(&mut self, now_ns: u64, mut wake: impl FnMut(Waker)) -> u64 {
@@ -127,6 +146,7 @@ impl Timers {
                 wake(w);
             }
         });
+        #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
         if wheel.pending() == 0 {
             self.armed = None;
         }

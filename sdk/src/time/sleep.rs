@@ -118,7 +118,13 @@ impl Sleep {
 
     fn deregister(&mut self) {
         if let Some(key) = self.key.take() {
-            let waker = runtime::try_with(|rt| rt.timers.remove(key)).flatten();
+            let waker = runtime::try_with(|rt| {
+                let waker = rt.timers.remove(key);
+                #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+                rt.timers_changed();
+                waker
+            })
+            .flatten();
             drop(waker);
         }
     }
@@ -139,6 +145,8 @@ impl Future for Sleep {
                 None => true,
                 Some(key) => {
                     self.key = Some(key);
+                    #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+                    rt.timers_changed();
                     false
                 }
             }),
