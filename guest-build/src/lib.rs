@@ -5,7 +5,10 @@
 //! - Every guest builds in release. Plain guests build with
 //!   `cargo build --target wasm32-wasip2`; guests whose manifest says
 //!   `[package.metadata.wasync] cargo-component = true` build with
-//!   `cargo component build`, which targets wasip1 plus its adapter.
+//!   `cargo component build`, which targets wasip1 plus its adapter, in
+//!   modes S and C. Mode N builds always use plain `cargo build` with the
+//!   crate's `native` feature: cargo-component 0.21.1 cannot link the
+//!   component model's async intrinsics.
 //! - Missing tools are installed, never assumed: the wasm targets through
 //!   `rustup target add`, cargo-component through
 //!   `cargo install --locked cargo-component@0.21.1`.
@@ -98,7 +101,8 @@ impl std::error::Error for BuildError {}
 /// One built guest: its name as the tests know it and the `.wasm` path.
 #[derive(Debug, Clone)]
 pub struct Artifact {
-    /// `<crate name>` for mode S builds, `<crate name>-c` for mode C builds.
+    /// `<crate name>` for mode S builds, `<crate name>-c` for mode C builds,
+    /// `<crate name>-n` for mode N builds.
     pub name: String,
     pub guest: String,
     pub mode: Mode,
@@ -229,7 +233,9 @@ impl Pipeline {
             });
         }
         self.say(format_args!("building guest {name}"));
-        if let Some(world) = &guest.lower_world {
+        if let Some(world) = &guest.lower_world
+            && uses_cargo_component(guest, mode)
+        {
             self.write_lowered(guest, world, mode)?;
         }
 
@@ -271,7 +277,7 @@ impl Pipeline {
     fn compile(&self, guest: &GuestSpec, mode: Mode) -> Result<PathBuf, BuildError> {
         let mut cmd = tools::cargo();
         let triple;
-        if guest.cargo_component {
+        if uses_cargo_component(guest, mode) {
             triple = "wasm32-wasip1";
             cmd.args(["component", "build", "--release"]);
         } else {
@@ -280,8 +286,14 @@ impl Pipeline {
         }
         cmd.arg("--manifest-path").arg(guest.dir.join("Cargo.toml"));
         cmd.arg("--target-dir").arg(&self.target_dir);
-        if mode == Mode::Concurrent {
-            cmd.args(["--features", "concurrent"]);
+        match mode {
+            Mode::Standard => {}
+            Mode::Concurrent => {
+                cmd.args(["--features", "concurrent"]);
+            }
+            Mode::Native => {
+                cmd.args(["--features", "native"]);
+            }
         }
         if self.progress == Progress::Quiet {
             cmd.arg("--quiet");
@@ -303,6 +315,11 @@ impl Pipeline {
             eprintln!("  {msg}");
         }
     }
+}
+
+/// Whether `guest` builds with cargo-component in `mode` (never in mode N).
+fn uses_cargo_component(guest: &GuestSpec, mode: Mode) -> bool {
+    guest.cargo_component && mode != Mode::Native
 }
 
 #[cfg(test)]

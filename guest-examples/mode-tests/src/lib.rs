@@ -1,5 +1,6 @@
 //! Async exports with spawn, timers, timeouts and fan-out. The same source
-//! builds as mode S (`mode-tests.wasm`) and mode C (`mode-tests-c.wasm`).
+//! builds as mode S (`mode-tests.wasm`), mode C (`mode-tests-c.wasm`) and
+//! mode N (`mode-tests-n.wasm`).
 
 mod bindings {
     wasync::generate!({ world: "mode-tests", path: "../../wit" });
@@ -31,6 +32,21 @@ fn signal_waiters(value: u32) {
 
 fn ms(n: u32) -> Duration {
     Duration::from_millis(u64::from(n))
+}
+
+/// Waits once on something of the host's that is ready at once: a WASI 0.2
+/// pollable in modes S and C.
+#[cfg(not(feature = "native"))]
+async fn ready_now() {
+    let ready = wasip2::clocks::monotonic_clock::subscribe_duration(0);
+    wasync::wait_for(&ready).await;
+}
+
+/// Mode N has no pollables (`wasync::wait_for` does not compile there): a
+/// 0.3 subtask that is done at once, awaited directly.
+#[cfg(feature = "native")]
+async fn ready_now() {
+    wasip3::clocks::monotonic_clock::wait_for(0).await;
 }
 
 struct Component;
@@ -124,8 +140,7 @@ impl Slow for Component {
     }
 
     async fn wait_ready() {
-        let ready = wasip2::clocks::monotonic_clock::subscribe_duration(0);
-        wasync::wait_for(&ready).await;
+        ready_now().await;
     }
 
     async fn wait_signal() -> u32 {
