@@ -297,7 +297,14 @@ pub fn advance(by: Duration) {
 /// ```
 pub fn advance_to_next_wait() -> bool {
     let next = with(|s| {
-        let next = s.waits.iter().map(|(_, (t, _))| *t).min()?;
+        // Completed ones whose future has not looked yet do not count.
+        let now = s.clock_ns;
+        let next = s
+            .waits
+            .iter()
+            .filter(|(_, (t, w))| *t > now || w.is_some())
+            .map(|(_, (t, _))| *t)
+            .min()?;
         s.clock_ns = s.clock_ns.max(next);
         Some(next)
     });
