@@ -217,7 +217,10 @@ impl Runtime {
             stats: Stats::default(),
             finished_calls: Vec::new(),
             polls_since_check: 0,
-            #[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+            #[cfg(any(
+                not(target_family = "wasm"),
+                all(feature = "concurrent", not(feature = "native"))
+            ))]
             last_park: None,
             task_limit: MAX_TASKS,
         }
@@ -636,7 +639,10 @@ pub(crate) fn run_until_idle() {
 /// last park. Skipped when neither changed since the last park: the host
 /// still holds that list, and every handle in it is still alive. Returns
 /// whether it called the host.
-#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+#[cfg(any(
+    not(target_family = "wasm"),
+    all(feature = "concurrent", not(feature = "native"))
+))]
 pub(crate) fn park() -> bool {
     with(|rt| {
         rt.timers.arm();
@@ -661,7 +667,10 @@ pub(crate) fn park() -> bool {
 
 /// Mode C: applies the host's report of which parked pollables are ready
 /// (positions in the last parked list), then fires due timers.
-#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+#[cfg(any(
+    not(target_family = "wasm"),
+    all(feature = "concurrent", not(feature = "native"))
+))]
 pub(crate) fn apply_ready(ready: &[u32]) {
     with(|rt| {
         rt.fire_registry(ready);
@@ -672,7 +681,10 @@ pub(crate) fn apply_ready(ready: &[u32]) {
 
 /// Mode C: whether call `id` finished; if so it is dropped from the list of
 /// finished calls to report (its result goes straight back to the host).
-#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+#[cfg(any(
+    not(target_family = "wasm"),
+    all(feature = "concurrent", not(feature = "native"))
+))]
 pub(crate) fn take_finished(id: u32) -> bool {
     with(|rt| match rt.finished_calls.iter().position(|&c| c == id) {
         Some(i) => {
@@ -833,6 +845,9 @@ pub fn reset_counters() {
     });
 }
 
-#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+#[cfg(any(
+    not(target_family = "wasm"),
+    all(feature = "concurrent", not(feature = "native"))
+))]
 pub(crate) use task::spawn_call;
 pub use task::{spawn, try_spawn};

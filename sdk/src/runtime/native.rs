@@ -80,9 +80,6 @@ pub(crate) struct Native {
     timer_task: Option<usize>,
     /// The tick of the outstanding `wait-until`.
     pub(crate) armed: Option<u64>,
-    /// Most `wait-until`s outstanding at once (a test gauge: always <= 1).
-    pub(crate) max_outstanding: u32,
-    pub(crate) keepers: u64,
 }
 
 impl Default for Native {
@@ -96,8 +93,6 @@ impl Default for Native {
             current: None,
             timer_task: None,
             armed: None,
-            max_outstanding: 0,
-            keepers: 0,
         }
     }
 }
@@ -156,7 +151,7 @@ impl Native {
             Home::Vacant => self
                 .calls
                 .iter()
-                .last()
+                .next_back()
                 .and_then(|(_, s)| s.cm_waker.clone()),
         };
         self.home_woken = waker.is_some();
@@ -243,10 +238,13 @@ fn drive() {
     }
 }
 
+/// One `wait-until` subtask, as a future.
+type WaitUntil = Pin<Box<dyn Future<Output = ()>>>;
+
 /// The one owner of the `wait-until` subtask.
 struct TimerTask {
     /// The armed tick and its `wait-until`.
-    current: Option<(u64, Pin<Box<dyn Future<Output = ()>>>)>,
+    current: Option<(u64, WaitUntil)>,
 }
 
 impl Future for TimerTask {
@@ -271,7 +269,6 @@ impl Future for TimerTask {
                 slot @ None => {
                     with(|rt| {
                         rt.native.armed = Some(tick);
-                        rt.native.max_outstanding = rt.native.max_outstanding.max(1);
                         rt.timers.rearms += 1;
                     });
                     let wait = Box::pin(backend::wait_until(Timers::tick_ns(tick)));
@@ -392,7 +389,6 @@ impl Drop for CallGuard {
             }
             if has_work(rt) {
                 rt.native.home = Home::Keeper;
-                rt.native.keepers += 1;
                 true
             } else {
                 rt.native.home = Home::Vacant;

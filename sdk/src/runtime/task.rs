@@ -321,7 +321,10 @@ where
 
 /// Mode C: spawns the task that computes export call `call`; its id is
 /// reported when it finishes.
-#[cfg(any(not(target_family = "wasm"), feature = "concurrent"))]
+#[cfg(any(
+    not(target_family = "wasm"),
+    all(feature = "concurrent", not(feature = "native"))
+))]
 pub(crate) fn spawn_call<F>(call: u32, future: F) -> Result<JoinHandle<F::Output>, SpawnError>
 where
     F: Future + 'static,
