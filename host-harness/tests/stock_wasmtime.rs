@@ -16,8 +16,9 @@
 //! overlap tests compose `mode-tests-client-n` in front of `mode-tests-n`:
 //! one call into the client makes many into the one instance behind it.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use wasync_harness::compose::{Plug, compose};
 use wasync_harness::{Harness, WasiOptions, results_to_wave};
@@ -42,14 +43,29 @@ fn wasmtime() -> PathBuf {
 /// `wasmtime run --invoke CALL COMPONENT`: what it printed, or a failure
 /// with its stderr.
 fn invoke(component: &Path, call: &str) -> String {
-    let out = Command::new(wasmtime())
+    let out = invoke_with_stdin(component, call, b"");
+    String::from_utf8(out).unwrap().trim_end().to_owned()
+}
+
+/// The same, with `stdin` as the component's stdin; the raw stdout.
+fn invoke_with_stdin(component: &Path, call: &str, stdin: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(wasmtime())
         .args(["run", "--invoke", call])
         .arg(component)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run wasmtime");
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    // Fed from a thread: the component writes while it reads.
+    let feeder = std::thread::spawn(move || input.write_all(&stdin));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "`{call}` failed:\n{stderr}");
-    String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
+    out.stdout
 }
 
 /// The same call into the mode S build, through the harness (which names
@@ -146,4 +162,15 @@ fn one_mode_n_instance_serves_overlapping_calls_under_the_stock_cli() {
 
     // Calls finished by another call's progress.
     assert_eq!(invoke(&app, "signal-all(3, 7)"), "[7, 7, 7]");
+}
+
+#[test]
+fn mode_n_streams_copy_stdin_to_stdout_as_mode_s_streams_do() {
+    // 300 KB: several 64 KB chunks each way.
+    let input: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let expected = [input.clone(), b"300000\n".to_vec()].concat();
+    for guest in [test_programs::MODE_TESTS_N, test_programs::MODE_TESTS] {
+        let out = invoke_with_stdin(Path::new(guest), "copy-stdin()", &input);
+        assert!(out == expected, "{guest}: {} bytes out", out.len());
+    }
 }

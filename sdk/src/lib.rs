@@ -75,6 +75,10 @@ mod export;
 pub mod http;
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 pub mod io;
+/// `stream<u8>` as `futures::io::AsyncRead` and `AsyncWrite` (mode N).
+#[cfg(all(target_family = "wasm", feature = "native"))]
+#[path = "io_p3.rs"]
+pub mod io;
 #[cfg(any(not(target_family = "wasm"), feature = "native"))]
 #[doc(hidden)]
 pub mod native;

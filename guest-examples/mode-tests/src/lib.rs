@@ -49,6 +49,35 @@ async fn ready_now() {
     wasip3::clocks::monotonic_clock::wait_for(0).await;
 }
 
+/// Copies stdin to stdout over `wasi:io` streams.
+#[cfg(not(feature = "native"))]
+async fn copy_stdin_to_stdout() -> u64 {
+    use wasync::io::{AsyncInputStream, AsyncOutputStream};
+    let mut input = AsyncInputStream::new(wasip2::cli::stdin::get_stdin());
+    let mut output = AsyncOutputStream::new(wasip2::cli::stdout::get_stdout());
+    futures::io::copy(&mut input, &mut output)
+        .await
+        .expect("copy stdin to stdout")
+}
+
+/// Copies stdin to stdout over WASI 0.3 `stream<u8>`s.
+#[cfg(feature = "native")]
+async fn copy_stdin_to_stdout() -> u64 {
+    use futures::io::AsyncWriteExt;
+    use wasync::io::{AsyncInputStream, AsyncOutputStream};
+    let (stdin, _read_done) = wasip3::cli::stdin::read_via_stream();
+    let (tx, rx) = wasip3::wit_stream::new::<u8>();
+    let written = wasip3::cli::stdout::write_via_stream(rx);
+    let mut input = AsyncInputStream::new(stdin);
+    let mut output = AsyncOutputStream::new(tx);
+    let n = futures::io::copy(&mut input, &mut output)
+        .await
+        .expect("copy stdin to stdout");
+    output.close().await.expect("close stdout");
+    written.await.expect("stdout took every byte");
+    n
+}
+
 struct Component;
 
 /// Wakes the `wait-signal` calls when dropped.
@@ -165,6 +194,10 @@ impl Slow for Component {
 
     fn stats() -> RuntimeStats {
         examples_common::runtime_stats!(RuntimeStats)
+    }
+
+    async fn copy_stdin() -> u64 {
+        copy_stdin_to_stdout().await
     }
 }
 

@@ -1,0 +1,316 @@
+//! Mode N: WASI 0.3 `stream<u8>` as `futures::io::AsyncRead` and
+//! `AsyncWrite`.
+//!
+//! A 0.3 stream operation is a future that borrows its end of the stream,
+//! and a `poll_read` must keep it across polls; so each read or write moves
+//! the stream end into a boxed future that hands it back when done.
+//! Dropping an adapter with an operation in flight drops that future, which
+//! cancels the operation (wit-bindgen's `cancel-read`/`cancel-write`) and
+//! closes the stream end.
+//!
+//! Writes are rendezvous in 0.3: one completes when the reader has taken
+//! the bytes. `poll_write` copies the bytes and returns at once, and the
+//! next write (or `poll_flush`) waits for the previous one. A writer whose
+//! reader only starts after the writer's task returns (an HTTP body) must
+//! therefore run in a task of its own (`wasync::spawn`), or it waits
+//! forever.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures::io::{AsyncRead, AsyncWrite};
+use futures::stream::Stream;
+use wasip3::wit_bindgen::{StreamReader, StreamResult, StreamWriter};
+
+use crate::runtime::poll_proceed;
+
+/// How much one read asks the host for.
+const CHUNK: usize = 64 * 1024;
+
+type Op<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// A read in flight: the stream end comes back with what was read.
+type Read = Op<(StreamReader<u8>, StreamResult, Vec<u8>)>;
+
+/// The receiving end of a `stream<u8>`, read asynchronously.
+///
+/// # Examples
+///
+/// ```no_run
+/// use futures::io::AsyncReadExt;
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let (stdin, _done) = wasip3::cli::stdin::read_via_stream();
+/// let mut input = wasync::io::AsyncInputStream::new(stdin);
+/// let mut text = String::new();
+/// input.read_to_string(&mut text).await?;
+/// # Ok(()) }
+/// ```
+pub struct AsyncInputStream {
+    reader: Option<StreamReader<u8>>,
+    reading: Option<Read>,
+    /// Bytes read but not yet handed out, from `offset`.
+    pending: Vec<u8>,
+    offset: usize,
+    closed: bool,
+}
+
+impl fmt::Debug for AsyncInputStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncInputStream")
+            .field("reading", &self.reading.is_some())
+            .field("pending", &(self.pending.len() - self.offset))
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+impl AsyncInputStream {
+    /// Wraps the receiving end of a stream.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let (tx, rx) = wasip3::wit_stream::new::<u8>();
+    /// let input = wasync::io::AsyncInputStream::new(rx);
+    /// # drop((tx, input));
+    /// ```
+    pub fn new(reader: StreamReader<u8>) -> AsyncInputStream {
+        AsyncInputStream {
+            reader: Some(reader),
+            reading: None,
+            pending: Vec::new(),
+            offset: 0,
+            closed: false,
+        }
+    }
+
+    /// Gives the stream end back, or `None` if it is closed or a read was
+    /// in flight (which is cancelled, and the stream end dropped with it).
+    /// Bytes already read but not handed out are lost.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let (_tx, rx) = wasip3::wit_stream::new::<u8>();
+    /// let input = wasync::io::AsyncInputStream::new(rx);
+    /// assert!(input.into_inner().is_some());
+    /// ```
+    pub fn into_inner(mut self) -> Option<StreamReader<u8>> {
+        self.reading = None;
+        self.reader.take()
+    }
+
+    /// Waits for the next chunk of at most `max` bytes; `None` once the
+    /// writer closed the stream.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut input: wasync::io::AsyncInputStream) -> std::io::Result<()> {
+    /// while let Some(chunk) = std::future::poll_fn(|cx| input.poll_chunk(cx, 4096)).await? {
+    ///     println!("{} bytes", chunk.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<io::Result<Option<Vec<u8>>>> {
+        if self.offset < self.pending.len() {
+            let end = self.pending.len().min(self.offset + max.max(1));
+            let chunk = self.pending[self.offset..end].to_vec();
+            self.offset = end;
+            return Poll::Ready(Ok(Some(chunk)));
+        }
+        loop {
+            if self.closed {
+                return Poll::Ready(Ok(None));
+            }
+            if self.reading.is_none() {
+                let Some(mut reader) = self.reader.take() else {
+                    self.closed = true;
+                    continue;
+                };
+                let want = max.clamp(1, CHUNK);
+                self.reading = Some(Box::pin(async move {
+                    let (result, data) = reader.read(Vec::with_capacity(want)).await;
+                    (reader, result, data)
+                }));
+            }
+            ready!(poll_proceed(cx));
+            let Some(reading) = self.reading.as_mut() else {
+                unreachable!("started above")
+            };
+            let (reader, result, data) = ready!(reading.as_mut().poll(cx));
+            self.reading = None;
+            match result {
+                StreamResult::Complete(_) => self.reader = Some(reader),
+                StreamResult::Dropped | StreamResult::Cancelled => self.closed = true,
+            }
+            if !data.is_empty() {
+                return Poll::Ready(Ok(Some(data)));
+            }
+        }
+    }
+}
+
+impl AsyncRead for AsyncInputStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let Some(chunk) = ready!(this.poll_chunk(cx, buf.len()))? else {
+            return Poll::Ready(Ok(0));
+        };
+        buf[..chunk.len()].copy_from_slice(&chunk);
+        Poll::Ready(Ok(chunk.len()))
+    }
+}
+
+impl Stream for AsyncInputStream {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match ready!(this.poll_chunk(cx, CHUNK)) {
+            Ok(Some(bytes)) => Poll::Ready(Some(Ok(Bytes::from(bytes)))),
+            Ok(None) => Poll::Ready(None),
+            Err(e) => Poll::Ready(Some(Err(e))),
+        }
+    }
+}
+
+/// A write in flight: the stream end comes back with what the reader did
+/// not take (all of it if the reader is gone).
+type Write = Op<(StreamWriter<u8>, Vec<u8>)>;
+
+fn broken_pipe() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "the reader dropped the stream")
+}
+
+/// The sending end of a `stream<u8>`, written asynchronously.
+///
+/// # Examples
+///
+/// ```no_run
+/// use futures::io::AsyncWriteExt;
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let (tx, rx) = wasip3::wit_stream::new::<u8>();
+/// let _done = wasip3::cli::stdout::write_via_stream(rx);
+/// let mut out = wasync::io::AsyncOutputStream::new(tx);
+/// out.write_all(b"hello\n").await?;
+/// out.close().await?;
+/// # Ok(()) }
+/// ```
+pub struct AsyncOutputStream {
+    writer: Option<StreamWriter<u8>>,
+    writing: Option<Write>,
+    broken: bool,
+}
+
+impl fmt::Debug for AsyncOutputStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncOutputStream")
+            .field("writing", &self.writing.is_some())
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+impl AsyncOutputStream {
+    /// Wraps the sending end of a stream.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let (tx, rx) = wasip3::wit_stream::new::<u8>();
+    /// let out = wasync::io::AsyncOutputStream::new(tx);
+    /// # drop((out, rx));
+    /// ```
+    pub fn new(writer: StreamWriter<u8>) -> AsyncOutputStream {
+        AsyncOutputStream {
+            writer: Some(writer),
+            writing: None,
+            broken: false,
+        }
+    }
+
+    /// Gives the stream end back, or `None` if it is closed or a write was
+    /// in flight (which is cancelled, and the stream end dropped with it).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let (tx, _rx) = wasip3::wit_stream::new::<u8>();
+    /// let out = wasync::io::AsyncOutputStream::new(tx);
+    /// assert!(out.into_inner().is_some());
+    /// ```
+    pub fn into_inner(mut self) -> Option<StreamWriter<u8>> {
+        self.writing = None;
+        self.writer.take()
+    }
+
+    /// Waits until the write in flight, if any, was taken by the reader.
+    fn poll_previous(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(writing) = self.writing.as_mut() {
+            ready!(poll_proceed(cx));
+            let (writer, rest) = ready!(writing.as_mut().poll(cx));
+            self.writing = None;
+            self.writer = Some(writer);
+            if !rest.is_empty() {
+                self.broken = true;
+            }
+        }
+        if self.broken {
+            return Poll::Ready(Err(broken_pipe()));
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for AsyncOutputStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_previous(cx))?;
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let Some(mut writer) = this.writer.take() else {
+            return Poll::Ready(Err(broken_pipe()));
+        };
+        let data = buf.to_vec();
+        this.writing = Some(Box::pin(async move {
+            let rest = writer.write_all(data).await;
+            (writer, rest)
+        }));
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_previous(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let flushed = ready!(this.poll_previous(cx));
+        // Dropping the writer closes the stream: the reader sees its end.
+        this.writer = None;
+        Poll::Ready(flushed)
+    }
+}
