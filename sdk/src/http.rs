@@ -1,8 +1,11 @@
-//! An async HTTP client over `wasi:http/outgoing-handler`, with the `http`
-//! crate's types.
+//! An async HTTP client with the `http` crate's types: over
+//! `wasi:http/outgoing-handler` (WASI 0.2) in modes S and C, and over
+//! `wasi:http/client` (WASI 0.3) in mode N, with the same API.
 //!
 //! Response bodies stream: an [`IncomingBody`] is a `futures::Stream` of
-//! chunks and an `AsyncRead`. Request bodies are written asynchronously.
+//! chunks and an `AsyncRead`. Request bodies are written asynchronously (in
+//! mode N by a task of their own: a 0.3 body is read only once the request
+//! is sent, so writing it before sending would wait forever).
 //! A timeout is `wasync::time::timeout` around the future; dropping the
 //! future, by timeout or otherwise, drops the request and the host cancels
 //! it. Errors are typed and nothing panics.
@@ -26,19 +29,23 @@
 use std::fmt;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::io::{AsyncRead, AsyncWriteExt};
+use futures::io::AsyncRead;
 use futures::stream::{Stream, StreamExt};
 pub use http::{HeaderMap, Method, StatusCode, Uri};
-use wasip2::http::outgoing_handler;
-use wasip2::http::types::{
-    self as wasi, ErrorCode, Fields, IncomingResponse, OutgoingBody, OutgoingRequest, Scheme,
-};
-use wasip2::io::streams::StreamError;
 
-use crate::io::{AsyncInputStream, AsyncOutputStream};
+use crate::chunks::{self, CHUNK};
+
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+mod p2;
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+use p2 as backend;
+#[cfg(all(target_family = "wasm", feature = "native"))]
+mod p3;
+#[cfg(all(target_family = "wasm", feature = "native"))]
+use p3 as backend;
 
 /// What can go wrong with a request.
 ///
@@ -96,41 +103,72 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<ErrorCode> for Error {
-    fn from(code: ErrorCode) -> Error {
-        match code {
-            ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => Error::Denied,
-            ErrorCode::ConnectionRefused => Error::ConnectionRefused,
-            ErrorCode::DnsTimeout => Error::Dns("timed out".into()),
-            ErrorCode::DnsError(e) => Error::Dns(format!("{:?}", e.rcode)),
-            ErrorCode::DestinationNotFound => Error::Dns("destination not found".into()),
-            ErrorCode::ConnectionTimeout
-            | ErrorCode::ConnectionReadTimeout
-            | ErrorCode::ConnectionWriteTimeout
-            | ErrorCode::HttpResponseTimeout => Error::Timeout(format!("{code:?}")),
-            ErrorCode::HttpResponseIncomplete => Error::BodyCut,
-            ErrorCode::HttpProtocolError
-            | ErrorCode::HttpResponseHeaderSectionSize(_)
-            | ErrorCode::HttpResponseHeaderSize(_)
-            | ErrorCode::HttpResponseTransferCoding(_)
-            | ErrorCode::HttpResponseContentCoding(_) => Error::Protocol(format!("{code:?}")),
-            ErrorCode::HttpRequestMethodInvalid
-            | ErrorCode::HttpRequestUriInvalid
-            | ErrorCode::HttpRequestUriTooLong => Error::InvalidRequest(format!("{code:?}")),
-            other => Error::Other(format!("{other:?}")),
+/// `impl From<wasi::ErrorCode> for Error`, for the `wasi` in scope where it
+/// is invoked (0.2's or 0.3's `wasi:http/types`, whose codes are the same).
+macro_rules! error_from_code {
+    () => {
+        impl From<wasi::ErrorCode> for super::Error {
+            fn from(code: wasi::ErrorCode) -> super::Error {
+                use super::Error;
+                use wasi::ErrorCode;
+                match code {
+                    ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
+                        Error::Denied
+                    }
+                    ErrorCode::ConnectionRefused => Error::ConnectionRefused,
+                    ErrorCode::DnsTimeout => Error::Dns("timed out".into()),
+                    ErrorCode::DnsError(e) => Error::Dns(format!("{:?}", e.rcode)),
+                    ErrorCode::DestinationNotFound => Error::Dns("destination not found".into()),
+                    ErrorCode::ConnectionTimeout
+                    | ErrorCode::ConnectionReadTimeout
+                    | ErrorCode::ConnectionWriteTimeout
+                    | ErrorCode::HttpResponseTimeout => Error::Timeout(format!("{code:?}")),
+                    ErrorCode::HttpResponseIncomplete => Error::BodyCut,
+                    ErrorCode::HttpProtocolError
+                    | ErrorCode::HttpResponseHeaderSectionSize(_)
+                    | ErrorCode::HttpResponseHeaderSize(_)
+                    | ErrorCode::HttpResponseTransferCoding(_)
+                    | ErrorCode::HttpResponseContentCoding(_) => {
+                        Error::Protocol(format!("{code:?}"))
+                    }
+                    ErrorCode::HttpRequestMethodInvalid
+                    | ErrorCode::HttpRequestUriInvalid
+                    | ErrorCode::HttpRequestUriTooLong => {
+                        Error::InvalidRequest(format!("{code:?}"))
+                    }
+                    other => Error::Other(format!("{other:?}")),
+                }
+            }
         }
-    }
-}
 
-fn stream_error(e: StreamError) -> Error {
-    match e {
-        StreamError::Closed => Error::BodyCut,
-        StreamError::LastOperationFailed(err) => match wasi::http_error_code(&err) {
-            Some(code) => Error::from(code),
-            None => Error::Io(err.to_debug_string()),
-        },
-    }
+        /// The method as `wasi:http` spells it.
+        fn wasi_method(m: &http::Method) -> wasi::Method {
+            use http::Method;
+            match *m {
+                Method::GET => wasi::Method::Get,
+                Method::HEAD => wasi::Method::Head,
+                Method::POST => wasi::Method::Post,
+                Method::PUT => wasi::Method::Put,
+                Method::DELETE => wasi::Method::Delete,
+                Method::CONNECT => wasi::Method::Connect,
+                Method::OPTIONS => wasi::Method::Options,
+                Method::TRACE => wasi::Method::Trace,
+                Method::PATCH => wasi::Method::Patch,
+                ref other => wasi::Method::Other(other.as_str().to_owned()),
+            }
+        }
+
+        /// The scheme as `wasi:http` spells it (`http` if the URI has none).
+        fn wasi_scheme(uri: &http::Uri) -> wasi::Scheme {
+            match uri.scheme_str() {
+                Some("http") | None => wasi::Scheme::Http,
+                Some("https") => wasi::Scheme::Https,
+                Some(other) => wasi::Scheme::Other(other.to_owned()),
+            }
+        }
+    };
 }
+use error_from_code;
 
 /// A request body.
 ///
@@ -162,6 +200,19 @@ impl Body {
     /// Whether the body is known to be empty.
     pub fn is_empty(&self) -> bool {
         matches!(&self.0, Inner::Bytes(b) if b.is_empty())
+    }
+
+    /// Writes the whole body to `out`, and flushes it.
+    async fn write_to<W: futures::io::AsyncWrite + Unpin>(self, out: &mut W) -> Result<(), Error> {
+        use futures::io::AsyncWriteExt;
+        let io = |e: io::Error| Error::Io(e.to_string());
+        match self.0 {
+            Inner::Bytes(b) => out.write_all(&b).await.map_err(io)?,
+            Inner::Reader(reader) => {
+                futures::io::copy(reader, out).await.map_err(io)?;
+            }
+        }
+        out.flush().await.map_err(io)
     }
 }
 
@@ -343,13 +394,7 @@ impl Response {
 /// }
 /// # Ok(()) }
 /// ```
-pub struct IncomingBody {
-    // Field order is drop order: the stream (and its pollable), then the
-    // body it belongs to, then the response the body belongs to.
-    reader: AsyncInputStream,
-    _body: wasi::IncomingBody,
-    _response: IncomingResponse,
-}
+pub struct IncomingBody(backend::BodyReader);
 
 impl fmt::Debug for IncomingBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -357,23 +402,11 @@ impl fmt::Debug for IncomingBody {
     }
 }
 
-impl IncomingBody {
-    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
-        match ready!(self.reader.poll_raw(cx, 64 * 1024)) {
-            Ok(Some(bytes)) => Poll::Ready(Some(Ok(Bytes::from(bytes)))),
-            // The body is complete (trailers are not used). The wasi body
-            // is dropped with this value, after its stream.
-            Ok(None) => Poll::Ready(None),
-            Err(e) => Poll::Ready(Some(Err(stream_error(e)))),
-        }
-    }
-}
-
 impl Stream for IncomingBody {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().poll_chunk(cx)
+        chunks::poll_next(self.get_mut().0.poll_chunk(cx, CHUNK))
     }
 }
 
@@ -383,12 +416,9 @@ impl AsyncRead for IncomingBody {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        match ready!(this.reader.poll_raw(cx, buf.len() as u64)) {
-            Ok(Some(bytes)) => Poll::Ready(crate::io::fill(buf, &bytes)),
-            Ok(None) => Poll::Ready(Ok(0)),
-            Err(e) => Poll::Ready(Err(io::Error::other(stream_error(e)))),
-        }
+        let max = buf.len().min(CHUNK);
+        let next = self.get_mut().0.poll_chunk(cx, max);
+        chunks::poll_read(buf, next.map_err(io::Error::other))
     }
 }
 
@@ -408,21 +438,6 @@ pub async fn get(url: &str) -> Result<Response, Error> {
     send(req).await
 }
 
-fn wasi_method(m: &Method) -> wasi::Method {
-    match *m {
-        Method::GET => wasi::Method::Get,
-        Method::HEAD => wasi::Method::Head,
-        Method::POST => wasi::Method::Post,
-        Method::PUT => wasi::Method::Put,
-        Method::DELETE => wasi::Method::Delete,
-        Method::CONNECT => wasi::Method::Connect,
-        Method::OPTIONS => wasi::Method::Options,
-        Method::TRACE => wasi::Method::Trace,
-        Method::PATCH => wasi::Method::Patch,
-        ref other => wasi::Method::Other(other.as_str().to_owned()),
-    }
-}
-
 /// Sends a request and waits for the response head.
 ///
 /// # Examples
@@ -435,63 +450,53 @@ fn wasi_method(m: &Method) -> wasi::Method {
 /// ```
 pub async fn send(req: http::Request<impl Into<Body>>) -> Result<Response, Error> {
     let (parts, body) = req.into_parts();
-    let body: Body = body.into();
-    let entries: Vec<(String, Vec<u8>)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
-        .collect();
-    let headers = Fields::from_list(&entries)
-        .map_err(|e| Error::InvalidRequest(format!("headers: {e:?}")))?;
-    let request = OutgoingRequest::new(headers);
-    let bad = |what: &str| Error::InvalidRequest(format!("the host refused the {what}"));
-    request
-        .set_method(&wasi_method(&parts.method))
-        .map_err(|()| bad("method"))?;
-    let scheme = match parts.uri.scheme_str() {
-        Some("http") | None => Scheme::Http,
-        Some("https") => Scheme::Https,
-        Some(other) => Scheme::Other(other.to_owned()),
-    };
-    request
-        .set_scheme(Some(&scheme))
-        .map_err(|()| bad("scheme"))?;
-    let authority = parts
-        .uri
-        .authority()
-        .ok_or_else(|| Error::InvalidRequest(format!("`{}` has no host", parts.uri)))?;
-    request
-        .set_authority(Some(authority.as_str()))
-        .map_err(|()| bad("authority"))?;
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    request
-        .set_path_with_query(Some(path))
-        .map_err(|()| bad("path"))?;
+    let head = Head::of(&parts)?;
+    let (status, headers, body) = backend::send(&parts, head, body.into()).await?;
+    let status = StatusCode::from_u16(status)
+        .map_err(|e| Error::Protocol(format!("status {status}: {e}")))?;
+    Ok(Response {
+        status,
+        headers: header_map(headers),
+        body: IncomingBody(body),
+    })
+}
 
-    let outgoing_body = request.body().map_err(|()| bad("body"))?;
-    let future = outgoing_handler::handle(request, None)?;
-    write_body(&outgoing_body, body).await?;
-    OutgoingBody::finish(outgoing_body, None)?;
+/// What every backend needs of a request's head.
+struct Head<'a> {
+    /// The headers as `wasi:http` fields take them.
+    entries: Vec<(String, Vec<u8>)>,
+    authority: &'a str,
+    path: &'a str,
+}
 
-    let response = {
-        // The pollable is a child of the future: it goes first.
-        let ready = future.subscribe();
-        loop {
-            if let Some(result) = future.get() {
-                break result;
-            }
-            crate::poll::wait_for_handle(ready.handle()).await;
-        }
-    };
-    let response = match response {
-        Ok(Ok(r)) => r,
-        Ok(Err(code)) => return Err(code.into()),
-        Err(()) => return Err(Error::Other("the response was already taken".into())),
-    };
-    let status = StatusCode::from_u16(response.status())
-        .map_err(|e| Error::Protocol(format!("status {}: {e}", response.status())))?;
+impl<'a> Head<'a> {
+    fn of(parts: &'a http::request::Parts) -> Result<Head<'a>, Error> {
+        let authority = parts
+            .uri
+            .authority()
+            .ok_or_else(|| Error::InvalidRequest(format!("`{}` has no host", parts.uri)))?;
+        Ok(Head {
+            entries: parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+                .collect(),
+            authority: authority.as_str(),
+            path: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        })
+    }
+}
+
+/// A refusal of the host to take part of a request.
+fn refused(what: &str) -> Error {
+    Error::InvalidRequest(format!("the host refused the {what}"))
+}
+
+/// The response headers, as the `http` crate keeps them (invalid ones are
+/// skipped).
+fn header_map(entries: Vec<(String, Vec<u8>)>) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    for (name, value) in response.headers().entries() {
+    for (name, value) in entries {
         if let (Ok(n), Ok(v)) = (
             http::HeaderName::from_bytes(name.as_bytes()),
             http::HeaderValue::from_bytes(&value),
@@ -499,40 +504,5 @@ pub async fn send(req: http::Request<impl Into<Body>>) -> Result<Response, Error
             headers.append(n, v);
         }
     }
-    let body = response
-        .consume()
-        .map_err(|()| Error::Other("the response body was already taken".into()))?;
-    let stream = body
-        .stream()
-        .map_err(|()| Error::Other("the response body stream was already taken".into()))?;
-    Ok(Response {
-        status,
-        headers,
-        body: IncomingBody {
-            reader: AsyncInputStream::new(stream),
-            _body: body,
-            _response: response,
-        },
-    })
-}
-
-async fn write_body(outgoing: &OutgoingBody, body: Body) -> Result<(), Error> {
-    if body.is_empty() {
-        return Ok(());
-    }
-    let stream = outgoing
-        .write()
-        .map_err(|()| Error::Other("the request body stream was already taken".into()))?;
-    let mut out = AsyncOutputStream::new(stream);
-    let io = |e: io::Error| Error::Io(e.to_string());
-    match body.0 {
-        Inner::Bytes(b) => out.write_all(&b).await.map_err(io)?,
-        Inner::Reader(reader) => {
-            futures::io::copy(reader, &mut out).await.map_err(io)?;
-        }
-    }
-    out.flush().await.map_err(io)?;
-    // The stream must be gone before the body is finished.
-    drop(out.into_inner());
-    Ok(())
+    headers
 }

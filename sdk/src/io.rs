@@ -27,33 +27,13 @@ use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::poll::Registration;
 
-/// How much one read asks the host for.
-const CHUNK: u64 = 64 * 1024;
+use crate::chunks::{self, CHUNK};
 
 fn stream_error(e: StreamError) -> io::Error {
     match e {
         StreamError::Closed => io::Error::new(io::ErrorKind::BrokenPipe, "the stream is closed"),
         StreamError::LastOperationFailed(err) => io::Error::other(err.to_debug_string()),
     }
-}
-
-/// Copies a chunk the host returned into the reader's buffer; returns its
-/// length. A host that returned more than the buffer holds (more than it
-/// was asked for) broke the stream contract: that is an error for the
-/// reader, not a panic of the guest.
-pub(crate) fn fill(buf: &mut [u8], chunk: &[u8]) -> io::Result<usize> {
-    let Some(dest) = buf.get_mut(..chunk.len()) else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "the host returned {} bytes for a read of at most {}",
-                chunk.len(),
-                buf.len()
-            ),
-        ));
-    };
-    dest.copy_from_slice(chunk);
-    Ok(chunk.len())
 }
 
 /// An `input-stream` that reads asynchronously.
@@ -182,11 +162,8 @@ impl AsyncRead for AsyncInputStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        match ready!(this.poll_chunk(cx, buf.len().min(CHUNK as usize) as u64))? {
-            None => Poll::Ready(Ok(0)),
-            Some(bytes) => Poll::Ready(fill(buf, &bytes)),
-        }
+        let max = buf.len().min(CHUNK) as u64;
+        chunks::poll_read(buf, self.get_mut().poll_chunk(cx, max))
     }
 }
 
@@ -194,12 +171,7 @@ impl Stream for AsyncInputStream {
     type Item = io::Result<Bytes>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        match ready!(this.poll_chunk(cx, CHUNK)) {
-            Ok(Some(bytes)) => Poll::Ready(Some(Ok(Bytes::from(bytes)))),
-            Ok(None) => Poll::Ready(None),
-            Err(e) => Poll::Ready(Some(Err(e))),
-        }
+        chunks::poll_next(self.get_mut().poll_chunk(cx, CHUNK as u64))
     }
 }
 
@@ -316,26 +288,5 @@ impl AsyncWrite for AsyncOutputStream {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_chunk_that_fits_is_copied() {
-        let mut buf = [0u8; 4];
-        assert_eq!(fill(&mut buf, b"abc").unwrap(), 3);
-        assert_eq!(&buf, b"abc\0");
-    }
-
-    #[test]
-    fn a_host_that_returns_more_than_asked_for_gives_an_error_not_a_panic() {
-        let mut buf = [0u8; 2];
-        let err = fill(&mut buf, b"abc").unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        assert!(err.to_string().contains("3 bytes"), "{err}");
-        assert_eq!(buf, [0, 0], "nothing is copied");
     }
 }

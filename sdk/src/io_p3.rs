@@ -28,8 +28,7 @@ use wasip3::wit_bindgen::{StreamReader, StreamResult, StreamWriter};
 
 use crate::runtime::poll_proceed;
 
-/// How much one read asks the host for.
-const CHUNK: usize = 64 * 1024;
+use crate::chunks::{self, CHUNK};
 
 type Op<T> = Pin<Box<dyn Future<Output = T>>>;
 
@@ -106,7 +105,8 @@ impl AsyncInputStream {
     }
 
     /// Waits for the next chunk of at most `max` bytes; `None` once the
-    /// writer closed the stream.
+    /// writer closed the stream. With `max` 0 it gives an empty chunk at
+    /// once.
     ///
     /// # Examples
     ///
@@ -122,8 +122,11 @@ impl AsyncInputStream {
         cx: &mut Context<'_>,
         max: usize,
     ) -> Poll<io::Result<Option<Vec<u8>>>> {
+        if max == 0 {
+            return Poll::Ready(Ok(Some(Vec::new())));
+        }
         if self.offset < self.pending.len() {
-            let end = self.pending.len().min(self.offset + max.max(1));
+            let end = self.pending.len().min(self.offset + max);
             let chunk = self.pending[self.offset..end].to_vec();
             self.offset = end;
             return Poll::Ready(Ok(Some(chunk)));
@@ -137,7 +140,7 @@ impl AsyncInputStream {
                     self.closed = true;
                     continue;
                 };
-                let want = max.clamp(1, CHUNK);
+                let want = max.min(CHUNK);
                 self.reading = Some(Box::pin(async move {
                     let (result, data) = reader.read(Vec::with_capacity(want)).await;
                     (reader, result, data)
@@ -166,15 +169,8 @@ impl AsyncRead for AsyncInputStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let Some(chunk) = ready!(this.poll_chunk(cx, buf.len()))? else {
-            return Poll::Ready(Ok(0));
-        };
-        buf[..chunk.len()].copy_from_slice(&chunk);
-        Poll::Ready(Ok(chunk.len()))
+        let max = buf.len();
+        chunks::poll_read(buf, self.get_mut().poll_chunk(cx, max))
     }
 }
 
@@ -182,12 +178,7 @@ impl Stream for AsyncInputStream {
     type Item = io::Result<Bytes>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        match ready!(this.poll_chunk(cx, CHUNK)) {
-            Ok(Some(bytes)) => Poll::Ready(Some(Ok(Bytes::from(bytes)))),
-            Ok(None) => Poll::Ready(None),
-            Err(e) => Poll::Ready(Some(Err(e))),
-        }
+        chunks::poll_next(self.get_mut().poll_chunk(cx, CHUNK))
     }
 }
 

@@ -64,6 +64,7 @@ compile_error!(
 #[doc(hidden)]
 pub mod abi;
 mod backend;
+mod chunks;
 #[cfg(any(
     not(target_family = "wasm"),
     all(feature = "concurrent", not(feature = "native"))
@@ -71,7 +72,6 @@ mod backend;
 #[doc(hidden)]
 pub mod concurrent;
 mod export;
-#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 pub mod http;
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 pub mod io;

@@ -1,0 +1,121 @@
+//! The WASI 0.2 backend of `wasync::http` (modes S and C):
+//! `wasi:http/outgoing-handler`, response bodies over `wasi:io` streams.
+
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{self as wasi, Fields, IncomingResponse, OutgoingBody, OutgoingRequest};
+use wasip2::io::streams::StreamError;
+
+use super::{Body, Error, Head, error_from_code, refused};
+use crate::io::{AsyncInputStream, AsyncOutputStream};
+
+error_from_code!();
+
+fn stream_error(e: StreamError) -> Error {
+    match e {
+        StreamError::Closed => Error::BodyCut,
+        StreamError::LastOperationFailed(err) => match wasi::http_error_code(&err) {
+            Some(code) => Error::from(code),
+            None => Error::Io(err.to_debug_string()),
+        },
+    }
+}
+
+/// A response body being read.
+pub(super) struct BodyReader {
+    // Field order is drop order: the stream (and its pollable), then the
+    // body it belongs to, then the response the body belongs to.
+    reader: AsyncInputStream,
+    _body: wasi::IncomingBody,
+    _response: IncomingResponse,
+}
+
+impl BodyReader {
+    pub(super) fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<Result<Option<Bytes>, Error>> {
+        // At the end the body is complete (trailers are not used). The wasi
+        // body is dropped with this value, after its stream.
+        let next = ready!(self.reader.poll_raw(cx, max as u64));
+        Poll::Ready(next.map(|c| c.map(Bytes::from)).map_err(stream_error))
+    }
+}
+
+/// Sends the request; returns the response's status, headers and body.
+pub(super) async fn send(
+    parts: &http::request::Parts,
+    head: Head<'_>,
+    body: Body,
+) -> Result<(u16, Vec<(String, Vec<u8>)>, BodyReader), Error> {
+    let headers = Fields::from_list(&head.entries)
+        .map_err(|e| Error::InvalidRequest(format!("headers: {e:?}")))?;
+    let request = OutgoingRequest::new(headers);
+    request
+        .set_method(&wasi_method(&parts.method))
+        .map_err(|()| refused("method"))?;
+    request
+        .set_scheme(Some(&wasi_scheme(&parts.uri)))
+        .map_err(|()| refused("scheme"))?;
+    request
+        .set_authority(Some(head.authority))
+        .map_err(|()| refused("authority"))?;
+    request
+        .set_path_with_query(Some(head.path))
+        .map_err(|()| refused("path"))?;
+
+    let outgoing_body = request.body().map_err(|()| refused("body"))?;
+    let future = outgoing_handler::handle(request, None)?;
+    write_body(&outgoing_body, body).await?;
+    OutgoingBody::finish(outgoing_body, None)?;
+
+    let response = {
+        // The pollable is a child of the future: it goes first.
+        let ready = future.subscribe();
+        loop {
+            if let Some(result) = future.get() {
+                break result;
+            }
+            crate::poll::wait_for_handle(ready.handle()).await;
+        }
+    };
+    let response = match response {
+        Ok(Ok(r)) => r,
+        Ok(Err(code)) => return Err(code.into()),
+        Err(()) => return Err(Error::Other("the response was already taken".into())),
+    };
+    let status = response.status();
+    let headers = response.headers().entries();
+    let body = response
+        .consume()
+        .map_err(|()| Error::Other("the response body was already taken".into()))?;
+    let stream = body
+        .stream()
+        .map_err(|()| Error::Other("the response body stream was already taken".into()))?;
+    Ok((
+        status,
+        headers,
+        BodyReader {
+            reader: AsyncInputStream::new(stream),
+            _body: body,
+            _response: response,
+        },
+    ))
+}
+
+async fn write_body(outgoing: &OutgoingBody, body: Body) -> Result<(), Error> {
+    if body.is_empty() {
+        return Ok(());
+    }
+    let stream = outgoing
+        .write()
+        .map_err(|()| Error::Other("the request body stream was already taken".into()))?;
+    let mut out = AsyncOutputStream::new(stream);
+    body.write_to(&mut out).await?;
+    // The stream must be gone before the body is finished.
+    drop(out.into_inner());
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The WASI 0.3 backend of `wasync::http` (mode N): `wasi:http/client.send`,
+//! bodies over `stream<u8>`.
+//!
+//! A 0.3 request body is read by the host only once the request is sent,
+//! and `send` returns only with the response head: writing the body before
+//! (or while awaiting) `send` in the same future could wait forever. The
+//! body is written by a task of its own (`wasync::spawn`), which ends when
+//! the host has taken it all or dropped the stream.
+
+use std::future::IntoFuture;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures::io::AsyncWriteExt;
+use wasip3::http::client;
+use wasip3::http::types::{self as wasi, Fields, Request, Response, Trailers};
+use wasip3::wit_bindgen::{FutureRead, FutureReader, FutureWriter};
+use wasip3::{wit_future, wit_stream};
+
+use super::{Body, Error, Head, error_from_code, refused};
+use crate::io::{AsyncInputStream, AsyncOutputStream};
+
+error_from_code!();
+
+/// How the body ended, which 0.3 reports after the stream closed.
+type Ending = Pin<Box<FutureRead<Result<Option<Trailers>, wasi::ErrorCode>>>>;
+
+/// A response body being read.
+pub(super) struct BodyReader {
+    reader: AsyncInputStream,
+    /// Awaited once the stream closed: an error means the body was cut.
+    ending: Option<Ending>,
+    /// Tells the host how handling the response went: `Ok` when dropped
+    /// (its default value), with this reader.
+    _handled: FutureWriter<Result<(), wasi::ErrorCode>>,
+    /// How sending the request went. Dropping it early makes the host drop
+    /// the connection, response body included: it lives as long as the body.
+    _transmitted: FutureReader<Result<(), wasi::ErrorCode>>,
+}
+
+impl BodyReader {
+    pub(super) fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<Result<Option<Bytes>, Error>> {
+        match ready!(self.reader.poll_chunk(cx, max)) {
+            Ok(Some(bytes)) => return Poll::Ready(Ok(Some(Bytes::from(bytes)))),
+            Ok(None) => {}
+            Err(e) => return Poll::Ready(Err(Error::Io(e.to_string()))),
+        }
+        let Some(ending) = self.ending.as_mut() else {
+            return Poll::Ready(Ok(None));
+        };
+        let ending = ready!(ending.as_mut().poll(cx));
+        self.ending = None;
+        Poll::Ready(ending.map(|_trailers| None).map_err(Error::from))
+    }
+}
+
+/// Sends the request; returns the response's status, headers and body.
+pub(super) async fn send(
+    parts: &http::request::Parts,
+    head: Head<'_>,
+    body: Body,
+) -> Result<(u16, Vec<(String, Vec<u8>)>, BodyReader), Error> {
+    let headers = Fields::from_list(&head.entries)
+        .map_err(|e| Error::InvalidRequest(format!("headers: {e:?}")))?;
+    let contents = (!body.is_empty()).then(|| {
+        let (tx, rx) = wit_stream::new::<u8>();
+        drop(crate::spawn(async move {
+            let mut out = AsyncOutputStream::new(tx);
+            // A failed write means the host dropped the body: `send` (or
+            // the response's ending) reports why.
+            if body.write_to(&mut out).await.is_ok() {
+                let _ = out.close().await;
+            }
+        }));
+        rx
+    });
+    // No trailers: the writer's default value, sent when it is dropped.
+    let (trailers, trailers_rx) = wit_future::new(|| Ok(None));
+    drop(trailers);
+    let (request, transmitted) = Request::new(headers, contents, trailers_rx, None);
+    request
+        .set_method(&wasi_method(&parts.method))
+        .map_err(|()| refused("method"))?;
+    request
+        .set_scheme(Some(&wasi_scheme(&parts.uri)))
+        .map_err(|()| refused("scheme"))?;
+    request
+        .set_authority(Some(head.authority))
+        .map_err(|()| refused("authority"))?;
+    request
+        .set_path_with_query(Some(head.path))
+        .map_err(|()| refused("path"))?;
+
+    let response = client::send(request).await?;
+    let status = response.get_status_code();
+    let headers = response.get_headers().copy_all();
+    let (handled, handled_rx) = wit_future::new(|| Ok(()));
+    let (stream, ending) = Response::consume_body(response, handled_rx);
+    Ok((
+        status,
+        headers,
+        BodyReader {
+            reader: AsyncInputStream::new(stream),
+            ending: Some(Box::pin(ending.into_future())),
+            _handled: handled,
+            _transmitted: transmitted,
+        },
+    ))
+}
