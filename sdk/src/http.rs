@@ -103,10 +103,12 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// `impl From<wasi::ErrorCode> for Error`, for the `wasi` in scope where it
-/// is invoked (0.2's or 0.3's `wasi:http/types`, whose codes are the same).
-macro_rules! error_from_code {
-    () => {
+/// What both backends need of `wasi:http/types` (0.2's or 0.3's, whichever
+/// `wasi` names where it is invoked: their codes, methods and request
+/// setters are the same): `impl From<wasi::ErrorCode> for Error`, and
+/// `set_target`, which sets a request's method, scheme, authority and path.
+macro_rules! wasi_glue {
+    ($request:ty) => {
         impl From<wasi::ErrorCode> for super::Error {
             fn from(code: wasi::ErrorCode) -> super::Error {
                 use super::Error;
@@ -166,9 +168,30 @@ macro_rules! error_from_code {
                 Some(other) => wasi::Scheme::Other(other.to_owned()),
             }
         }
+
+        /// Sets where `request` goes and how.
+        fn set_target(
+            request: &$request,
+            parts: &http::request::Parts,
+            head: &super::Head<'_>,
+        ) -> Result<(), super::Error> {
+            use super::refused;
+            request
+                .set_method(&wasi_method(&parts.method))
+                .map_err(|()| refused("method"))?;
+            request
+                .set_scheme(Some(&wasi_scheme(&parts.uri)))
+                .map_err(|()| refused("scheme"))?;
+            request
+                .set_authority(Some(head.authority))
+                .map_err(|()| refused("authority"))?;
+            request
+                .set_path_with_query(Some(head.path))
+                .map_err(|()| refused("path"))
+        }
     };
 }
-use error_from_code;
+use wasi_glue;
 
 /// A request body.
 ///

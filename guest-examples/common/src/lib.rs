@@ -46,6 +46,20 @@ impl Drop for InFlight {
     }
 }
 
+/// POSTs `body` to `url` with `wasync::http`, the body streamed from a
+/// reader; returns the response text, or why it failed.
+pub async fn post_text(url: String, body: String) -> Result<String, String> {
+    let reader = futures::io::Cursor::new(body.into_bytes());
+    let req = http::Request::post(url)
+        .body(wasync::http::Body::from_reader(reader))
+        .map_err(|e| e.to_string())?;
+    let resp = wasync::http::send(req).await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("HTTP {}", resp.status()));
+    }
+    resp.text().await.map_err(|e| e.to_string())
+}
+
 /// Fills a generated `runtime-stats` record from `wasync::runtime::stats()`.
 /// Each guest has its own binding type with the same fields, so this is a
 /// macro over the type's path.

@@ -48,15 +48,7 @@ impl Guest for Web {
 #[wasync::async_export]
 impl bindings::Guest for Web {
     async fn post(url: String, body: String) -> Result<String, String> {
-        let reader = futures::io::Cursor::new(body.into_bytes());
-        let req = http::Request::post(url)
-            .body(wasync::http::Body::from_reader(reader))
-            .map_err(|e| e.to_string())?;
-        let resp = wasync::http::send(req).await.map_err(|e| e.to_string())?;
-        if !resp.status().is_success() {
-            return Err(format!("HTTP {}", resp.status()));
-        }
-        resp.text().await.map_err(|e| e.to_string())
+        examples_common::post_text(url, body).await
     }
 }
 

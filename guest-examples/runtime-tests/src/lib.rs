@@ -207,17 +207,7 @@ impl Guest for RuntimeTests {
     }
 
     fn http_post(url: String, body: String) -> Result<String, String> {
-        wasync::block_on(async move {
-            let reader = futures::io::Cursor::new(body.into_bytes());
-            let req = http::Request::post(url)
-                .body(wasync::http::Body::from_reader(reader))
-                .map_err(|e| e.to_string())?;
-            let resp = wasync::http::send(req).await.map_err(|e| e.to_string())?;
-            if !resp.status().is_success() {
-                return Err(format!("HTTP {}", resp.status()));
-            }
-            resp.text().await.map_err(|e| e.to_string())
-        })
+        wasync::block_on(examples_common::post_text(url, body))
     }
 
     fn stale_handle(reuses: u32, drop_join_handle: bool) -> String {

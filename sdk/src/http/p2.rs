@@ -8,10 +8,10 @@ use wasip2::http::outgoing_handler;
 use wasip2::http::types::{self as wasi, Fields, IncomingResponse, OutgoingBody, OutgoingRequest};
 use wasip2::io::streams::StreamError;
 
-use super::{Body, Error, Head, error_from_code, refused};
+use super::{Body, Error, Head, refused, wasi_glue};
 use crate::io::{AsyncInputStream, AsyncOutputStream};
 
-error_from_code!();
+wasi_glue!(OutgoingRequest);
 
 fn stream_error(e: StreamError) -> Error {
     match e {
@@ -54,18 +54,7 @@ pub(super) async fn send(
     let headers = Fields::from_list(&head.entries)
         .map_err(|e| Error::InvalidRequest(format!("headers: {e:?}")))?;
     let request = OutgoingRequest::new(headers);
-    request
-        .set_method(&wasi_method(&parts.method))
-        .map_err(|()| refused("method"))?;
-    request
-        .set_scheme(Some(&wasi_scheme(&parts.uri)))
-        .map_err(|()| refused("scheme"))?;
-    request
-        .set_authority(Some(head.authority))
-        .map_err(|()| refused("authority"))?;
-    request
-        .set_path_with_query(Some(head.path))
-        .map_err(|()| refused("path"))?;
+    set_target(&request, parts, &head)?;
 
     let outgoing_body = request.body().map_err(|()| refused("body"))?;
     let future = outgoing_handler::handle(request, None)?;

@@ -18,10 +18,10 @@ use wasip3::http::types::{self as wasi, Fields, Request, Response, Trailers};
 use wasip3::wit_bindgen::{FutureRead, FutureReader, FutureWriter};
 use wasip3::{wit_future, wit_stream};
 
-use super::{Body, Error, Head, error_from_code, refused};
+use super::{Body, Error, Head, wasi_glue};
 use crate::io::{AsyncInputStream, AsyncOutputStream};
 
-error_from_code!();
+wasi_glue!(Request);
 
 /// How the body ended, which 0.3 reports after the stream closed.
 type Ending = Pin<Box<FutureRead<Result<Option<Trailers>, wasi::ErrorCode>>>>;
@@ -83,18 +83,7 @@ pub(super) async fn send(
     let (trailers, trailers_rx) = wit_future::new(|| Ok(None));
     drop(trailers);
     let (request, transmitted) = Request::new(headers, contents, trailers_rx, None);
-    request
-        .set_method(&wasi_method(&parts.method))
-        .map_err(|()| refused("method"))?;
-    request
-        .set_scheme(Some(&wasi_scheme(&parts.uri)))
-        .map_err(|()| refused("scheme"))?;
-    request
-        .set_authority(Some(head.authority))
-        .map_err(|()| refused("authority"))?;
-    request
-        .set_path_with_query(Some(head.path))
-        .map_err(|()| refused("path"))?;
+    set_target(&request, parts, &head)?;
 
     let response = client::send(request).await?;
     let status = response.get_status_code();
