@@ -106,7 +106,8 @@ impl std::error::Error for Error {}
 /// What both backends need of `wasi:http/types` (0.2's or 0.3's, whichever
 /// `wasi` names where it is invoked: their codes, methods and request
 /// setters are the same): `impl From<wasi::ErrorCode> for Error`, and
-/// `set_target`, which sets a request's method, scheme, authority and path.
+/// `wasi_fields` and `set_target`, which build a request's headers and set its
+/// method, scheme, authority and path.
 macro_rules! wasi_glue {
     ($request:ty) => {
         impl From<wasi::ErrorCode> for super::Error {
@@ -167,6 +168,12 @@ macro_rules! wasi_glue {
                 Some("https") => wasi::Scheme::Https,
                 Some(other) => wasi::Scheme::Other(other.to_owned()),
             }
+        }
+
+        /// The request's headers as `wasi:http` fields.
+        fn wasi_fields(head: &super::Head<'_>) -> Result<wasi::Fields, super::Error> {
+            wasi::Fields::from_list(&head.entries)
+                .map_err(|e| super::Error::InvalidRequest(format!("headers: {e:?}")))
         }
 
         /// Sets where `request` goes and how.

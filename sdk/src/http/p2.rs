@@ -5,7 +5,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use wasip2::http::outgoing_handler;
-use wasip2::http::types::{self as wasi, Fields, IncomingResponse, OutgoingBody, OutgoingRequest};
+use wasip2::http::types::{self as wasi, IncomingResponse, OutgoingBody, OutgoingRequest};
 use wasip2::io::streams::StreamError;
 
 use super::{Body, Error, Head, refused, wasi_glue};
@@ -51,8 +51,7 @@ pub(super) async fn send(
     head: Head<'_>,
     body: Body,
 ) -> Result<(u16, Vec<(String, Vec<u8>)>, BodyReader), Error> {
-    let headers = Fields::from_list(&head.entries)
-        .map_err(|e| Error::InvalidRequest(format!("headers: {e:?}")))?;
+    let headers = wasi_fields(&head)?;
     let request = OutgoingRequest::new(headers);
     set_target(&request, parts, &head)?;
 

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use futures::io::AsyncWriteExt;
 use wasip3::http::client;
-use wasip3::http::types::{self as wasi, Fields, Request, Response, Trailers};
+use wasip3::http::types::{self as wasi, Request, Response, Trailers};
 use wasip3::wit_bindgen::{FutureRead, FutureReader, FutureWriter};
 use wasip3::{wit_future, wit_stream};
 
@@ -65,8 +65,7 @@ pub(super) async fn send(
     head: Head<'_>,
     body: Body,
 ) -> Result<(u16, Vec<(String, Vec<u8>)>, BodyReader), Error> {
-    let headers = Fields::from_list(&head.entries)
-        .map_err(|e| Error::InvalidRequest(format!("headers: {e:?}")))?;
+    let headers = wasi_fields(&head)?;
     let contents = (!body.is_empty()).then(|| {
         let (tx, rx) = wit_stream::new::<u8>();
         drop(crate::spawn(async move {
