@@ -156,6 +156,17 @@ mod mode_n {
 
     /// Implemented by nothing: what makes [`wait_for`] a compile error in
     /// mode N.
+    ///
+    /// # Examples
+    ///
+    /// The mode N equivalent of waiting on a pollable is awaiting the 0.3
+    /// future itself:
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// wasip3::clocks::monotonic_clock::wait_for(1_000_000).await;
+    /// # }
+    /// ```
     #[diagnostic::on_unimplemented(
         message = "`wasync::wait_for` does not exist in mode N: WASI 0.3 has no pollables",
         label = "a WASI 0.2 pollable cannot be awaited in a native WASI 0.3 component",
@@ -164,11 +175,28 @@ mod mode_n {
     pub trait NotInModeN {}
 
     /// Mode N: a compile error; see [`NotInModeN`].
+    ///
+    /// # Examples
+    ///
+    /// ```compile_fail
+    /// # async fn demo() {
+    /// let p = wasip2::clocks::monotonic_clock::subscribe_duration(0);
+    /// wasync::wait_for(&p).await; // error: does not exist in mode N
+    /// # }
+    /// ```
     pub fn wait_for<P: NotInModeN + ?Sized>(_pollable: &P) -> WaitFor<'_> {
         WaitFor(PhantomData)
     }
 
     /// The future [`wait_for`] would return. It never completes.
+    ///
+    /// # Examples
+    ///
+    /// ```compile_fail
+    /// # async fn demo(p: &wasync::Pollable) {
+    /// let never: wasync::WaitFor<'_> = wasync::wait_for(p);
+    /// # }
+    /// ```
     #[derive(Debug)]
     pub struct WaitFor<'a>(PhantomData<&'a ()>);
 

@@ -728,6 +728,15 @@ impl Drop for DriveGuard {
     }
 }
 
+/// Mode N: always panics; see the other modes' `block_on` for why and what
+/// to use instead.
+#[cfg(all(target_family = "wasm", feature = "native"))]
+#[track_caller]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    drop(future);
+    panic!("{}", native::BLOCK_ON_IN_MODE_N)
+}
+
 /// Runs a future to completion on the runtime, running spawned tasks, timers
 /// and I/O while it waits. The future need not be `'static`.
 ///
@@ -753,15 +762,6 @@ impl Drop for DriveGuard {
 /// });
 /// assert_eq!(answer, 42);
 /// ```
-#[cfg(all(target_family = "wasm", feature = "native"))]
-#[track_caller]
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    drop(future);
-    panic!("{}", native::BLOCK_ON_IN_MODE_N)
-}
-
-/// Runs a future to completion on the runtime; see the mode N version for
-/// the documentation.
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 #[track_caller]
 pub fn block_on<F: Future>(future: F) -> F::Output {

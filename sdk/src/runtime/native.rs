@@ -447,6 +447,16 @@ impl Future for Keeper {
 /// in mode N): polled in place, in the call's own CM task, while that task
 /// drives the instance's runtime when it is home. Dropping the returned
 /// future (a caller's `task.cancel`) drops `future` first.
+///
+/// # Examples
+///
+/// Natively a test plays the host (see `sdk/tests/mode_n.rs`); a call that
+/// waits on nothing finishes at its first poll:
+///
+/// ```
+/// let out = futures::executor::block_on(wasync::native::call(async { 6 * 7 }));
+/// assert_eq!(out, 42);
+/// ```
 pub async fn call<F: Future>(future: F) -> F::Output {
     let guard = CallGuard::new();
     // Declared after the guard: dropped before it.
