@@ -17,7 +17,8 @@ impl Harness {
     /// each get a store with the capabilities of `opts`.
     pub fn concurrent(&self, opts: &WasiOptions) -> Result<Concurrent> {
         let opts = opts.clone();
-        Concurrent::new(self.engine(), self.linker(), move |_| HostState::new(&opts))
+        let host = Concurrent::new(self.engine(), self.linker(), move |_| HostState::new(&opts))?;
+        Ok(host.with_native(self.native_engine(), self.native_linker()))
     }
 }
 

@@ -37,6 +37,9 @@ type CacheEntry = (Arc<[u8]>, Component);
 struct Inner {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Mode N components: `concurrency_support` on, WASI 0.2 and 0.3.
+    native_engine: Engine,
+    native_linker: Linker<HostState>,
     config: HarnessConfig,
     /// Compiled components by content. Keyed by a hash, confirmed by the
     /// bytes themselves so that a collision can never alias two components.
@@ -58,38 +61,24 @@ impl Harness {
 
     /// A harness with explicit engine settings.
     pub fn with_config(config: HarnessConfig) -> Result<Harness> {
-        let mut cfg = Config::new();
-        cfg.wasm_component_model(true)
-            .concurrency_support(config.concurrency_support)
-            .epoch_interruption(config.time_limits);
-        let engine = Engine::new(&cfg).map_err(|e| Error::Config(e.to_string()))?;
-        if config.time_limits {
-            // The ticker holds only a weak handle, so it ends with the engine.
-            let weak = engine.weak();
-            std::thread::Builder::new()
-                .name("wasync-epoch".into())
-                .spawn(move || {
-                    while let Some(engine) = weak.upgrade() {
-                        engine.increment_epoch();
-                        drop(engine);
-                        std::thread::sleep(EPOCH_TICK);
-                    }
-                })
-                .map_err(|e| Error::Config(format!("cannot start the epoch ticker: {e}")))?;
-        }
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| Error::Config(format!("cannot link WASI: {e}")))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| Error::Config(format!("cannot link wasi:http: {e}")))?;
-        crate::poll_counters::instrument(&mut linker, |s: &mut HostState| {
-            (&mut s.table, &mut s.polls)
-        })
-        .map_err(|e| Error::Config(format!("cannot wrap wasi:io/poll: {e}")))?;
+        let engine = new_engine(&config, config.concurrency_support)?;
+        // Mode N needs wasmtime's concurrency support; modes S and C are
+        // faster without it, so they keep an engine of their own.
+        let native_engine = new_engine(&config, true)?;
+        let linker = new_linker(&engine)?;
+        let mut native_linker = new_linker(&native_engine)?;
+        wasmtime_wasi::p3::add_to_linker(&mut native_linker)
+            .map_err(|e| Error::Config(format!("cannot link WASI 0.3: {e}")))?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut native_linker)
+            .map_err(|e| Error::Config(format!("cannot link wasi:http 0.3: {e}")))?;
+        crate::clock::count_wait_until(&mut native_linker)
+            .map_err(|e| Error::Config(format!("cannot wrap wait-until: {e}")))?;
         Ok(Harness {
             inner: Arc::new(Inner {
                 engine,
                 linker,
+                native_engine,
+                native_linker,
                 config,
                 cache: Mutex::new(HashMap::new()),
             }),
@@ -106,9 +95,31 @@ impl Harness {
         &self.inner.config
     }
 
-    /// The linker with everything the harness provides to guests.
+    /// The linker with everything the harness provides to guests of
+    /// modes S and C.
     pub fn linker(&self) -> &Linker<HostState> {
         &self.inner.linker
+    }
+
+    /// The engine mode N (native WASI 0.3) components are compiled for:
+    /// `concurrency_support` on.
+    pub fn native_engine(&self) -> &Engine {
+        &self.inner.native_engine
+    }
+
+    /// The linker of mode N components: WASI 0.2 and 0.3, wasi:http 0.2
+    /// and 0.3.
+    pub fn native_linker(&self) -> &Linker<HostState> {
+        &self.inner.native_linker
+    }
+
+    /// The linker for `loaded`'s engine.
+    fn linker_for(&self, loaded: &Loaded) -> &Linker<HostState> {
+        if loaded.is_native() {
+            &self.inner.native_linker
+        } else {
+            &self.inner.linker
+        }
     }
 
     /// How many distinct components this harness has compiled.
@@ -138,21 +149,34 @@ impl Harness {
             .get(&key)
             .and_then(|list| list.iter().find(|(b, _)| **b == *bytes))
         {
+            let native = Engine::same(hit.1.engine(), &self.inner.native_engine);
             return Ok(Loaded {
                 name,
                 component: hit.1.clone(),
+                native,
             });
         }
-        let component =
-            Component::new(&self.inner.engine, bytes).map_err(|e| Error::InvalidComponent {
-                path: origin.to_owned(),
-                message: format!("{e:#}"),
-            })?;
+        // Mode N components use the 0.3 async ABI, which needs the engine
+        // with concurrency support.
+        let native = wasync_host::uses_native_async(bytes);
+        let engine = if native {
+            &self.inner.native_engine
+        } else {
+            &self.inner.engine
+        };
+        let component = Component::new(engine, bytes).map_err(|e| Error::InvalidComponent {
+            path: origin.to_owned(),
+            message: format!("{e:#}"),
+        })?;
         cache()
             .entry(key)
             .or_default()
             .push((Arc::from(bytes), component.clone()));
-        Ok(Loaded { name, component })
+        Ok(Loaded {
+            name,
+            component,
+            native,
+        })
     }
 
     /// Reads, compiles and checks a component: every import must be one the
@@ -166,15 +190,19 @@ impl Harness {
     /// Fails with [`Error::UnsatisfiedImport`] naming the first import the
     /// harness's linker does not define (or defines with another type).
     pub fn check_imports(&self, loaded: &Loaded) -> Result<()> {
-        match self.inner.linker.instantiate_pre(&loaded.component) {
+        match self.linker_for(loaded).instantiate_pre(&loaded.component) {
             Ok(_) => Ok(()),
             Err(e) => Err(unsatisfied(&e)),
         }
     }
 
     /// A new store with the given WASI capabilities.
-    pub(crate) fn new_store(&self, opts: &WasiOptions) -> Result<Store<HostState>> {
-        let mut store = Store::new(&self.inner.engine, HostState::new(opts)?);
+    pub(crate) fn new_store(
+        &self,
+        engine: &Engine,
+        opts: &WasiOptions,
+    ) -> Result<Store<HostState>> {
+        let mut store = Store::new(engine, HostState::new(opts)?);
         if self.inner.config.time_limits {
             store.set_epoch_deadline(u64::MAX / 2);
             store.epoch_deadline_trap();
@@ -185,11 +213,10 @@ impl Harness {
     /// Instantiates `loaded` in a new store with the given WASI capabilities.
     pub async fn instantiate(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<Instance> {
         let pre = self
-            .inner
-            .linker
+            .linker_for(loaded)
             .instantiate_pre(&loaded.component)
             .map_err(|e| unsatisfied(&e))?;
-        let mut store = self.new_store(opts)?;
+        let mut store = self.new_store(loaded.component.engine(), opts)?;
         let instance = pre.instantiate_async(&mut store).await.map_err(|e| {
             wasync_host::call_error("<instantiation>", e, store.data().panic_message())
         })?;
@@ -200,4 +227,42 @@ impl Harness {
             self.inner.config.time_limits,
         ))
     }
+}
+
+/// An engine with the harness's settings; `concurrency_support` as asked.
+fn new_engine(config: &HarnessConfig, concurrency_support: bool) -> Result<Engine> {
+    let mut cfg = Config::new();
+    cfg.wasm_component_model(true)
+        .concurrency_support(concurrency_support)
+        .epoch_interruption(config.time_limits);
+    let engine = Engine::new(&cfg).map_err(|e| Error::Config(e.to_string()))?;
+    if config.time_limits {
+        // The ticker holds only a weak handle, so it ends with the engine.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("wasync-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| Error::Config(format!("cannot start the epoch ticker: {e}")))?;
+    }
+    Ok(engine)
+}
+
+/// A linker with WASI 0.2 and wasi:http 0.2, its `wasi:io/poll` counted.
+fn new_linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|e| Error::Config(format!("cannot link WASI: {e}")))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|e| Error::Config(format!("cannot link wasi:http: {e}")))?;
+    crate::poll_counters::instrument(&mut linker, |s: &mut HostState| {
+        (&mut s.table, &mut s.polls)
+    })
+    .map_err(|e| Error::Config(format!("cannot wrap wasi:io/poll: {e}")))?;
+    Ok(linker)
 }

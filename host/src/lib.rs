@@ -57,6 +57,7 @@ mod concurrent;
 mod error;
 mod event_loop;
 mod job;
+mod native;
 mod plug;
 mod shared;
 mod state;
@@ -69,7 +70,7 @@ pub use call::{
     Signature, call_error, check_args, exported_funcs, lookup_func, parse_call, results_to_wave,
     signature,
 };
-pub use component::{check_component, read_component, unsatisfied};
+pub use component::{check_component, read_component, unsatisfied, uses_native_async};
 pub use concurrent::{
     Call, Concurrent, Driver, HostConfig, HostStats, InstanceId, TypedExport, speaks_wasync_abi,
 };
