@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use wasync_build::{Artifact, Pipeline, Progress};
+use wasync_build::{Artifact, GuestProfile, Pipeline, Progress};
 
 use crate::error::{Error, Result};
 
@@ -15,10 +15,11 @@ pub struct Guests {
 }
 
 impl Guests {
-    /// Runs the pipeline: installs what is missing, rebuilds what changed.
-    /// With `progress`, it prints a line per step.
-    pub fn build(progress: bool) -> Result<Guests> {
+    /// Runs the pipeline in `profile`: installs what is missing, rebuilds
+    /// what changed. With `progress`, it prints a line per step.
+    pub fn build(profile: GuestProfile, progress: bool) -> Result<Guests> {
         let mut pipeline = Pipeline::for_this_repo();
+        pipeline.profile = profile;
         if progress {
             pipeline.progress = Progress::Lines;
         }
