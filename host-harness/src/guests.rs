@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use wasync_build::{Artifact, Pipeline, Progress};
+use wasync_build::{Artifact, GuestProfile, Pipeline, Progress};
 
 use crate::error::{Error, Result};
 
@@ -15,9 +15,9 @@ pub struct Guests {
 }
 
 impl Guests {
-    /// Runs the pipeline: installs what is missing, rebuilds what changed.
-    /// With `progress`, it prints a line per step.
-    pub fn build(progress: bool) -> Result<Guests> {
+    /// Runs the pipeline in `profile`: installs what is missing, rebuilds
+    /// what changed. With `progress`, it prints a line per step.
+    pub fn build(profile: GuestProfile, progress: bool) -> Result<Guests> {
         let Some(repo) = find_checkout() else {
             return Err(Error::Config(
                 "demo and bench build this repository's guests, and no checkout of wasync \
@@ -27,6 +27,7 @@ impl Guests {
             ));
         };
         let mut pipeline = Pipeline::new(repo);
+        pipeline.profile = profile;
         if progress {
             pipeline.progress = Progress::Lines;
         }

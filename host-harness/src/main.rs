@@ -6,12 +6,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use wasync_build::GuestProfile;
 use wasync_harness::{DirMount, Harness, HarnessConfig, WasiOptions, parse_env, results_to_wave};
 
 /// Load, call and inspect WebAssembly components built with wasync.
 #[derive(Parser)]
 #[command(name = "wasync-harness", version, about, long_about = None)]
 struct Cli {
+    /// How `demo` and `bench` build the guests: `release` (fully
+    /// optimised, what the published figures use) or `test` (the quick
+    /// build `cargo test` uses; its figures are not comparable).
+    #[arg(long, global = true, default_value_t = GuestProfile::Release, value_name = "PROFILE")]
+    guest_profile: GuestProfile,
     #[command(subcommand)]
     command: Command,
 }
@@ -456,11 +462,11 @@ async fn call(args: CallArgs) -> wasync_harness::Result<String> {
     results_to_wave(&results)
 }
 
-async fn demo(args: DemoArgs) -> wasync_harness::Result<Option<String>> {
+async fn demo(args: DemoArgs, profile: GuestProfile) -> wasync_harness::Result<Option<String>> {
     eprintln!(
         "building the guests (the first run installs the wasm targets and cargo-component, and writes the word list)"
     );
-    let guests = wasync_harness::guests::Guests::build(true)?;
+    let guests = wasync_harness::guests::Guests::build(profile, true)?;
     let pipeline = guests.pipeline();
     let harness = Harness::new()?;
     let cfg = wasync_harness::demo::DemoConfig {
@@ -491,8 +497,9 @@ async fn demo(args: DemoArgs) -> wasync_harness::Result<Option<String>> {
 }
 
 async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
+    let guests = cli.guest_profile;
     match cli.command {
-        Command::Demo(args) => demo(args).await,
+        Command::Demo(args) => demo(args, guests).await,
         Command::Call(args) => call(args).await.map(Some),
         Command::Bench(BenchCommand::Runtime {
             json,
@@ -504,17 +511,26 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
                 json,
                 quick,
                 storm_limit: std::time::Duration::from_secs(storm_limit),
+                guests,
             };
             let rows = wasync_harness::bench::runtime::run(&opts).await?;
             track.apply("runtime", json, &rows)
         }
         Command::Bench(BenchCommand::Autocomplete { json, quick, track }) => {
-            let opts = wasync_harness::bench::autocomplete::Options { json, quick };
+            let opts = wasync_harness::bench::autocomplete::Options {
+                json,
+                quick,
+                guests,
+            };
             let rows = wasync_harness::bench::autocomplete::run(&opts).await?;
             track.apply("autocomplete", json, &rows)
         }
         Command::Bench(BenchCommand::Calls { json, quick, track }) => {
-            let opts = wasync_harness::bench::calls::Options { json, quick };
+            let opts = wasync_harness::bench::calls::Options {
+                json,
+                quick,
+                guests,
+            };
             let rows = wasync_harness::bench::calls::run(&opts).await?;
             track.apply("calls", json, &rows)
         }

@@ -141,7 +141,7 @@ fn compose_concurrent_runs_overlapping_calls_and_writes_a_trace() {
         .args([
             "--concurrent",
             "--call",
-            r#"examples:wasync/frontend#relay("a", 100)"#,
+            r#"examples:wasync/frontend#relay("a", 1000)"#,
         ])
         .args(["--call", "examples:wasync/frontend#ping()", "--trace"])
         .arg(trace.path())
@@ -156,7 +156,8 @@ fn compose_concurrent_runs_overlapping_calls_and_writes_a_trace() {
     let (external, forwarded): (Vec<_>, Vec<_>) =
         events.iter().partition(|e| e["caller"].is_null());
     assert_eq!(external.len(), 2, "{events:?}");
-    // The ping started after the relay and ended before it.
+    // The ping started after the relay and ended before it (the relay's
+    // backend sleeps a second: the ping's margin).
     assert!(
         external[1]["end_us"].as_u64() < external[0]["end_us"].as_u64(),
         "{events:?}"
@@ -211,9 +212,12 @@ fn lower_prints_each_mode() {
         .stderr(predicate::str::contains("unknown mode `Z`"));
 }
 
-/// Every line of a `--json` benchmark is an object with these fields.
+/// Every line of a `--json` benchmark is an object with these fields. It
+/// runs the guests `cargo test` built (the test profile), which are up to
+/// date: the benchmark builds nothing.
 fn json_lines(args: &[&str], fields: &[&str]) -> Vec<serde_json::Value> {
     let out = harness()
+        .args(["--guest-profile", "test"])
         .args(args)
         .assert()
         .success()
@@ -342,6 +346,8 @@ fn the_demo_runs_both_modes_and_writes_its_timeline() {
     let svg = tempfile::tempdir().unwrap().keep().join("timeline.svg");
     harness()
         .args([
+            "--guest-profile",
+            "test",
             "demo",
             "--users",
             "3",

@@ -9,14 +9,19 @@ pub mod track;
 use std::path::PathBuf;
 
 use serde_json::Value;
+use wasync_build::GuestProfile;
 
 use crate::error::Result;
 use crate::guests::Guests;
 
-/// Builds the guests and returns the paths of the named ones, in the order
-/// asked.
-pub fn build_guests(names: &[&str], progress: bool) -> Result<Vec<PathBuf>> {
-    let guests = Guests::build(progress)?;
+/// Builds the guests in `profile` and returns the paths of the named ones,
+/// in the order asked.
+pub fn build_guests(
+    names: &[&str],
+    profile: GuestProfile,
+    progress: bool,
+) -> Result<Vec<PathBuf>> {
+    let guests = Guests::build(profile, progress)?;
     names.iter().map(|n| guests.path(n)).collect()
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasmtime::component::Val;
+use wasync_build::GuestProfile;
 
 use super::{Sink, build_guests, ms};
 use crate::error::{ErrorKind, Result};
@@ -18,6 +19,8 @@ pub struct Options {
     pub quick: bool,
     /// The longest a timer storm may run before it counts as not finished.
     pub storm_limit: Duration,
+    /// How the guests are built (release for figures worth keeping).
+    pub guests: GuestProfile,
 }
 
 const RUNTIMES: [(&str, &str); 2] = [("wasync", "bench-wasync"), ("wstd", "bench-wstd")];
@@ -71,7 +74,7 @@ fn scalar(out: &[Val]) -> u64 {
 /// Runs every runtime benchmark and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
     let names: Vec<&str> = RUNTIMES.iter().map(|r| r.1).collect();
-    let paths = build_guests(&names, !opts.json)?;
+    let paths = build_guests(&names, opts.guests, !opts.json)?;
     let harness = Harness::with_config(HarnessConfig {
         time_limits: true,
         ..HarnessConfig::default()
