@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use wasync_harness::{DirMount, Harness, HarnessConfig, WasiOptions, parse_env, results_to_wave};
+use wasync_harness::{
+    DirMount, Harness, HarnessConfig, Limits, WasiOptions, limit_args, parse_env, results_to_wave,
+};
 
 /// Load, call and inspect WebAssembly components built with wasync.
 #[derive(Parser)]
@@ -198,6 +200,42 @@ struct RunOptions {
     /// calls; see docs/benchmarks.md).
     #[arg(long)]
     concurrency_support: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// What each instance may use. A guest that goes over a limit is stopped
+/// with an error naming it; the host and other instances carry on.
+#[derive(Args)]
+struct LimitArgs {
+    /// The most memory an instance's linear memory may grow to: 65536,
+    /// 512KiB, 64MiB, 1GiB.
+    #[arg(long, value_name = "SIZE", value_parser = limit_args::parse_size)]
+    max_memory: Option<usize>,
+    /// The longest one call (in mode C, one entry into the guest) may run:
+    /// 500ms, 2s, 1m. A mode C call still in flight then is cancelled.
+    #[arg(long, value_name = "DURATION", value_parser = limit_args::parse_duration)]
+    call_timeout: Option<Duration>,
+    /// The most calls in flight in one mode C instance; one more is refused.
+    #[arg(long, value_name = "N", value_parser = limit_args::parse_count)]
+    max_calls: Option<u64>,
+    /// The fuel (about one unit per wasm instruction) one call (in mode C,
+    /// one entry) may burn.
+    #[arg(long, value_name = "N", value_parser = limit_args::parse_count)]
+    fuel: Option<u64>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_memory: self.max_memory,
+            call_timeout: self.call_timeout,
+            max_calls: self
+                .max_calls
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            fuel: self.fuel,
+        }
+    }
 }
 
 impl RunOptions {
@@ -218,6 +256,7 @@ impl RunOptions {
     fn harness(&self) -> wasync_harness::Result<Harness> {
         Harness::with_config(HarnessConfig {
             concurrency_support: self.concurrency_support,
+            limits: self.limits.limits(),
             ..HarnessConfig::default()
         })
     }

@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::event_loop::Loop;
 use crate::job::{AsyncExport, Params, Results, Target, TypedJob, TypedTarget};
 pub use crate::shared::HostStats;
-use crate::shared::{CallJob, GuestAbi, Member, Request, Shared, ValCall};
+use crate::shared::{CallJob, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall};
 use crate::trace::TraceEvent;
 use crate::view::WasyncView;
 
@@ -241,16 +241,18 @@ impl<T: WasyncView> Concurrent<T> {
         let data = (self.make_data)(name)?;
         let mut store = Store::new(&engine, data);
         store.data_mut().wasync().ctx.abi.links = link_map;
+        crate::limits::apply_limits(&mut store)?;
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| crate::unsatisfied(&e))?;
         store.data_mut().wasync().ctx.abi.entered = true;
-        let instance = pre.instantiate_async(&mut store).await;
+        let timeout = crate::limits::begin_entry(&mut store)?;
+        let instance = crate::limits::run_entry(timeout, pre.instantiate_async(&mut store)).await;
+        crate::limits::end_entry(&mut store);
         store.data_mut().wasync().ctx.abi.entered = false;
-        let instance = instance.map_err(|e| {
-            crate::call::call_error("<instantiation>", e, store.data().panic_message())
-        })?;
+        let instance = instance
+            .map_err(|e| crate::limits::entry_error(&mut store, name, "<instantiation>", e))?;
 
         let exported = exported_funcs(&engine, component);
         let mut funcs = HashMap::new();
@@ -293,15 +295,25 @@ impl<T: WasyncView> Concurrent<T> {
             targets,
             guest,
             dead: None,
+            waiting: Default::default(),
         });
         Ok(InstanceId(id))
     }
 
     /// Starts the event loop on the current tokio runtime and returns a
     /// driver for it. The loop ends when every driver is dropped.
-    pub fn start(self) -> Driver<T> {
+    pub fn start(mut self) -> Driver<T> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let gauges = self
+            .members
+            .iter_mut()
+            .map(|m| Gauge {
+                in_flight: AtomicUsize::new(0),
+                max: m.store.data_mut().wasync().ctx.limits().max_calls,
+            })
+            .collect();
         let shared = Arc::new(Shared {
+            gauges,
             names: self.members.iter().map(|m| m.name.clone()).collect(),
             signatures: self.signatures,
             tracing: AtomicBool::new(false),
@@ -359,7 +371,7 @@ impl<T: WasyncView> Driver<T> {
         args: Vec<Val>,
     ) -> Result<Call<Vec<Val>>> {
         check_args(func, self.sig(inst, func)?, &args)?;
-        let permit = self.permit()?;
+        let permit = self.permit(inst)?;
         let (reply, rx) = oneshot::channel();
         let job = ValCall {
             func: func.to_owned(),
@@ -390,9 +402,7 @@ impl<T: WasyncView> Driver<T> {
     ) -> Result<TypedExport<T, P, R>> {
         self.sig(inst, func)?;
         let (reply, rx) = oneshot::channel();
-        let check: Box<
-            dyn FnOnce(&Store<T>, Target) -> wasmtime::Result<Box<dyn std::any::Any + Send>> + Send,
-        > = Box::new(|store, target| {
+        let check: TypedCheck<T> = Box::new(|store, target| {
             let typed = TypedTarget::<P, R>::check(store, target)?;
             Ok(Box::new(typed))
         });
@@ -416,7 +426,10 @@ impl<T: WasyncView> Driver<T> {
         })
     }
 
-    fn permit(&self) -> Result<Permit> {
+    /// A place for one more call into `inst`: among the host's calls in
+    /// flight (held until the [`Call`] is gone) and among the instance's
+    /// (given back by the loop when the call settles).
+    fn permit(&self, inst: InstanceId) -> Result<Permit> {
         let max = self.shared.max_calls;
         let mut now = self.shared.in_flight.load(Ordering::Relaxed);
         loop {
@@ -429,10 +442,26 @@ impl<T: WasyncView> Driver<T> {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(Permit(self.shared.clone())),
+                Ok(_) => break,
                 Err(actual) => now = actual,
             }
         }
+        let permit = Permit(self.shared.clone());
+        let gauge = self
+            .shared
+            .gauges
+            .get(inst.0)
+            .ok_or_else(|| Error::Config(format!("no instance {}", inst.0)))?;
+        if !gauge.take() {
+            return Err(Error::Limit {
+                limit: crate::Limit::Calls {
+                    max: gauge.max.unwrap_or_default(),
+                },
+                instance: self.name(inst).to_owned(),
+                stopped: false,
+            });
+        }
+        Ok(permit)
     }
 
     fn send_call<R>(
@@ -449,7 +478,10 @@ impl<T: WasyncView> Driver<T> {
                 inst: inst.0,
                 job,
             })
-            .map_err(|_| stopped())?;
+            .map_err(|_| {
+                self.shared.gauges[inst.0].give_back();
+                stopped()
+            })?;
         Ok(Call {
             key,
             rx,
@@ -529,7 +561,7 @@ pub struct TypedExport<T: 'static, P, R: Results> {
 impl<T: WasyncView, P: Params, R: Results> TypedExport<T, P, R> {
     /// Calls the export with `params`; see [`Driver::call_concurrent`].
     pub fn call_concurrent(&self, params: P) -> Result<Call<R>> {
-        let permit = self.driver.permit()?;
+        let permit = self.driver.permit(self.inst)?;
         let (reply, rx) = oneshot::channel();
         let job = TypedJob {
             func: self.func.clone(),

@@ -57,6 +57,7 @@ mod concurrent;
 mod error;
 mod event_loop;
 mod job;
+mod limits;
 mod plug;
 mod shared;
 mod state;
@@ -75,6 +76,10 @@ pub use concurrent::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use job::{Params, Results};
+pub use limits::{
+    EPOCH_TICK, Limit, Limits, apply_limits, begin_entry, end_entry, entry_error, run_entry,
+    start_epoch_ticker,
+};
 pub use plug::match_plug;
 pub use state::WasyncCtx;
 pub use trace::TraceEvent;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wasmtime::component::Val;
 
 use super::{Sink, build_guests, ms};
-use crate::error::{ErrorKind, Result};
+use crate::error::Result;
 use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 
 /// What `bench runtime` runs.
@@ -40,11 +40,14 @@ impl Guests {
             .find(|(r, _)| *r == runtime)
             .expect("every runtime is compiled")
             .1;
+        let limits = crate::Limits {
+            call_timeout: limit,
+            ..crate::Limits::default()
+        };
         let mut inst = self
             .harness
-            .instantiate(loaded, &WasiOptions::default())
+            .instantiate_with_limits(loaded, &WasiOptions::default(), limits)
             .await?;
-        inst.set_time_limit(limit);
         let out = inst.call_wave(call).await?;
         Ok((out, inst.poll_counters()))
     }
@@ -125,7 +128,10 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
                         "ready_calls": counters.ready_calls,
                     })
                 }
-                Err(e) if e.kind() == ErrorKind::Trap && e.to_string().contains("interrupt") => {
+                Err(crate::Error::Limit {
+                    limit: crate::Limit::CallTimeout { .. },
+                    ..
+                }) => {
                     json!({
                         "bench": "timers", "runtime": runtime, "n": n,
                         "finished": false,
