@@ -379,3 +379,43 @@ fn call_runs_a_mode_c_component_in_a_wasync_host() {
         .success()
         .stdout("5\n");
 }
+
+#[test]
+fn a_guest_over_a_limit_flag_is_stopped_with_one_clear_line() {
+    fails_with(
+        &[
+            "call",
+            &wasm("mode-tests"),
+            "examples:wasync/slow#spin(0, 0)",
+            "--call-timeout",
+            "200ms",
+        ],
+        "went over its call timeout of 200ms",
+    );
+    fails_with(
+        &[
+            "call",
+            &wasm("mode-tests-c"),
+            "examples:wasync/slow#hog(0, 0)",
+            "--max-memory",
+            "16MiB",
+        ],
+        "went over its memory limit of 16 MiB",
+    );
+}
+
+#[test]
+fn bad_limit_values_are_rejected_by_name() {
+    for (flag, value, needle) in [
+        ("--max-memory", "lots", "expected a size"),
+        ("--call-timeout", "2", "needs a unit"),
+        ("--max-calls", "0", "at least 1"),
+        ("--fuel", "five", "expected a whole number"),
+    ] {
+        harness()
+            .args(["call", test_programs::HELLO, "greet(\"x\")", flag, value])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(flag).and(predicate::str::contains(needle)));
+    }
+}
