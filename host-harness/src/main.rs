@@ -112,6 +112,30 @@ enum BenchCommand {
         #[command(flatten)]
         track: Track,
     },
+    /// A long run of mode C calls with random sleeps, cancellations and
+    /// compositions: memory after warm-up, the host's table and the
+    /// guests' runtimes must end where they started.
+    Soak {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// 5,000 calls, to check that everything runs.
+        #[arg(long)]
+        quick: bool,
+        /// Calls to make (1,000,000 unless only --seconds is given).
+        #[arg(long, value_parser = limit_args::parse_count)]
+        calls: Option<u64>,
+        /// Stop after this many seconds (with --calls, whichever comes
+        /// first).
+        #[arg(long, value_parser = limit_args::parse_count)]
+        seconds: Option<u64>,
+        /// Calls in flight at once.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// Seed of the mix of calls.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// The cost of one call in modes S and C next to a plain export, and
     /// overlapping calls into one instance in each mode.
     Calls {
@@ -550,6 +574,24 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
             let opts = wasync_harness::bench::autocomplete::Options { json, quick };
             let rows = wasync_harness::bench::autocomplete::run(&opts).await?;
             track.apply("autocomplete", json, &rows)
+        }
+        Command::Bench(BenchCommand::Soak {
+            json,
+            quick,
+            calls,
+            seconds,
+            concurrency,
+            seed,
+        }) => {
+            let opts = wasync_harness::bench::soak::Options {
+                json,
+                quick,
+                calls,
+                seconds,
+                concurrency: concurrency.max(1),
+                seed,
+            };
+            wasync_harness::bench::soak::run(&opts).await.map(|_| None)
         }
         Command::Bench(BenchCommand::Calls { json, quick, track }) => {
             let opts = wasync_harness::bench::calls::Options { json, quick };

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use wasmtime::component::Val;
 
-use super::{Sink, build_guests, ms};
+use super::{Sink, build_guests, field, ms};
 use crate::error::Result;
 use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 
@@ -50,17 +50,6 @@ impl Guests {
             .await?;
         let out = inst.call_wave(call).await?;
         Ok((out, inst.poll_counters()))
-    }
-}
-
-fn field(v: &Val, name: &str) -> u64 {
-    match v {
-        Val::Record(fields) => match fields.iter().find(|(n, _)| n == name).map(|f| &f.1) {
-            Some(Val::U64(x)) => *x,
-            Some(Val::U32(x)) => u64::from(*x),
-            _ => 0,
-        },
-        _ => 0,
     }
 }
 
