@@ -419,3 +419,29 @@ fn bad_limit_values_are_rejected_by_name() {
             .stderr(predicate::str::contains(flag).and(predicate::str::contains(needle)));
     }
 }
+
+#[test]
+fn bench_soak_quick_ends_where_it_started() {
+    let rows = json_lines(
+        &["bench", "soak", "--quick", "--json"],
+        &[
+            "bench",
+            "calls",
+            "rss_start_mib",
+            "rss_end_mib",
+            "host_table_end",
+            "live_tasks_end",
+            "live_timers_end",
+        ],
+    );
+    let r = &rows[0];
+    assert_eq!(r["bench"], "soak");
+    assert_eq!(r["calls"], 5_000, "{r}");
+    assert!(r["cancelled"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["host_table_end"], r["host_table_start"], "{r}");
+    assert_eq!(
+        (&r["live_tasks_end"], &r["live_timers_end"]),
+        (&0.into(), &0.into()),
+        "{r}"
+    );
+}
