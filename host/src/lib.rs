@@ -15,6 +15,9 @@
 //!   [`Driver::call_concurrent`] (by name, with `Val`s or WAVE text) or
 //!   [`Driver::typed`] (with Rust types); dropping a `Call` cancels it in
 //!   the guest;
+//! - [`Limits`] per instance (memory, a call timeout, calls in flight,
+//!   fuel), kept in its [`WasyncCtx`]: a guest that goes over one is
+//!   stopped with [`Error::Limit`], and the other instances carry on;
 //! - traces of calls, [`HostStats`], and a typed [`Error`] for every way a
 //!   guest or a caller can get things wrong.
 //!
