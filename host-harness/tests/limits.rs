@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use wasync_harness::concurrent::{Driver, InstanceId};
+use wasync_harness::concurrent::{Concurrent, Driver, InstanceId};
 use wasync_harness::wasmtime::component::Val;
 use wasync_harness::{
     Error, ErrorKind, Harness, HarnessConfig, Limit, Limits, Loaded, WasiOptions,
@@ -135,14 +135,29 @@ async fn a_limit_the_engine_cannot_enforce_is_a_config_error() {
     }
 }
 
+/// A mode C host in which the instance called `limited` has `limits`, and
+/// every other none.
+fn limiting(limited: &'static str, limits: Limits) -> Concurrent {
+    HARNESS
+        .concurrent_with_limits(&WasiOptions::captured(), move |name| {
+            if name == limited {
+                limits
+            } else {
+                Limits::NONE
+            }
+        })
+        .unwrap()
+}
+
+const ONE_CALL: Limits = Limits {
+    max_calls: Some(1),
+    ..Limits::NONE
+};
+
 /// A mode C host with a limited instance `hog` and an unlimited one
 /// `good`, both of `mode-tests-c`.
 async fn pair(limits: Limits) -> (Driver, InstanceId, InstanceId) {
-    let mut host = HARNESS
-        .concurrent_with_limits(&WasiOptions::captured(), move |name| {
-            if name == "hog" { limits } else { Limits::NONE }
-        })
-        .unwrap();
+    let mut host = limiting("hog", limits);
     let hog = host.add("hog", &MODE_C, &[]).await.unwrap();
     let good = host.add("good", &MODE_C, &[]).await.unwrap();
     (host.start(), hog, good)
@@ -266,13 +281,7 @@ async fn a_mode_c_instance_refuses_a_call_over_its_limit_and_takes_one_when_a_pl
 
 #[tokio::test]
 async fn a_mode_s_instance_in_a_host_counts_queued_calls_against_its_limit() {
-    let limits = Limits {
-        max_calls: Some(1),
-        ..Limits::NONE
-    };
-    let mut host = HARNESS
-        .concurrent_with_limits(&WasiOptions::captured(), move |_| limits)
-        .unwrap();
+    let mut host = limiting("mode-s", ONE_CALL);
     let s = host.add("mode-s", &MODE_S, &[]).await.unwrap();
     let d = host.start();
     let first = d
@@ -292,19 +301,7 @@ async fn a_mode_s_instance_in_a_host_counts_queued_calls_against_its_limit() {
 
 #[tokio::test]
 async fn calls_from_a_linked_instance_wait_for_a_place_instead_of_failing() {
-    let backend_limits = Limits {
-        max_calls: Some(1),
-        ..Limits::NONE
-    };
-    let mut host = HARNESS
-        .concurrent_with_limits(&WasiOptions::captured(), move |name| {
-            if name == "backend" {
-                backend_limits
-            } else {
-                Limits::NONE
-            }
-        })
-        .unwrap();
+    let mut host = limiting("backend", ONE_CALL);
     let back = host
         .add(
             "backend",
