@@ -30,11 +30,12 @@ impl Harness {
         mut limits_of: impl FnMut(&str) -> Limits + Send + 'static,
     ) -> Result<Concurrent> {
         let opts = opts.clone();
-        Concurrent::new(self.engine(), self.linker(), move |name| {
+        let host = Concurrent::new(self.engine(), self.linker(), move |name| {
             let mut state = HostState::new(&opts)?;
             state.wasync = WasyncCtx::with_limits(limits_of(name));
             Ok(state)
-        })
+        })?;
+        Ok(host.with_native(self.native_engine(), self.native_linker()))
     }
 }
 

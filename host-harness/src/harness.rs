@@ -57,6 +57,9 @@ type CacheEntry = (Arc<[u8]>, Component);
 struct Inner {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Mode N components: `concurrency_support` on, WASI 0.2 and 0.3.
+    native_engine: Engine,
+    native_linker: Linker<HostState>,
     config: HarnessConfig,
     /// Compiled components by content. Keyed by a hash, confirmed by the
     /// bytes themselves so that a collision can never alias two components.
@@ -78,28 +81,24 @@ impl Harness {
 
     /// A harness with explicit engine settings.
     pub fn with_config(config: HarnessConfig) -> Result<Harness> {
-        let mut cfg = Config::new();
-        cfg.wasm_component_model(true)
-            .concurrency_support(config.concurrency_support)
-            .epoch_interruption(config.epochs())
-            .consume_fuel(config.counts_fuel());
-        let engine = Engine::new(&cfg).map_err(|e| Error::Config(e.to_string()))?;
-        if config.epochs() {
-            wasync_host::start_epoch_ticker(&engine)?;
-        }
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| Error::Config(format!("cannot link WASI: {e}")))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| Error::Config(format!("cannot link wasi:http: {e}")))?;
-        crate::poll_counters::instrument(&mut linker, |s: &mut HostState| {
-            (&mut s.table, &mut s.polls)
-        })
-        .map_err(|e| Error::Config(format!("cannot wrap wasi:io/poll: {e}")))?;
+        let engine = new_engine(&config, config.concurrency_support)?;
+        // Mode N needs wasmtime's concurrency support; modes S and C are
+        // faster without it, so they keep an engine of their own.
+        let native_engine = new_engine(&config, true)?;
+        let linker = new_linker(&engine)?;
+        let mut native_linker = new_linker(&native_engine)?;
+        wasmtime_wasi::p3::add_to_linker(&mut native_linker)
+            .map_err(|e| Error::Config(format!("cannot link WASI 0.3: {e}")))?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut native_linker)
+            .map_err(|e| Error::Config(format!("cannot link wasi:http 0.3: {e}")))?;
+        crate::clock::count_wait_until(&mut native_linker)
+            .map_err(|e| Error::Config(format!("cannot wrap wait-until: {e}")))?;
         Ok(Harness {
             inner: Arc::new(Inner {
                 engine,
                 linker,
+                native_engine,
+                native_linker,
                 config,
                 cache: Mutex::new(HashMap::new()),
             }),
@@ -116,9 +115,31 @@ impl Harness {
         &self.inner.config
     }
 
-    /// The linker with everything the harness provides to guests.
+    /// The linker with everything the harness provides to guests of
+    /// modes S and C.
     pub fn linker(&self) -> &Linker<HostState> {
         &self.inner.linker
+    }
+
+    /// The engine mode N (native WASI 0.3) components are compiled for:
+    /// `concurrency_support` on.
+    pub fn native_engine(&self) -> &Engine {
+        &self.inner.native_engine
+    }
+
+    /// The linker of mode N components: WASI 0.2 and 0.3, wasi:http 0.2
+    /// and 0.3.
+    pub fn native_linker(&self) -> &Linker<HostState> {
+        &self.inner.native_linker
+    }
+
+    /// The linker for `loaded`'s engine.
+    fn linker_for(&self, loaded: &Loaded) -> &Linker<HostState> {
+        if loaded.is_native() {
+            &self.inner.native_linker
+        } else {
+            &self.inner.linker
+        }
     }
 
     /// How many distinct components this harness has compiled.
@@ -148,21 +169,34 @@ impl Harness {
             .get(&key)
             .and_then(|list| list.iter().find(|(b, _)| **b == *bytes))
         {
+            let native = Engine::same(hit.1.engine(), &self.inner.native_engine);
             return Ok(Loaded {
                 name,
                 component: hit.1.clone(),
+                native,
             });
         }
-        let component =
-            Component::new(&self.inner.engine, bytes).map_err(|e| Error::InvalidComponent {
-                path: origin.to_owned(),
-                message: format!("{e:#}"),
-            })?;
+        // Mode N components use the 0.3 async ABI, which needs the engine
+        // with concurrency support.
+        let native = wasync_host::uses_native_async(bytes);
+        let engine = if native {
+            &self.inner.native_engine
+        } else {
+            &self.inner.engine
+        };
+        let component = Component::new(engine, bytes).map_err(|e| Error::InvalidComponent {
+            path: origin.to_owned(),
+            message: format!("{e:#}"),
+        })?;
         cache()
             .entry(key)
             .or_default()
             .push((Arc::from(bytes), component.clone()));
-        Ok(Loaded { name, component })
+        Ok(Loaded {
+            name,
+            component,
+            native,
+        })
     }
 
     /// Reads, compiles and checks a component: every import must be one the
@@ -176,7 +210,7 @@ impl Harness {
     /// Fails with [`Error::UnsatisfiedImport`] naming the first import the
     /// harness's linker does not define (or defines with another type).
     pub fn check_imports(&self, loaded: &Loaded) -> Result<()> {
-        match self.inner.linker.instantiate_pre(&loaded.component) {
+        match self.linker_for(loaded).instantiate_pre(&loaded.component) {
             Ok(_) => Ok(()),
             Err(e) => Err(unsatisfied(&e)),
         }
@@ -200,13 +234,12 @@ impl Harness {
         limits: Limits,
     ) -> Result<Instance> {
         let pre = self
-            .inner
-            .linker
+            .linker_for(loaded)
             .instantiate_pre(&loaded.component)
             .map_err(|e| unsatisfied(&e))?;
         let mut state = HostState::new(opts)?;
         state.wasync = WasyncCtx::with_limits(limits);
-        let mut store = Store::new(&self.inner.engine, state);
+        let mut store = Store::new(loaded.component.engine(), state);
         wasync_host::apply_limits(&mut store)?;
         let timeout = wasync_host::begin_entry(&mut store)?;
         let instance = wasync_host::run_entry(timeout, pre.instantiate_async(&mut store)).await;
@@ -216,4 +249,32 @@ impl Harness {
         })?;
         Ok(Instance::new(store, instance, loaded.clone()))
     }
+}
+
+/// An engine with the harness's settings; `concurrency_support` as asked.
+fn new_engine(config: &HarnessConfig, concurrency_support: bool) -> Result<Engine> {
+    let mut cfg = Config::new();
+    cfg.wasm_component_model(true)
+        .concurrency_support(concurrency_support)
+        .epoch_interruption(config.epochs())
+        .consume_fuel(config.counts_fuel());
+    let engine = Engine::new(&cfg).map_err(|e| Error::Config(e.to_string()))?;
+    if config.epochs() {
+        wasync_host::start_epoch_ticker(&engine)?;
+    }
+    Ok(engine)
+}
+
+/// A linker with WASI 0.2 and wasi:http 0.2, its `wasi:io/poll` counted.
+fn new_linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|e| Error::Config(format!("cannot link WASI: {e}")))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|e| Error::Config(format!("cannot link wasi:http: {e}")))?;
+    crate::poll_counters::instrument(&mut linker, |s: &mut HostState| {
+        (&mut s.table, &mut s.polls)
+    })
+    .map_err(|e| Error::Config(format!("cannot wrap wasi:io/poll: {e}")))?;
+    Ok(linker)
 }

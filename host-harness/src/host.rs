@@ -73,6 +73,9 @@ pub struct WasiOptions {
     pub network: bool,
     /// Where the guest may send HTTP requests.
     pub http: crate::http_policy::HttpAccess,
+    /// Counts of the WASI 0.3 `wait-until`s the instances made with these
+    /// options start (shared by clones).
+    pub waits: std::sync::Arc<crate::clock::WaitCounters>,
 }
 
 impl WasiOptions {
@@ -96,14 +99,20 @@ pub struct HostState {
     pub(crate) wasync: wasync_host::WasyncCtx,
     pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
     pub(crate) http_policy: crate::http_policy::Policy,
+    /// The instance's monotonic clock, shared with its WASI context.
+    pub(crate) clock: crate::clock::Clock,
+    pub(crate) waits: std::sync::Arc<crate::clock::WaitCounters>,
 }
 
 impl HostState {
     pub fn new(opts: &WasiOptions) -> Result<HostState> {
         let stdout = Output::stdout(opts.stdout);
         let stderr = Output::stderr(opts.stderr);
+        let clock = crate::clock::Clock::new();
         let mut b = WasiCtxBuilder::new();
-        b.stdout(stdout.clone()).stderr(stderr.clone());
+        b.stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .monotonic_clock(clock.clone());
         for (k, v) in &opts.env {
             b.env(k, v);
         }
@@ -136,6 +145,8 @@ impl HostState {
             wasync: Default::default(),
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
             http_policy: crate::http_policy::Policy(opts.http),
+            clock,
+            waits: opts.waits.clone(),
         })
     }
 

@@ -19,6 +19,7 @@
 
 pub mod autocomplete;
 pub mod bench;
+mod clock;
 pub mod compose;
 pub mod concurrent;
 pub mod demo;
@@ -40,6 +41,7 @@ mod error {
     pub use wasync_host::{Error, ErrorKind, Result};
 }
 
+pub use clock::WaitCounters;
 pub use error::{Error, ErrorKind, Result};
 pub use harness::{Harness, HarnessConfig};
 pub use host::{DirMount, HostState, WasiOptions, parse_env};

@@ -8,12 +8,19 @@ pub struct Loaded {
     /// Where it came from, for messages.
     pub name: String,
     pub(crate) component: Component,
+    pub(crate) native: bool,
 }
 
 impl Loaded {
     /// The compiled component.
     pub fn component(&self) -> &Component {
         &self.component
+    }
+
+    /// Whether it is a mode N (native WASI 0.3) component, compiled for
+    /// the harness's engine with concurrency support.
+    pub fn is_native(&self) -> bool {
+        self.native
     }
 }
 

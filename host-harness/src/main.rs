@@ -504,8 +504,9 @@ fn parse_dir(s: &str) -> Result<DirMount, String> {
 async fn call(args: CallArgs) -> wasync_harness::Result<String> {
     let harness = args.run.harness()?;
     let loaded = harness.compile(&args.component)?;
-    // A mode C component needs a host that speaks the wasync ABI.
-    if wasync_harness::concurrent::speaks_wasync_abi(&harness, &loaded) {
+    // A mode C component needs a host that speaks the wasync ABI, and a
+    // mode N one wasmtime's concurrency support: the same host runs both.
+    if loaded.is_native() || wasync_harness::concurrent::speaks_wasync_abi(&harness, &loaded) {
         let mut host = harness.concurrent(&args.run.wasi())?;
         let id = host.add("component", &loaded, &[]).await?;
         let driver = host.start();

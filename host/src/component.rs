@@ -85,3 +85,45 @@ pub fn unsatisfied(e: &wasmtime::Error) -> Error {
     };
     Error::UnsatisfiedImport { import, reason }
 }
+
+/// Whether the component at `bytes` uses the native WASI 0.3 async ABI
+/// (mode N): an async lift or lower, or `task.return`. Such a component
+/// needs an engine with `concurrency_support` and runs with
+/// [`Concurrent::with_native`](crate::Concurrent::with_native). Bytes that
+/// do not parse give `false`; compiling them reports why.
+///
+/// # Examples
+///
+/// ```
+/// let sync = wat::parse_str(r#"
+///     (component
+///         (core module $m (func (export "f") (result i32) i32.const 7))
+///         (core instance $i (instantiate $m))
+///         (func (export "seven") (result u32) (canon lift (core func $i "f"))))
+/// "#)?;
+/// assert!(!wasync_host::uses_native_async(&sync));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn uses_native_async(bytes: &[u8]) -> bool {
+    use wasmparser::{CanonicalFunction, CanonicalOption, Parser, Payload};
+    let is_async =
+        |options: &[CanonicalOption]| options.iter().any(|o| matches!(o, CanonicalOption::Async));
+    for payload in Parser::new(0).parse_all(bytes) {
+        let Ok(Payload::ComponentCanonicalSection(reader)) = payload else {
+            continue;
+        };
+        for func in reader.into_iter().flatten() {
+            match func {
+                CanonicalFunction::Lift { options, .. }
+                | CanonicalFunction::Lower { options, .. }
+                    if is_async(&options) =>
+                {
+                    return true;
+                }
+                CanonicalFunction::TaskReturn { .. } => return true,
+                _ => {}
+            }
+        }
+    }
+    false
+}

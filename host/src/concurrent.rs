@@ -27,14 +27,15 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
-use wasmtime::component::{Component, Linker, Val};
+use wasmtime::component::{Component, Linker, TypedFunc, Val};
 use wasmtime::{Engine, Store};
 
 use crate::abi::{self, GUEST_IFACE};
 use crate::call::{Signature, check_args, exported_funcs, lookup_func, parse_call};
 use crate::error::{Error, Result};
 use crate::event_loop::Loop;
-use crate::job::{AsyncExport, Params, Results, Target, TypedJob, TypedTarget};
+use crate::job::{AsyncExport, Job, Params, Results, Target, TypedJob, TypedTarget};
+use crate::native::{NativeCall, NativeJob, NativeMember, NativeRequest, TypedNative};
 pub use crate::shared::HostStats;
 use crate::shared::{CallJob, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall};
 use crate::trace::TraceEvent;
@@ -65,6 +66,22 @@ impl Default for HostConfig {
     }
 }
 
+/// Where an instance lives: its index among the event loop's members
+/// (modes S and C) or among the mode N instances.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Loop(usize),
+    Native(usize),
+}
+
+/// Where a driver sends an instance's requests.
+enum Route<T: 'static> {
+    /// The event loop, with the instance's index there.
+    Loop(usize),
+    /// The task that runs this mode N instance.
+    Native(mpsc::UnboundedSender<NativeRequest<T>>),
+}
+
 /// Makes the store data of each new instance, given its name.
 type MakeData<T> = Box<dyn FnMut(&str) -> Result<T> + Send>;
 
@@ -78,9 +95,17 @@ type CancelSink = Arc<dyn Fn(u64) + Send + Sync>;
 pub struct Concurrent<T: WasyncView> {
     engine: Engine,
     linker: Linker<T>,
+    /// The engine and linker of mode N components, if the host takes them.
+    native: Option<(Engine, Linker<T>)>,
     make_data: MakeData<T>,
     config: HostConfig,
+    /// Where each instance lives, by [`InstanceId`].
+    slots: Vec<Slot>,
+    /// The mode S and C instances, which the event loop owns.
     members: Vec<Member<T>>,
+    /// The mode N instances, each run by a task of its own.
+    natives: Vec<NativeMember<T>>,
+    names: Vec<String>,
     signatures: Vec<HashMap<String, Signature>>,
     /// Each instance's exports, with whether each is an interface.
     exports: Vec<Vec<(String, bool)>>,
@@ -155,13 +180,29 @@ impl<T: WasyncView> Concurrent<T> {
         Ok(Concurrent {
             engine: engine.clone(),
             linker,
+            native: None,
             make_data: Box::new(make_data),
             config: HostConfig::default(),
+            slots: Vec::new(),
             members: Vec::new(),
+            natives: Vec::new(),
+            names: Vec::new(),
             signatures: Vec::new(),
             exports: Vec::new(),
             linked_ifaces: Vec::new(),
         })
+    }
+
+    /// Lets the host take mode N (native WASI 0.3) components too:
+    /// components compiled for `engine`, whose config must have
+    /// `concurrency_support` on, are instantiated with `linker` (WASI 0.3
+    /// and the embedder's imports; the wasync ABI is not needed) and run by
+    /// wasmtime's own `run_concurrent`. A separate engine keeps the calls of
+    /// modes S and C fast: `concurrency_support` slows every synchronous
+    /// call.
+    pub fn with_native(mut self, engine: &Engine, linker: &Linker<T>) -> Concurrent<T> {
+        self.native = Some((engine.clone(), linker.clone()));
+        self
     }
 
     /// Replaces the host's settings.
@@ -196,15 +237,46 @@ impl<T: WasyncView> Concurrent<T> {
         component: &Component,
         plugs: &[(Option<&str>, InstanceId)],
     ) -> Result<InstanceId> {
-        let id = self.members.len();
+        let id = self.slots.len();
+        if let Some((native, _)) = &self.native
+            && Engine::same(component.engine(), native)
+        {
+            if !plugs.is_empty() {
+                return Err(Error::Compose(format!(
+                    "{name} is a mode N component: mode N components compose statically \
+                     (`wasync-harness compose`), and calls between them are native"
+                )));
+            }
+            return self.add_native(name, component).await;
+        }
+        if !Engine::same(component.engine(), &self.engine) {
+            return Err(Error::Config(format!(
+                "{name} was compiled for another engine than this host's{}",
+                if self.native.is_none() {
+                    " (a mode N component needs `Concurrent::with_native`)"
+                } else {
+                    ""
+                }
+            )));
+        }
         let engine = self.engine.clone();
         let ty = component.component_type();
         let imports: Vec<String> = ty.imports(&engine).map(|(n, _)| n.to_owned()).collect();
         let mut link_map = HashMap::new();
         for (import, target) in plugs {
-            let target_member = self.members.get(target.0).ok_or_else(|| {
-                Error::Compose(format!("{name}: no instance {} to link to", target.0))
-            })?;
+            let no_target =
+                || Error::Compose(format!("{name}: no instance {} to link to", target.0));
+            let target_index = match self.slots.get(target.0) {
+                Some(Slot::Loop(i)) => *i,
+                Some(Slot::Native(_)) => {
+                    return Err(Error::Compose(format!(
+                        "{} is a mode N component: host-mediated links need the wasync ABI on both ends",
+                        self.names[target.0]
+                    )));
+                }
+                None => return Err(no_target()),
+            };
+            let target_member = self.members.get(target_index).ok_or_else(no_target)?;
             if target_member.guest.is_none() {
                 return Err(Error::Compose(format!(
                     "{} is not a mode C component: host-mediated links need the wasync ABI on both ends; \
@@ -212,7 +284,7 @@ impl<T: WasyncView> Concurrent<T> {
                     target_member.name
                 )));
             }
-            let exports: Vec<(String, bool)> = self.exports[target.0]
+            let exports: Vec<(String, bool)> = self.exports[target_index]
                 .iter()
                 .filter(|(n, _)| n != GUEST_IFACE)
                 .cloned()
@@ -235,7 +307,7 @@ impl<T: WasyncView> Concurrent<T> {
                         .map_err(|e| Error::Config(format!("cannot link `{import}`: {e}")))?;
                     self.linked_ifaces.push(import.clone());
                 }
-                link_map.insert(import, (target.0, export));
+                link_map.insert(import, (target_index, export));
             }
         }
         let data = (self.make_data)(name)?;
@@ -289,6 +361,8 @@ impl<T: WasyncView> Concurrent<T> {
                 .collect(),
         );
         self.signatures.push(signatures(&exported));
+        self.names.push(name.to_owned());
+        self.slots.push(Slot::Loop(self.members.len()));
         self.members.push(Member {
             name: name.to_owned(),
             store,
@@ -296,6 +370,42 @@ impl<T: WasyncView> Concurrent<T> {
             guest,
             dead: None,
             waiting: Default::default(),
+        });
+        Ok(InstanceId(id))
+    }
+
+    /// Instantiates a mode N component in a store of its own.
+    async fn add_native(&mut self, name: &str, component: &Component) -> Result<InstanceId> {
+        let Some((engine, linker)) = self.native.clone() else {
+            return Err(Error::Config("this host takes no mode N components".into()));
+        };
+        let data = (self.make_data)(name)?;
+        let mut store = Store::new(&engine, data);
+        crate::limits::apply_limits(&mut store)?;
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| crate::unsatisfied(&e))?;
+        let instance = pre.instantiate_async(&mut store).await.map_err(|e| {
+            crate::call::call_error("<instantiation>", e, store.data().panic_message())
+        })?;
+        let exported = exported_funcs(&engine, component);
+        let mut funcs = HashMap::new();
+        for (fname, _) in &exported {
+            funcs.insert(
+                fname.clone(),
+                lookup_func(&mut store, &instance, component, fname)?,
+            );
+        }
+        let id = self.slots.len();
+        self.signatures.push(signatures(&exported));
+        self.names.push(name.to_owned());
+        // Never a link target: an empty list keeps the indexes of `exports`
+        // in step with the loop's members only.
+        self.slots.push(Slot::Native(self.natives.len()));
+        self.natives.push(NativeMember {
+            name: name.to_owned(),
+            store,
+            funcs,
         });
         Ok(InstanceId(id))
     }
@@ -314,7 +424,7 @@ impl<T: WasyncView> Concurrent<T> {
             .collect();
         let shared = Arc::new(Shared {
             gauges,
-            names: self.members.iter().map(|m| m.name.clone()).collect(),
+            names: self.names,
             signatures: self.signatures,
             tracing: AtomicBool::new(false),
             trace: Mutex::new(Vec::new()),
@@ -325,11 +435,35 @@ impl<T: WasyncView> Concurrent<T> {
         });
         let looped = Loop::new(self.members, rx, shared.clone());
         tokio::spawn(looped.run());
+        let mut natives: Vec<Option<mpsc::UnboundedSender<NativeRequest<T>>>> = Vec::new();
+        for member in self.natives {
+            let (ntx, nrx) = mpsc::unbounded_channel();
+            tokio::spawn(crate::native::run(member, nrx, shared.clone()));
+            natives.push(Some(ntx));
+        }
+        let routes: Vec<Route<T>> = self
+            .slots
+            .iter()
+            .map(|slot| match *slot {
+                Slot::Loop(i) => Route::Loop(i),
+                Slot::Native(i) => match natives[i].take() {
+                    Some(tx) => Route::Native(tx),
+                    None => unreachable!("each mode N instance has one slot"),
+                },
+            })
+            .collect();
+        // A mode N call cannot be cancelled from the host (wasmtime 48); the
+        // loop ignores the cancel of a key it does not know.
         let cancel_tx = tx.clone();
         let cancel: CancelSink = Arc::new(move |key| {
             let _ = cancel_tx.send(Request::Cancel { key });
         });
-        Driver { tx, cancel, shared }
+        Driver {
+            tx,
+            routes: Arc::new(routes),
+            cancel,
+            shared,
+        }
     }
 }
 
@@ -345,6 +479,7 @@ pub fn speaks_wasync_abi(engine: &Engine, component: &Component) -> bool {
 /// Sends calls to a running [`Concurrent`] host. Cheap to clone.
 pub struct Driver<T: 'static> {
     tx: mpsc::UnboundedSender<Request<T>>,
+    routes: Arc<Vec<Route<T>>>,
     cancel: CancelSink,
     shared: Arc<Shared>,
 }
@@ -353,6 +488,7 @@ impl<T: 'static> Clone for Driver<T> {
     fn clone(&self) -> Self {
         Driver {
             tx: self.tx.clone(),
+            routes: self.routes.clone(),
             cancel: self.cancel.clone(),
             shared: self.shared.clone(),
         }
@@ -373,12 +509,12 @@ impl<T: WasyncView> Driver<T> {
         check_args(func, self.sig(inst, func)?, &args)?;
         let permit = self.permit(inst)?;
         let (reply, rx) = oneshot::channel();
-        let job = ValCall {
+        let call = ValCall {
             func: func.to_owned(),
             args,
             reply,
         };
-        self.send_call(inst, permit, CallJob::ByName(job), rx)
+        self.send_call(inst, permit, Outgoing::ByName(call), rx)
     }
 
     /// [`Driver::call_concurrent`] with the call written in WAVE, the
@@ -402,21 +538,40 @@ impl<T: WasyncView> Driver<T> {
     ) -> Result<TypedExport<T, P, R>> {
         self.sig(inst, func)?;
         let (reply, rx) = oneshot::channel();
-        let check: TypedCheck<T> = Box::new(|store, target| {
-            let typed = TypedTarget::<P, R>::check(store, target)?;
-            Ok(Box::new(typed))
-        });
-        self.tx
-            .send(Request::Typed {
-                inst: inst.0,
-                func: func.to_owned(),
-                check,
-                reply,
-            })
-            .map_err(|_| stopped())?;
+        let sent = match self.route(inst)? {
+            Route::Loop(i) => {
+                let check: TypedCheck<T> = Box::new(|store, target| {
+                    let typed = TypedTarget::<P, R>::check(store, target)?;
+                    Ok(Box::new(TypedKind::Loop(typed)))
+                });
+                self.tx
+                    .send(Request::Typed {
+                        inst: *i,
+                        func: func.to_owned(),
+                        check,
+                        reply,
+                    })
+                    .is_ok()
+            }
+            Route::Native(tx) => {
+                let check: crate::native::TypedCheck<T> = Box::new(|access, f| {
+                    let typed = f.typed::<P, R>(access)?;
+                    Ok(Box::new(TypedKind::<P, R>::Native(typed)))
+                });
+                tx.send(NativeRequest::Typed {
+                    func: func.to_owned(),
+                    check,
+                    reply,
+                })
+                .is_ok()
+            }
+        };
+        if !sent {
+            return Err(stopped());
+        }
         let any = rx.await.map_err(|_| stopped())??;
         let target = *any
-            .downcast::<TypedTarget<P, R>>()
+            .downcast::<TypedKind<P, R>>()
             .map_err(|_| Error::Other(anyhow::anyhow!("a typed check returned another type")))?;
         Ok(TypedExport {
             driver: self.clone(),
@@ -426,9 +581,15 @@ impl<T: WasyncView> Driver<T> {
         })
     }
 
+    fn route(&self, inst: InstanceId) -> Result<&Route<T>> {
+        self.routes
+            .get(inst.0)
+            .ok_or_else(|| Error::Config(format!("no instance {}", inst.0)))
+    }
+
     /// A place for one more call into `inst`: among the host's calls in
-    /// flight (held until the [`Call`] is gone) and among the instance's
-    /// (given back by the loop when the call settles).
+    /// flight (held until the [`Call`] is gone) and, for a mode C instance,
+    /// among the instance's (given back by the loop when the call settles).
     fn permit(&self, inst: InstanceId) -> Result<Permit> {
         let max = self.shared.max_calls;
         let mut now = self.shared.in_flight.load(Ordering::Relaxed);
@@ -447,11 +608,12 @@ impl<T: WasyncView> Driver<T> {
             }
         }
         let permit = Permit(self.shared.clone());
-        let gauge = self
-            .shared
-            .gauges
-            .get(inst.0)
-            .ok_or_else(|| Error::Config(format!("no instance {}", inst.0)))?;
+        // Mode N instances have no gauge: their calls run on wasmtime's
+        // own scheduler, bounded by the host-wide limit only.
+        let Route::Loop(i) = self.route(inst)? else {
+            return Ok(permit);
+        };
+        let gauge = &self.shared.gauges[*i];
         if !gauge.take() {
             return Err(Error::Limit {
                 limit: crate::Limit::Calls {
@@ -468,24 +630,65 @@ impl<T: WasyncView> Driver<T> {
         &self,
         inst: InstanceId,
         permit: Permit,
-        job: CallJob<T>,
+        out: Outgoing<T>,
         rx: oneshot::Receiver<Result<R>>,
     ) -> Result<Call<R>> {
         let key = self.shared.next_key.fetch_add(1, Ordering::Relaxed);
-        self.tx
-            .send(Request::Call {
+        let sent = match (self.route(inst)?, out) {
+            (Route::Loop(i), Outgoing::ByName(call)) => self.tx.send(Request::Call {
                 key,
-                inst: inst.0,
-                job,
-            })
-            .map_err(|_| {
-                self.shared.gauges[inst.0].give_back();
-                stopped()
-            })?;
+                inst: *i,
+                job: CallJob::ByName(call),
+            }),
+            (Route::Loop(i), Outgoing::Loop(job)) => self.tx.send(Request::Call {
+                key,
+                inst: *i,
+                job: CallJob::Ready(job),
+            }),
+            (Route::Native(tx), Outgoing::ByName(call)) => {
+                let call = NativeCall::ByName(call);
+                return self.native_call(tx, key, call, permit, rx);
+            }
+            (Route::Native(tx), Outgoing::Native(job)) => {
+                return self.native_call(tx, key, NativeCall::Ready(job), permit, rx);
+            }
+            _ => {
+                return Err(Error::Other(anyhow::anyhow!(
+                    "a typed handle was used with another instance's route"
+                )));
+            }
+        };
+        if sent.is_err() {
+            if let Route::Loop(i) = self.route(inst)? {
+                self.shared.gauges[*i].give_back();
+            }
+            return Err(stopped());
+        }
         Ok(Call {
             key,
             rx,
-            cancel: self.cancel.clone(),
+            cancel: Some(self.cancel.clone()),
+            done: false,
+            _permit: permit,
+        })
+    }
+
+    /// Sends a call to a mode N instance. Its `Call` cancels nothing when
+    /// dropped: wasmtime 48 cannot cancel a guest task from the host.
+    fn native_call<R>(
+        &self,
+        tx: &mpsc::UnboundedSender<NativeRequest<T>>,
+        key: u64,
+        call: NativeCall<T>,
+        permit: Permit,
+        rx: oneshot::Receiver<Result<R>>,
+    ) -> Result<Call<R>> {
+        tx.send(NativeRequest::Call { key, call })
+            .map_err(|_| stopped())?;
+        Ok(Call {
+            key,
+            rx,
+            cancel: None,
             done: false,
             _permit: permit,
         })
@@ -522,13 +725,26 @@ impl<T: WasyncView> Driver<T> {
         self.shared.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Host-side gauges: resource table size, calls in flight.
+    /// Host-side gauges, over every instance: resource table size, calls
+    /// in flight.
     pub async fn stats(&self) -> Result<HostStats> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Request::Stats { reply })
             .map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())
+        let mut total = rx.await.map_err(|_| stopped())?;
+        for route in self.routes.iter() {
+            if let Route::Native(tx) = route {
+                let (reply, rx) = oneshot::channel();
+                tx.send(NativeRequest::Stats { reply })
+                    .map_err(|_| stopped())?;
+                let n = rx.await.map_err(|_| stopped())?;
+                total.table_entries += n.table_entries;
+                total.pending_calls += n.pending_calls;
+                total.entries += n.entries;
+            }
+        }
+        Ok(total)
     }
 
     /// Starts (or stops) recording calls for [`Driver::trace`]. Off by
@@ -550,12 +766,25 @@ impl<T: WasyncView> Driver<T> {
     }
 }
 
+/// What a driver sends for a call, before it knows the instance's route.
+enum Outgoing<T: 'static> {
+    ByName(ValCall),
+    Loop(Box<dyn Job<T>>),
+    Native(Box<dyn NativeJob<T>>),
+}
+
+/// A typed export, checked against its instance's kind.
+enum TypedKind<P, R: Results> {
+    Loop(TypedTarget<P, R>),
+    Native(TypedFunc<P, R>),
+}
+
 /// A typed handle to one export of an instance; see [`Driver::typed`].
 pub struct TypedExport<T: 'static, P, R: Results> {
     driver: Driver<T>,
     inst: InstanceId,
     func: Arc<str>,
-    target: TypedTarget<P, R>,
+    target: TypedKind<P, R>,
 }
 
 impl<T: WasyncView, P: Params, R: Results> TypedExport<T, P, R> {
@@ -563,15 +792,23 @@ impl<T: WasyncView, P: Params, R: Results> TypedExport<T, P, R> {
     pub fn call_concurrent(&self, params: P) -> Result<Call<R>> {
         let permit = self.driver.permit(self.inst)?;
         let (reply, rx) = oneshot::channel();
-        let job = TypedJob {
-            func: self.func.clone(),
-            target: self.target,
-            params: Some(params),
-            result: None,
-            reply,
+        let out = match &self.target {
+            TypedKind::Loop(target) => Outgoing::Loop(Box::new(TypedJob {
+                func: self.func.clone(),
+                target: *target,
+                params: Some(params),
+                result: None,
+                reply,
+            })),
+            TypedKind::Native(target) => Outgoing::Native(Box::new(TypedNative {
+                func: self.func.clone(),
+                target: *target,
+                params: Some(params),
+                result: None,
+                reply,
+            })),
         };
-        self.driver
-            .send_call(self.inst, permit, CallJob::Ready(Box::new(job)), rx)
+        self.driver.send_call(self.inst, permit, out, rx)
     }
 }
 
@@ -593,7 +830,8 @@ impl Drop for Permit {
 pub struct Call<R> {
     key: u64,
     rx: oneshot::Receiver<Result<R>>,
-    cancel: CancelSink,
+    /// `None` for a mode N call, which the host cannot cancel.
+    cancel: Option<CancelSink>,
     done: bool,
     _permit: Permit,
 }
@@ -627,8 +865,10 @@ impl<R> Future for Call<R> {
 
 impl<R> Drop for Call<R> {
     fn drop(&mut self) {
-        if !self.done {
-            (self.cancel)(self.key);
+        if !self.done
+            && let Some(cancel) = &self.cancel
+        {
+            cancel(self.key);
         }
     }
 }

@@ -61,6 +61,7 @@ mod error;
 mod event_loop;
 mod job;
 mod limits;
+mod native;
 mod plug;
 mod shared;
 mod state;
@@ -73,7 +74,7 @@ pub use call::{
     Signature, call_error, check_args, exported_funcs, lookup_func, parse_call, results_to_wave,
     signature,
 };
-pub use component::{check_component, read_component, unsatisfied};
+pub use component::{check_component, read_component, unsatisfied, uses_native_async};
 pub use concurrent::{
     Call, Concurrent, Driver, HostConfig, HostStats, InstanceId, TypedExport, speaks_wasync_abi,
 };

@@ -38,6 +38,13 @@ impl Guest for Driver {
         slow::stats()
     }
 
+    async fn cancel_many(calls: u32, ms_: u32, after_ms: u32) -> RuntimeStats {
+        let all = futures::future::join_all((0..calls).map(|_| slow::sleep_for(ms_)));
+        let cut = timeout(ms(after_ms), all).await;
+        assert!(cut.is_err(), "{calls} × sleep-for({ms_}) finished before {after_ms} ms");
+        slow::stats()
+    }
+
     async fn outlive(ms_: u32, wait_ms: u32) -> (u32, u32) {
         slow::spawn_later(ms_).await;
         let at_once = slow::counter();

@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use bindings::exports::examples::wasync::slow::{
-    FanOutReport, Guest as Slow, GuestSignalOnDrop, RuntimeStats,
+    FanOutReport, Guest as Slow, GuestSignalOnDrop, RuntimeStats, StormReport,
 };
 use wasync::time::{Instant, sleep, timeout_at};
 
@@ -190,6 +190,30 @@ impl Slow for Component {
         for task in LATER.with(|l| std::mem::take(&mut *l.borrow_mut())) {
             task.abort();
         }
+    }
+
+    async fn storm(n: u32, spread_ms: u32) -> StormReport {
+        let start = Instant::now();
+        let spread = u64::from(spread_ms.max(1)) * 1_000_000;
+        let mut tasks = wasync::task::JoinSet::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..n {
+            // xorshift: the same spread of deadlines in every mode.
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let deadline = start + Duration::from_nanos(seed % spread);
+            tasks.spawn(async move {
+                wasync::time::sleep_until(deadline).await;
+                Instant::now() < deadline
+            });
+        }
+        let (mut fired, mut early) = (0, 0);
+        while let Some(done) = tasks.join_next().await {
+            fired += 1;
+            early += u32::from(done.unwrap_or(false));
+        }
+        StormReport { fired, early }
     }
 
     fn stats() -> RuntimeStats {
