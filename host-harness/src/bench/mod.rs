@@ -4,6 +4,7 @@
 pub mod autocomplete;
 pub mod calls;
 pub mod runtime;
+pub mod soak;
 pub mod track;
 
 use std::path::PathBuf;
@@ -75,6 +76,20 @@ impl Sink {
 /// Milliseconds with two decimals, for JSON and tables.
 pub fn ms(ns: u64) -> f64 {
     (ns as f64 / 1e4).round() / 100.0
+}
+
+/// The field `name` of a record such as a guest's stats, as a number (0
+/// if it has none).
+pub(crate) fn field(v: &wasmtime::component::Val, name: &str) -> u64 {
+    use wasmtime::component::Val;
+    match v {
+        Val::Record(fields) => match fields.iter().find(|(n, _)| n == name).map(|f| &f.1) {
+            Some(Val::U64(x)) => *x,
+            Some(Val::U32(x)) => u64::from(*x),
+            _ => 0,
+        },
+        _ => 0,
+    }
 }
 
 /// Resident memory of this process now, in MiB (Linux; 0 elsewhere).

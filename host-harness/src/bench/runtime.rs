@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use wasmtime::component::Val;
 use wasync_build::GuestProfile;
 
-use super::{Sink, build_guests, ms};
-use crate::error::{ErrorKind, Result};
+use super::{Sink, build_guests, field, ms};
+use crate::error::Result;
 use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 
 /// What `bench runtime` runs.
@@ -43,24 +43,16 @@ impl Guests {
             .find(|(r, _)| *r == runtime)
             .expect("every runtime is compiled")
             .1;
+        let limits = crate::Limits {
+            call_timeout: limit,
+            ..crate::Limits::default()
+        };
         let mut inst = self
             .harness
-            .instantiate(loaded, &WasiOptions::default())
+            .instantiate_with_limits(loaded, &WasiOptions::default(), limits)
             .await?;
-        inst.set_time_limit(limit);
         let out = inst.call_wave(call).await?;
         Ok((out, inst.poll_counters()))
-    }
-}
-
-fn field(v: &Val, name: &str) -> u64 {
-    match v {
-        Val::Record(fields) => match fields.iter().find(|(n, _)| n == name).map(|f| &f.1) {
-            Some(Val::U64(x)) => *x,
-            Some(Val::U32(x)) => u64::from(*x),
-            _ => 0,
-        },
-        _ => 0,
     }
 }
 
@@ -128,7 +120,10 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
                         "ready_calls": counters.ready_calls,
                     })
                 }
-                Err(e) if e.kind() == ErrorKind::Trap && e.to_string().contains("interrupt") => {
+                Err(crate::Error::Limit {
+                    limit: crate::Limit::CallTimeout { .. },
+                    ..
+                }) => {
                     json!({
                         "bench": "timers", "runtime": runtime, "n": n,
                         "finished": false,
