@@ -46,6 +46,29 @@ fn main() {
         writeln!(src, "pub const {ident}: &str = {path:?};").unwrap();
         writeln!(all, "    ({:?}, {ident}),", a.name).unwrap();
     }
+    // The stock hosts the tests run guests under. A failed install fails
+    // only the tests that need that host, with the reason.
+    for (name, what, installed) in [
+        (
+            "WASMTIME_CLI",
+            "The stock `wasmtime` CLI",
+            pipeline.ensure_wasmtime_cli(),
+        ),
+        ("JCO", "The `jco` command", pipeline.ensure_jco()),
+    ] {
+        writeln!(src, "/// {what}, installed by the guest pipeline, or why not.").unwrap();
+        match installed {
+            Ok(path) => {
+                println!("cargo:rerun-if-changed={}", path.display());
+                let path = path.display().to_string();
+                writeln!(src, "pub const {name}: Result<&str, &str> = Ok({path:?});").unwrap();
+            }
+            Err(e) => {
+                let e = e.to_string();
+                writeln!(src, "pub const {name}: Result<&str, &str> = Err({e:?});").unwrap();
+            }
+        }
+    }
     let words = pipeline.word_list_dir().display().to_string();
     writeln!(
         src,

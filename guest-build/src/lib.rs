@@ -36,6 +36,7 @@ mod fingerprint;
 mod lanes;
 mod manifest;
 mod profile;
+mod stock_hosts;
 mod tools;
 
 use std::fmt;
@@ -44,6 +45,7 @@ use std::path::{Path, PathBuf};
 pub use data::WORD_LIST_PACKAGE;
 pub use manifest::{GuestSpec, Mode};
 pub use profile::{GuestProfile, UnknownProfile};
+pub use stock_hosts::{JCO_VERSION, WASMTIME_CLI_VERSION};
 pub use tools::cargo;
 
 /// The cargo-component release the pipeline installs and expects.
