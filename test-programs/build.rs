@@ -56,7 +56,11 @@ fn main() {
         ),
         ("JCO", "The `jco` command", pipeline.ensure_jco()),
     ] {
-        writeln!(src, "/// {what}, installed by the guest pipeline, or why not.").unwrap();
+        writeln!(
+            src,
+            "/// {what}, installed by the guest pipeline, or why not."
+        )
+        .unwrap();
         match installed {
             Ok(path) => {
                 println!("cargo:rerun-if-changed={}", path.display());

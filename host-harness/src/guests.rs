@@ -74,7 +74,9 @@ fn find_checkout() -> Option<PathBuf> {
         return Some(repo);
     }
     let cwd = std::env::current_dir().ok()?;
-    cwd.ancestors().find(|d| is_checkout(d)).map(Path::to_path_buf)
+    cwd.ancestors()
+        .find(|d| is_checkout(d))
+        .map(Path::to_path_buf)
 }
 
 /// Whether `dir` holds a wasync checkout: the guests and the harness.

@@ -351,10 +351,7 @@ async fn a_short_call_overtakes_a_long_one_in_mode_c_but_not_in_mode_s() {
         .await
         .unwrap();
     assert_eq!(short.status("slow"), Some(&Status::TimedOut));
-    assert!(
-        !long.is_finished(),
-        "mode C: the short call finished first"
-    );
+    assert!(!long.is_finished(), "mode C: the short call finished first");
     let long = long.await.unwrap().unwrap();
     assert_eq!(long.status("slow"), Some(&Status::Ok), "{long:?}");
     let (external, forwarded): (Vec<_>, Vec<_>) = c

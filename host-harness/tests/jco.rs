@@ -56,13 +56,26 @@ fn transpile(component: &str, name: &str) -> PathBuf {
     out
 }
 
+/// Renders a JavaScript value in WAVE, as the harness prints results:
+/// records keep their field order, and jco's camelCase field names go back
+/// to WIT's kebab-case.
+const WAVE_JS: &str = r#"
+const wave = (v) => {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return '[' + Array.from(v, wave).join(', ') + ']';
+  return '{' + Object.entries(v)
+    .map(([k, x]) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()) + ': ' + wave(x))
+    .join(', ') + '}';
+};
+"#;
+
 /// Runs each JavaScript call in Node, one after another, and returns what
-/// each gave, as JSON.
-fn in_node(dir: &Path, name: &str) -> Vec<serde_json::Value> {
-    let mut script = format!("import {{ slow }} from './{name}.js';\n");
-    script.push_str("const show = (v) => JSON.stringify(v, (k, x) => typeof x === 'bigint' ? Number(x) : x instanceof Uint32Array ? Array.from(x) : x);\n");
+/// each gave, in WAVE.
+fn in_node(dir: &Path, name: &str) -> Vec<String> {
+    let mut script = format!("import {{ slow }} from './{name}.js';\n{WAVE_JS}");
     for (_, js) in CALLS {
-        script.push_str(&format!("console.log(show({js}));\n"));
+        script.push_str(&format!("console.log(wave({js}));\n"));
     }
     let file = dir.join("calls.mjs");
     std::fs::write(&file, script).unwrap();
@@ -75,42 +88,8 @@ fn in_node(dir: &Path, name: &str) -> Vec<serde_json::Value> {
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .map(str::to_owned)
         .collect()
-}
-
-/// What Node printed for a call, in the harness's WAVE.
-fn as_wave(v: &serde_json::Value) -> String {
-    use serde_json::Value;
-    match v {
-        Value::String(s) => format!("{s:?}"),
-        Value::Number(n) => n.to_string(),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(as_wave).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Object(fields) => {
-            // jco names record fields in camelCase; WIT in kebab-case.
-            let fields: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| {
-                    let kebab: String = k
-                        .chars()
-                        .flat_map(|c| {
-                            if c.is_ascii_uppercase() {
-                                vec!['-', c.to_ascii_lowercase()]
-                            } else {
-                                vec![c]
-                            }
-                        })
-                        .collect();
-                    format!("{kebab}: {}", as_wave(v))
-                })
-                .collect();
-            format!("{{{}}}", fields.join(", "))
-        }
-        other => panic!("unexpected result {other}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,11 +107,17 @@ async fn a_mode_s_component_answers_under_jco_in_node_as_in_the_harness() {
     }
     // Not vacuous: the fan-out gave up on its 10 s task, and every timer
     // of the storm fired, none early.
-    assert_eq!(in_harness[2], r#"{finished: [300, 5, 30], timed-out: 1, joined: "left+right"}"#);
+    assert_eq!(
+        in_harness[2],
+        r#"{finished: [300, 5, 30], timed-out: 1, joined: "left+right"}"#
+    );
     assert_eq!(in_harness[3], "{fired: 2000, early: 0}");
 
     let dir = transpile(component, "mode-tests");
-    let in_jco: Vec<String> = in_node(&dir, "mode-tests").iter().map(as_wave).collect();
-    assert_eq!(in_jco, in_harness, "jco in Node gives the harness's results");
+    let in_jco = in_node(&dir, "mode-tests");
+    assert_eq!(
+        in_jco, in_harness,
+        "jco in Node gives the harness's results"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

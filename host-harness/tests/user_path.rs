@@ -313,8 +313,14 @@ fn refuses_demo_and_bench(bin: &Path, dir: &Path) {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success(), "bench ran outside a checkout: {stderr}");
-    assert!(stderr.contains("no checkout of wasync was found"), "{stderr}");
+    assert!(
+        !refused.status.success(),
+        "bench ran outside a checkout: {stderr}"
+    );
+    assert!(
+        stderr.contains("no checkout of wasync was found"),
+        "{stderr}"
+    );
 }
 
 #[test]

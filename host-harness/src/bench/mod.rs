@@ -17,11 +17,7 @@ use crate::guests::Guests;
 
 /// Builds the guests in `profile` and returns the paths of the named ones,
 /// in the order asked.
-pub fn build_guests(
-    names: &[&str],
-    profile: GuestProfile,
-    progress: bool,
-) -> Result<Vec<PathBuf>> {
+pub fn build_guests(names: &[&str], profile: GuestProfile, progress: bool) -> Result<Vec<PathBuf>> {
     let guests = Guests::build(profile, progress)?;
     names.iter().map(|n| guests.path(n)).collect()
 }
