@@ -67,7 +67,7 @@ pub(super) async fn send(
             if let Some(result) = future.get() {
                 break result;
             }
-            crate::poll::wait_for_handle(ready.handle()).await;
+            crate::wait_for(&ready).await;
         }
     };
     let response = match response {
