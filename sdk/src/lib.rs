@@ -64,6 +64,7 @@ compile_error!(
 #[doc(hidden)]
 pub mod abi;
 mod backend;
+pub mod channel;
 mod chunks;
 #[cfg(any(
     not(target_family = "wasm"),
@@ -83,6 +84,7 @@ pub mod io;
 #[doc(hidden)]
 pub mod native;
 pub mod poll;
+pub mod rand;
 #[allow(unsafe_code)]
 mod raw;
 pub mod runtime;
@@ -94,6 +96,36 @@ pub use backend::sim;
 
 pub use poll::{Pollable, WaitFor, wait_for};
 pub use wasync_macros::async_export;
+
+/// The `futures` crate wasync is built on, so that a guest needs one
+/// dependency: `wasync::futures::{FutureExt, StreamExt, AsyncReadExt, ...}`.
+pub use futures;
+/// `futures`' macros, which work inside wasync tasks as anywhere:
+/// `join!` and `try_join!` poll several futures at once, `select!` and
+/// `select_biased!` take the first to finish (their futures must be
+/// [`FusedFuture`](futures::future::FusedFuture)s: call
+/// [`.fuse()`](futures::FutureExt::fuse)), and `pin_mut!` pins on the stack.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wasync::futures::FutureExt;
+/// use wasync::time::sleep;
+///
+/// let first = wasync::block_on(async {
+///     let (a, b) = wasync::join!(async { 1 }, async { 2 });
+///     assert_eq!(a + b, 3);
+///     let mut slow = sleep(Duration::from_secs(5)).fuse();
+///     let mut quick = sleep(Duration::from_millis(5)).fuse();
+///     wasync::select! {
+///         () = slow => "slow",
+///         () = quick => "quick",
+///     }
+/// });
+/// assert_eq!(first, "quick");
+/// ```
+pub use futures::{join, pin_mut, select, select_biased, try_join};
 
 #[doc(hidden)]
 pub use export::__private;
