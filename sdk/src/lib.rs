@@ -83,6 +83,9 @@ pub mod io;
 #[cfg(any(not(target_family = "wasm"), feature = "native"))]
 #[doc(hidden)]
 pub mod native;
+/// Sockets and name lookup over `wasi:sockets` 0.2 (modes S and C).
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+pub mod net;
 pub mod poll;
 pub mod rand;
 #[allow(unsafe_code)]

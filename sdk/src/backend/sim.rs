@@ -51,6 +51,9 @@ struct Sim {
     waits: Slab<(u64, Option<Waker>)>,
     wait_stats: WaitStats,
     keepers: Vec<Pin<Box<dyn Future<Output = ()>>>>,
+    /// `wasync::rand`: the seed and the generator's state.
+    seed: u64,
+    rng: u64,
 }
 
 /// Mode N: what the simulated host saw of `wait-until`.
@@ -72,9 +75,6 @@ pub struct WaitStats {
     pub outstanding: usize,
     /// The most outstanding at once.
     pub max_outstanding: usize,
-    /// `wasync::rand`: the seed and the generator's state.
-    seed: u64,
-    rng: u64,
 }
 
 /// One `park` of a simulated mode C guest.
