@@ -96,6 +96,11 @@ pub mod __private {
 
     pub use crate::abi::host as abi_host;
 
+    /// `#[http_service]`: serves one `wasi:http/incoming-handler` call
+    /// (modes S and C).
+    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+    pub use crate::http::server::handle as http_handle;
+
     /// Mode S: runs an export call to completion.
     pub mod standard {
         /// Runs the future of one export call on the runtime.
