@@ -306,8 +306,11 @@ impl Pipeline {
                 output: tools::output_text(&output),
             });
         }
-        let file = format!("{}.wasm", guest.name.replace('-', "_"));
-        Ok(self.target_dir.join(triple).join("release").join(file))
+        Ok(self
+            .target_dir
+            .join(triple)
+            .join("release")
+            .join(guest.output_file()))
     }
 
     pub(crate) fn say(&self, msg: fmt::Arguments<'_>) {
