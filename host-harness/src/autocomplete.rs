@@ -134,6 +134,14 @@ pub fn compose_static(c: &Components) -> Result<Vec<u8>> {
     )
 }
 
+/// Mode S: the HTTP front (`autocomplete-http`) composed in front of the
+/// static composition: one `wasi:http` proxy component holding all five,
+/// which `wasmtime serve` or [`Harness::serve`] runs with [`Environment::wasi`].
+pub fn compose_http(front: &Path, c: &Components) -> Result<Vec<u8>> {
+    let back = compose_static(c)?;
+    crate::compose::compose_with_bytes(front, &c.autocomplete, back)
+}
+
 /// Mode S: the static composition, one instance, driven through the same
 /// API (its calls run one after another).
 pub async fn start_standard(

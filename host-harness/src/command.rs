@@ -1,0 +1,125 @@
+//! Running commands: components that export `wasi:cli/run`, as
+//! `wasmtime run` does, with stdin, arguments and environment from
+//! [`WasiOptions`] and the exit status as the result.
+
+use wasmtime::component::Component;
+use wasmtime_wasi::I32Exit;
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasync_host::{WasyncView, call_error, exported_funcs};
+
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::{Harness, Loaded, WasiOptions};
+
+/// The export a command runs.
+pub const RUN: &str = "wasi:cli/run#run";
+
+/// How a command ended: its exit status, and what it wrote.
+///
+/// The status is 0 when `run` returned `ok`, 1 when it returned `err` (a
+/// Rust `main` that returned `Err`), and the code it passed when it called
+/// `wasi:cli/exit`. A trap is an error, not a status.
+#[derive(Clone)]
+pub struct Exit {
+    /// The exit status.
+    pub status: i32,
+    /// The guest's stdout (all of it when captured).
+    pub stdout: Output,
+    /// The guest's stderr (all of it when captured).
+    pub stderr: Output,
+}
+
+impl std::fmt::Debug for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exit")
+            .field("status", &self.status)
+            .field("stdout", &self.stdout.text())
+            .field("stderr", &self.stderr.text())
+            .finish()
+    }
+}
+
+impl Exit {
+    /// Whether the command succeeded (status 0).
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// Whether `component` is a command (exports `wasi:cli/run`).
+pub fn is_command(harness: &Harness, component: &Component) -> bool {
+    exported_funcs(harness.engine(), component)
+        .iter()
+        .any(|(name, _)| name.starts_with("wasi:cli/run") && name.ends_with("#run"))
+}
+
+/// A command instantiated and ready to run: its output can be read while
+/// it runs (a server announcing its port, for example).
+pub struct CommandRun {
+    store: wasmtime::Store<crate::HostState>,
+    command: wasmtime_wasi::p2::bindings::Command,
+}
+
+impl CommandRun {
+    /// The guest's stdout, readable while it runs.
+    pub fn stdout(&self) -> Output {
+        self.store.data().stdout.clone()
+    }
+
+    /// The guest's stderr, readable while it runs.
+    pub fn stderr(&self) -> Output {
+        self.store.data().stderr.clone()
+    }
+
+    /// Runs `wasi:cli/run` to the end.
+    pub async fn wait(mut self) -> Result<Exit> {
+        let exit = |store: &wasmtime::Store<crate::HostState>, status| Exit {
+            status,
+            stdout: store.data().stdout.clone(),
+            stderr: store.data().stderr.clone(),
+        };
+        match self.command.wasi_cli_run().call_run(&mut self.store).await {
+            Ok(Ok(())) => Ok(exit(&self.store, 0)),
+            Ok(Err(())) => Ok(exit(&self.store, 1)),
+            Err(e) => match e.downcast_ref::<I32Exit>() {
+                Some(I32Exit(code)) => Ok(exit(&self.store, *code)),
+                None => Err(call_error(RUN, e, self.store.data().panic_message())),
+            },
+        }
+    }
+}
+
+impl Harness {
+    /// Instantiates the command `loaded` with `opts`, ready to run.
+    pub async fn start_command(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<CommandRun> {
+        if !is_command(self, loaded.component()) {
+            return Err(Error::MissingExport {
+                name: RUN.to_owned(),
+                available: exported_funcs(self.engine(), loaded.component())
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect(),
+            });
+        }
+        let pre = self
+            .linker()
+            .instantiate_pre(loaded.component())
+            .map_err(|e| wasync_host::unsatisfied(&e))?;
+        let pre = CommandPre::new(pre)
+            .map_err(|e| Error::Other(anyhow::Error::from(e).context("loading the command")))?;
+        let mut store = self.new_store(opts)?;
+        match pre.instantiate_async(&mut store).await {
+            Ok(command) => Ok(CommandRun { store, command }),
+            Err(e) => Err(call_error(
+                "<instantiation>",
+                e,
+                store.data().panic_message(),
+            )),
+        }
+    }
+
+    /// Runs the command `loaded` in a new instance with `opts`, to the end.
+    pub async fn run_command(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<Exit> {
+        self.start_command(loaded, opts).await?.wait().await
+    }
+}
