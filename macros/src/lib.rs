@@ -89,11 +89,16 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let item = syn::parse_macro_input!(item as syn::ItemFn);
     // On an error, a stand-in `main` keeps rustc from adding "no `main`
-    // function" to the one message that matters.
-    entry::main(item)
+    // function" to the one message that matters; a function of another
+    // name stays as written.
+    entry::main(item.clone())
         .unwrap_or_else(|e| {
-            let e = e.into_compile_error();
-            quote::quote! { #e fn main() {} }
+            if item.sig.ident == "main" {
+                let e = e.into_compile_error();
+                quote::quote! { #e fn main() {} }
+            } else {
+                with_item(e, &item)
+            }
         })
         .into()
 }
