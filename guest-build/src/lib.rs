@@ -197,6 +197,9 @@ impl Pipeline {
             for &mode in &guest.modes {
                 artifacts.push(self.build_guest(guest, mode)?);
             }
+            if guest.wasm_tests {
+                artifacts.push(self.build_tests(guest)?);
+            }
         }
         Ok(artifacts)
     }
@@ -217,10 +220,38 @@ impl Pipeline {
     }
 
     fn build_guest(&self, guest: &GuestSpec, mode: Mode) -> Result<Artifact, BuildError> {
-        let name = guest.artifact_name(mode);
+        let inputs = fingerprint::inputs(&self.repo, guest, mode)?;
+        self.build_artifact(guest, mode, guest.artifact_name(mode), inputs, || {
+            if let Some(world) = &guest.lower_world
+                && uses_cargo_component(guest, mode)
+            {
+                self.write_lowered(guest, world, mode)?;
+            }
+            self.compile(guest, mode)
+        })
+    }
+
+    /// Builds the guest's unit tests for wasm (`cargo test --no-run`): a
+    /// command whose `wasi:cli/run` runs them, `<name>-tests.wasm`.
+    fn build_tests(&self, guest: &GuestSpec) -> Result<Artifact, BuildError> {
+        let mode = Mode::Standard;
+        let inputs = format!("{}-tests", fingerprint::inputs(&self.repo, guest, mode)?);
+        let name = format!("{}-tests", guest.name);
+        self.build_artifact(guest, mode, name, inputs, || self.compile_tests(guest))
+    }
+
+    /// Copies what `compile` built to the artifact `name`, unless its stamp
+    /// says `inputs` have not changed since the last build.
+    fn build_artifact(
+        &self,
+        guest: &GuestSpec,
+        mode: Mode,
+        name: String,
+        inputs: String,
+        compile: impl FnOnce() -> Result<PathBuf, BuildError>,
+    ) -> Result<Artifact, BuildError> {
         let dest = self.artifact_path(&name);
         let stamp = self.wasm_dir().join(format!("{name}.stamp"));
-        let inputs = fingerprint::inputs(&self.repo, guest, mode)?;
         let fresh =
             dest.exists() && std::fs::read_to_string(&stamp).is_ok_and(|old| old.trim() == inputs);
         if fresh {
@@ -233,13 +264,7 @@ impl Pipeline {
             });
         }
         self.say(format_args!("building guest {name}"));
-        if let Some(world) = &guest.lower_world
-            && uses_cargo_component(guest, mode)
-        {
-            self.write_lowered(guest, world, mode)?;
-        }
-
-        let built = self.compile(guest, mode)?;
+        let built = compile()?;
         std::fs::copy(&built, &dest).map_err(|error| BuildError::Io {
             path: built.clone(),
             error,
@@ -311,6 +336,38 @@ impl Pipeline {
             .join(triple)
             .join("release")
             .join(guest.output_file()))
+    }
+
+    /// Compiles the guest's library unit tests for `wasm32-wasip2` and
+    /// returns the test executable cargo reports.
+    fn compile_tests(&self, guest: &GuestSpec) -> Result<PathBuf, BuildError> {
+        let mut cmd = tools::cargo();
+        cmd.args([
+            "test",
+            "--release",
+            "--no-run",
+            "--lib",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json",
+        ]);
+        cmd.arg("--manifest-path").arg(guest.dir.join("Cargo.toml"));
+        cmd.arg("--target-dir").arg(&self.target_dir);
+        let output = tools::run_captured(&mut cmd)?;
+        let failed = |output: String| BuildError::Guest {
+            guest: format!("{} (tests)", guest.name),
+            mode: Mode::Standard,
+            output,
+        };
+        if !output.status.success() {
+            return Err(failed(tools::output_text(&output)));
+        }
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["profile"]["test"] == true)
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .ok_or_else(|| failed("`cargo test --no-run` reported no test executable".into()))
     }
 
     pub(crate) fn say(&self, msg: fmt::Arguments<'_>) {

@@ -30,6 +30,9 @@ pub struct GuestSpec {
     /// For a command (a crate with a binary and no `cdylib`): the binary's
     /// name. Its component exports `wasi:cli/run`.
     pub bin: Option<String>,
+    /// Also build the library's unit tests for wasm, as the command
+    /// `<name>-tests.wasm` (`[package.metadata.wasync] wasm-tests = true`).
+    pub wasm_tests: bool,
 }
 
 impl GuestSpec {
@@ -181,5 +184,6 @@ fn guest(meta: &Metadata, package: &Value) -> Result<Option<GuestSpec>, BuildErr
         name,
         dir,
         bin,
+        wasm_tests: wasync["wasm-tests"].as_bool().unwrap_or(false),
     }))
 }

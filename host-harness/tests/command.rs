@@ -151,3 +151,23 @@ fn the_command_runs_under_the_stock_wasmtime_cli_as_under_the_harness() {
     assert_eq!((status, stdout.as_str()), (1, ""), "{stderr}");
     assert!(stderr.contains("line 2: expected"), "{stderr}");
 }
+
+/// `#[wasync::test]` on wasm: the pipeline builds the `jobs` library's
+/// tests for `wasm32-wasip2` as a command, and it runs them on the real
+/// host (the same tests run natively on the simulated host with `cargo
+/// test` in `guest-examples/jobs`).
+#[tokio::test]
+async fn wasync_tests_built_for_wasm_run_under_the_harness() {
+    let loaded = HARNESS.load(test_programs::JOBS_TESTS).unwrap();
+    let exit = HARNESS
+        .run_command(&loaded, &options("", &[]))
+        .await
+        .unwrap();
+    let out = exit.stdout.text();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        out.contains("test tests::jobs_finish_shortest_first_and_the_late_one_is_cut_off_at_the_deadline ... ok"),
+        "{out}"
+    );
+    assert!(out.contains("test result: ok. 2 passed; 0 failed"), "{out}");
+}
