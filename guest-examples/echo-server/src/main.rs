@@ -36,7 +36,9 @@ async fn tcp(addr: &str, n: usize) -> Result<(), String> {
         });
     }
     for done in echoes.join_all().await {
-        let line = done.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        let line = done
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         println!("{line}");
     }
     Ok(())
@@ -47,7 +49,10 @@ async fn udp(addr: &str, n: usize) -> Result<(), String> {
     announce(socket.local_addr().map_err(|e| e.to_string())?);
     let mut buf = vec![0u8; 64 * 1024];
     for _ in 0..n {
-        let (len, peer) = socket.recv_from(&mut buf).await.map_err(|e| e.to_string())?;
+        let (len, peer) = socket
+            .recv_from(&mut buf)
+            .await
+            .map_err(|e| e.to_string())?;
         socket
             .send_to(&buf[..len], peer)
             .await

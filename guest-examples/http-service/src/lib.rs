@@ -36,14 +36,15 @@ async fn route(req: Request<Body>) -> Result<Response<Body>, String> {
             let to = param(&req, "to").unwrap_or(3);
             let ms = param(&req, "ms").unwrap_or(100);
             let (mut writer, body) = Body::channel(1);
-            wasync::spawn(async move {
+            // Detached: it writes on after the handler returned.
+            drop(wasync::spawn(async move {
                 for n in 1..=to {
                     wasync::time::sleep(Duration::from_millis(ms)).await;
                     if writer.write_all(format!("{n}\n").as_bytes()).await.is_err() {
                         return; // the client is gone
                     }
                 }
-            });
+            }));
             Ok(Response::new(body))
         }
         "/random" => {

@@ -89,7 +89,9 @@ mod tests {
 
     #[wasync::test]
     async fn jobs_finish_shortest_first_and_the_late_one_is_cut_off_at_the_deadline() {
-        let jobs = read(Cursor::new("a 20\nnever 3600000\n\nb 10\n")).await.unwrap();
+        let jobs = read(Cursor::new("a 20\nnever 3600000\n\nb 10\n"))
+            .await
+            .unwrap();
         let start = Instant::now();
         let mut out = Vec::new();
         run(&jobs, start + Duration::from_millis(100), &mut out)
@@ -102,12 +104,18 @@ mod tests {
         // Natively the clock is virtual (exactly 100 ms passed); on wasm, at
         // least that much did.
         assert!(start.elapsed() >= Duration::from_millis(100));
-        assert_eq!(wasync::runtime::stats().live_timers, 0, "the late job's timer is gone");
+        assert_eq!(
+            wasync::runtime::stats().live_timers,
+            0,
+            "the late job's timer is gone"
+        );
     }
 
     #[wasync::test]
     async fn a_bad_line_is_an_error_that_names_it() {
-        let err = read(Cursor::new("ok 1\n\nbroken line here\n")).await.unwrap_err();
+        let err = read(Cursor::new("ok 1\n\nbroken line here\n"))
+            .await
+            .unwrap_err();
         assert_eq!(
             err,
             "line 3: expected `NAME MILLISECONDS`, got `broken line here`"

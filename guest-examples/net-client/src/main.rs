@@ -25,10 +25,14 @@ async fn tcp(addr: &str, message: &str) -> Result<String, std::io::Error> {
 }
 
 async fn udp(addr: &str, message: &str) -> Result<String, std::io::Error> {
-    let peer: std::net::SocketAddr = addr
-        .parse()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
-    let local = if peer.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" };
+    let peer: std::net::SocketAddr = addr.parse().map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}"))
+    })?;
+    let local = if peer.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    };
     let mut socket = UdpSocket::bind(local).await?;
     socket.connect(peer)?;
     socket.send(message.as_bytes()).await?;
