@@ -137,6 +137,19 @@ pub fn compose_static(c: &Components) -> Result<Vec<u8>> {
 /// Mode S: the HTTP front (`autocomplete-http`) composed in front of the
 /// static composition: one `wasi:http` proxy component holding all five,
 /// which `wasmtime serve` or [`Harness::serve`] runs with [`Environment::wasi`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn demo() -> wasync_harness::Result<()> {
+/// use std::path::Path;
+/// use wasync_harness::autocomplete::{Components, compose_http};
+///
+/// let wasm = Path::new("target/guests/wasm");
+/// let bytes = compose_http(&wasm.join("autocomplete-http.wasm"), &Components::in_dir(wasm, false))?;
+/// std::fs::write("autocomplete-service.wasm", bytes).unwrap();
+/// # Ok(()) }
+/// ```
 pub fn compose_http(front: &Path, c: &Components) -> Result<Vec<u8>> {
     let back = compose_static(c)?;
     crate::compose::compose_with_bytes(front, &c.autocomplete, back)

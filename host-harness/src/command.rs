@@ -19,6 +19,24 @@ pub const RUN: &str = "wasi:cli/run#run";
 /// The status is 0 when `run` returned `ok`, 1 when it returned `err` (a
 /// Rust `main` that returned `Err`), and the code it passed when it called
 /// `wasi:cli/exit`. A trap is an error, not a status.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> wasync_harness::Result<()> {
+/// use wasync_harness::{Harness, Stdin, WasiOptions};
+///
+/// let harness = Harness::new()?;
+/// let jobs = harness.load("jobs.wasm")?;
+/// let opts = WasiOptions {
+///     stdin: Stdin::Bytes(b"quick 10\nslow 50\n".to_vec()),
+///     ..WasiOptions::captured()
+/// };
+/// let exit = harness.run_command(&jobs, &opts).await?;
+/// assert!(exit.success());
+/// print!("{}", exit.stdout.text());
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Exit {
     /// The exit status.
@@ -41,12 +59,33 @@ impl std::fmt::Debug for Exit {
 
 impl Exit {
     /// Whether the command succeeded (status 0).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(h: wasync_harness::Harness, c: wasync_harness::Loaded) -> wasync_harness::Result<()> {
+    /// let exit = h.run_command(&c, &wasync_harness::WasiOptions::captured()).await?;
+    /// if !exit.success() {
+    ///     eprintln!("status {}: {}", exit.status, exit.stderr.text());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn success(&self) -> bool {
         self.status == 0
     }
 }
 
 /// Whether `component` is a command (exports `wasi:cli/run`).
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn demo() -> wasync_harness::Result<()> {
+/// let harness = wasync_harness::Harness::new()?;
+/// let loaded = harness.load("app.wasm")?;
+/// let command = wasync_harness::command::is_command(&harness, loaded.component());
+/// # Ok(()) }
+/// ```
 pub fn is_command(harness: &Harness, component: &Component) -> bool {
     exported_funcs(harness.engine(), component)
         .iter()
@@ -55,6 +94,21 @@ pub fn is_command(harness: &Harness, component: &Component) -> bool {
 
 /// A command instantiated and ready to run: its output can be read while
 /// it runs (a server announcing its port, for example).
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(h: wasync_harness::Harness, c: wasync_harness::Loaded) -> wasync_harness::Result<()> {
+/// let run = h.start_command(&c, &wasync_harness::WasiOptions::captured()).await?;
+/// let stdout = run.stdout();
+/// let running = tokio::spawn(run.wait());
+/// while !stdout.text().contains("listening on") {
+///     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+/// }
+/// // ... talk to it, then:
+/// let exit = running.await.unwrap()?;
+/// # Ok(()) }
+/// ```
 pub struct CommandRun {
     store: wasmtime::Store<crate::HostState>,
     command: wasmtime_wasi::p2::bindings::Command,
@@ -62,16 +116,41 @@ pub struct CommandRun {
 
 impl CommandRun {
     /// The guest's stdout, readable while it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(run: &wasync_harness::CommandRun) {
+    /// let so_far = run.stdout().text();
+    /// # }
+    /// ```
     pub fn stdout(&self) -> Output {
         self.store.data().stdout.clone()
     }
 
     /// The guest's stderr, readable while it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(run: &wasync_harness::CommandRun) {
+    /// let warnings = run.stderr().text();
+    /// # }
+    /// ```
     pub fn stderr(&self) -> Output {
         self.store.data().stderr.clone()
     }
 
     /// Runs `wasi:cli/run` to the end.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(run: wasync_harness::CommandRun) -> wasync_harness::Result<()> {
+    /// let exit = run.wait().await?;
+    /// println!("exit status {}", exit.status);
+    /// # Ok(()) }
+    /// ```
     pub async fn wait(mut self) -> Result<Exit> {
         let exit = |store: &wasmtime::Store<crate::HostState>, status| Exit {
             status,
@@ -90,7 +169,18 @@ impl CommandRun {
 }
 
 impl Harness {
-    /// Instantiates the command `loaded` with `opts`, ready to run.
+    /// Instantiates the command `loaded` with `opts`, ready to run. A
+    /// component without `wasi:cli/run` is a `MissingExport` error.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> wasync_harness::Result<()> {
+    /// let harness = wasync_harness::Harness::new()?;
+    /// let server = harness.load("echo-server.wasm")?;
+    /// let run = harness.start_command(&server, &wasync_harness::WasiOptions::captured()).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn start_command(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<CommandRun> {
         if !is_command(self, loaded.component()) {
             return Err(Error::MissingExport {
@@ -119,6 +209,20 @@ impl Harness {
     }
 
     /// Runs the command `loaded` in a new instance with `opts`, to the end.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> wasync_harness::Result<()> {
+    /// let harness = wasync_harness::Harness::new()?;
+    /// let app = harness.load("app.wasm")?;
+    /// let opts = wasync_harness::WasiOptions {
+    ///     args: vec!["app".into(), "--verbose".into()],
+    ///     ..wasync_harness::WasiOptions::captured()
+    /// };
+    /// let exit = harness.run_command(&app, &opts).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn run_command(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<Exit> {
         self.start_command(loaded, opts).await?.wait().await
     }

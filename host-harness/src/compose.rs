@@ -149,6 +149,18 @@ pub fn compose(socket: &Path, plugs: &[Plug]) -> Result<Vec<u8>> {
 
 /// Plugs a component held in memory (`plug`; `origin` names it in
 /// messages) into every import of `socket` named like one of its exports.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn demo() -> wasync_harness::Result<()> {
+/// use std::path::Path;
+/// use wasync_harness::compose::{Plug, compose, compose_with_bytes};
+///
+/// let back = compose(Path::new("middle.wasm"), &["backend.wasm".parse::<Plug>().unwrap()])?;
+/// let all = compose_with_bytes(Path::new("frontend.wasm"), Path::new("middle.wasm"), back)?;
+/// # Ok(()) }
+/// ```
 pub fn compose_with_bytes(socket: &Path, origin: &Path, plug: Vec<u8>) -> Result<Vec<u8>> {
     let plug = Part {
         origin: origin.to_owned(),

@@ -62,6 +62,15 @@ pub fn parse_env(s: &str) -> Result<(String, String), String> {
 }
 
 /// What a guest reads from `wasi:cli/stdin`.
+///
+/// # Examples
+///
+/// ```
+/// use wasync_harness::{Stdin, WasiOptions};
+///
+/// assert_eq!(WasiOptions::default().stdin, Stdin::Empty);
+/// let fed = WasiOptions { stdin: Stdin::Bytes(b"one\ntwo\n".to_vec()), ..WasiOptions::default() };
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Stdin {
     /// Nothing: the stream is at its end at once.
@@ -78,6 +87,7 @@ pub enum Stdin {
 /// output passes through.
 #[derive(Debug, Clone, Default)]
 pub struct WasiOptions {
+    /// What `wasi:cli/stdin` reads.
     pub stdin: Stdin,
     pub stdout: Stdio,
     pub stderr: Stdio,

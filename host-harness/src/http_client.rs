@@ -13,6 +13,15 @@ use hyper_util::rt::TokioIo;
 use crate::error::{Error, Result};
 
 /// A response read whole, with when its parts arrived.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(addr: std::net::SocketAddr) -> wasync_harness::Result<()> {
+/// let r = wasync_harness::http_client::fetch(addr, "GET", "/count?to=3", Default::default()).await?;
+/// println!("head after {:?}, {} pieces of body", r.head_after, r.frames.len());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Fetched {
     /// The status code.
@@ -30,17 +39,44 @@ pub struct Fetched {
 
 impl Fetched {
     /// The body as text (lossy).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(r: &wasync_harness::http_client::Fetched) {
+    /// assert_eq!(r.text(), "hello\n");
+    /// # }
+    /// ```
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// A header's value as text, if present and text.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(r: &wasync_harness::http_client::Fetched) {
+    /// let kind = r.header("content-type");
+    /// # }
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
 /// One keep-alive connection to a server.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(addr: std::net::SocketAddr) -> wasync_harness::Result<()> {
+/// let mut conn = wasync_harness::http_client::Connection::open(addr).await?;
+/// for _ in 0..3 {
+///     let r = conn.fetch("GET", "/hello", Default::default()).await?;
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Connection {
     addr: SocketAddr,
     sender: SendRequest<Full<Bytes>>,
@@ -52,6 +88,14 @@ fn failed(what: &str, e: impl std::fmt::Display) -> Error {
 
 impl Connection {
     /// Connects to `addr`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> wasync_harness::Result<()> {
+    /// let conn = wasync_harness::http_client::Connection::open("127.0.0.1:8080".parse().unwrap()).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn open(addr: SocketAddr) -> Result<Connection> {
         let stream = tokio::net::TcpStream::connect(addr)
             .await
@@ -64,6 +108,15 @@ impl Connection {
     }
 
     /// Sends `method path` with `body` and reads the whole response.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut conn: wasync_harness::http_client::Connection) -> wasync_harness::Result<()> {
+    /// let echoed = conn.fetch("POST", "/echo", "some bytes".into()).await?;
+    /// assert_eq!(echoed.body, "some bytes");
+    /// # Ok(()) }
+    /// ```
     pub async fn fetch(&mut self, method: &str, path: &str, body: Bytes) -> Result<Fetched> {
         let req = http::Request::builder()
             .method(method)
@@ -103,6 +156,16 @@ impl Connection {
 }
 
 /// One request on a connection of its own.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> wasync_harness::Result<()> {
+/// let addr = "127.0.0.1:8080".parse().unwrap();
+/// let r = wasync_harness::http_client::fetch(addr, "GET", "/hello", Default::default()).await?;
+/// assert_eq!(r.status, 200);
+/// # Ok(()) }
+/// ```
 pub async fn fetch(addr: SocketAddr, method: &str, path: &str, body: Bytes) -> Result<Fetched> {
     Connection::open(addr)
         .await?

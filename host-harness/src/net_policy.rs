@@ -9,6 +9,19 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::sockets::SocketAddrUse;
 
 /// Where guests may open sockets.
+///
+/// # Examples
+///
+/// ```
+/// use wasync_harness::{NetworkAccess, WasiOptions};
+///
+/// let opts = WasiOptions {
+///     network: "loopback".parse().unwrap(),
+///     ..WasiOptions::captured()
+/// };
+/// assert_eq!(opts.network, NetworkAccess::Loopback);
+/// assert_eq!(WasiOptions::default().network, NetworkAccess::None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NetworkAccess {
     /// Nowhere: every socket operation and name lookup is denied.

@@ -27,6 +27,21 @@ use crate::host::HostState;
 use crate::{Harness, Loaded, WasiOptions};
 
 /// What a running server did so far.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn demo(server: &wasync_harness::serve::Server) {
+/// use std::sync::atomic::Ordering;
+///
+/// let stats = server.stats();
+/// println!(
+///     "{} requests, {} instances",
+///     stats.requests.load(Ordering::Relaxed),
+///     stats.instances.load(Ordering::Relaxed)
+/// );
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct ServeStats {
     /// Requests that reached the component.
@@ -39,6 +54,21 @@ pub struct ServeStats {
 }
 
 /// A running server; it stops when this is dropped.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> wasync_harness::Result<()> {
+/// use wasync_harness::{Harness, WasiOptions};
+///
+/// let harness = Harness::new()?;
+/// let service = harness.load("http-service.wasm")?;
+/// let server = harness
+///     .serve(&service, "127.0.0.1:0".parse().unwrap(), &WasiOptions::captured())
+///     .await?;
+/// println!("try {}/hello", server.url());
+/// # Ok(()) }
+/// ```
 pub struct Server {
     addr: SocketAddr,
     stats: Arc<ServeStats>,
@@ -53,22 +83,56 @@ impl Drop for Server {
 
 impl Server {
     /// The address it listens on.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(server: &wasync_harness::serve::Server) {
+    /// let port = server.addr().port();
+    /// # }
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// `http://ADDR`, to prefix paths with.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(server: &wasync_harness::serve::Server) {
+    /// let hello = format!("{}/hello", server.url());
+    /// # }
+    /// ```
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// What it served so far.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(server: &wasync_harness::serve::Server) {
+    /// let failures = server.stats().failures.load(std::sync::atomic::Ordering::Relaxed);
+    /// # }
+    /// ```
     pub fn stats(&self) -> &ServeStats {
         &self.stats
     }
 }
 
 /// Whether `loaded` is an HTTP proxy (exports `wasi:http/incoming-handler`).
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn demo() -> wasync_harness::Result<()> {
+/// let harness = wasync_harness::Harness::new()?;
+/// let loaded = harness.load("service.wasm")?;
+/// assert!(wasync_harness::serve::is_proxy(&harness, &loaded));
+/// # Ok(()) }
+/// ```
 pub fn is_proxy(harness: &Harness, loaded: &Loaded) -> bool {
     wasync_host::exported_funcs(harness.engine(), loaded.component())
         .iter()
@@ -86,7 +150,23 @@ struct Shared {
 
 impl Harness {
     /// Serves the proxy component `loaded` on `addr` (port 0 picks a free
-    /// port) with `wasi` as every instance's capabilities.
+    /// port) with `wasi` as every instance's capabilities. A component that
+    /// does not export `wasi:http/incoming-handler` is a `MissingExport`
+    /// error.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> wasync_harness::Result<()> {
+    /// use wasync_harness::{Harness, HttpAccess, WasiOptions};
+    ///
+    /// let harness = Harness::new()?;
+    /// let service = harness.load("service.wasm")?;
+    /// // Its instances may call loopback HTTP servers themselves.
+    /// let wasi = WasiOptions { http: HttpAccess::Loopback, ..WasiOptions::default() };
+    /// let server = harness.serve(&service, "127.0.0.1:8080".parse().unwrap(), &wasi).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn serve(
         &self,
         loaded: &Loaded,

