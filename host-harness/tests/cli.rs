@@ -379,3 +379,47 @@ fn call_runs_a_mode_c_component_in_a_wasync_host() {
         .success()
         .stdout("5\n");
 }
+
+#[test]
+fn run_gives_a_command_the_process_stdio_and_arguments_and_takes_its_exit_status() {
+    harness()
+        .args(["run", test_programs::JOBS, "--", "--deadline-ms", "500"])
+        .write_stdin("b 20\na 10\nnever 60000\n")
+        .assert()
+        .success()
+        .stdout("a done after 10 ms\nb done after 20 ms\n2 done, 1 cut off\n");
+    // `main` returned `Err`: the command's status is the process's.
+    harness()
+        .args(["run", test_programs::JOBS])
+        .write_stdin("not a job\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "line 1: expected `NAME MILLISECONDS`",
+        ));
+}
+
+#[test]
+fn run_and_serve_refuse_components_of_the_wrong_kind() {
+    fails_with(&["run", test_programs::HELLO], "wasi:cli/run#run");
+    fails_with(
+        &["serve", test_programs::JOBS, "--addr", "127.0.0.1:0"],
+        "wasi:http/incoming-handler#handle",
+    );
+}
+
+#[test]
+fn network_access_is_loopback_only_when_asked_so() {
+    harness()
+        .args(["run", test_programs::NET_CLIENT, "--network", "loopback"])
+        .args(["--", "lookup", "localhost"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("127.0.0.1").or(predicate::str::contains("::1")));
+    harness()
+        .args(["run", test_programs::NET_CLIENT, "--network", "loopback"])
+        .args(["--", "tcp", "192.0.2.1:9", "x"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the host denied network access"));
+}
