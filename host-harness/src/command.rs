@@ -183,19 +183,9 @@ impl Harness {
     /// ```
     pub async fn start_command(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<CommandRun> {
         if !is_command(self, loaded.component()) {
-            return Err(Error::MissingExport {
-                name: RUN.to_owned(),
-                available: exported_funcs(self.engine(), loaded.component())
-                    .into_iter()
-                    .map(|(n, _)| n)
-                    .collect(),
-            });
+            return Err(self.missing_export(loaded, RUN));
         }
-        let pre = self
-            .linker()
-            .instantiate_pre(loaded.component())
-            .map_err(|e| wasync_host::unsatisfied(&e))?;
-        let pre = CommandPre::new(pre)
+        let pre = CommandPre::new(self.instance_pre(loaded)?)
             .map_err(|e| Error::Other(anyhow::Error::from(e).context("loading the command")))?;
         let mut store = self.new_store(opts)?;
         match pre.instantiate_async(&mut store).await {

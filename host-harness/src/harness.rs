@@ -6,7 +6,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, Store};
 
 use wasync_host::{WasyncView, check_component, read_component, unsatisfied};
@@ -210,12 +210,29 @@ impl Harness {
         Ok(store)
     }
 
+    /// The linker's pre-instantiation of `loaded` (on the linker of its
+    /// engine), or the first import it cannot satisfy.
+    pub(crate) fn instance_pre(&self, loaded: &Loaded) -> Result<InstancePre<HostState>> {
+        self.linker_for(loaded)
+            .instantiate_pre(&loaded.component)
+            .map_err(|e| unsatisfied(&e))
+    }
+
+    /// `MissingExport` for `name`, listing the functions `loaded` does
+    /// export.
+    pub(crate) fn missing_export(&self, loaded: &Loaded, name: &str) -> Error {
+        Error::MissingExport {
+            name: name.to_owned(),
+            available: wasync_host::exported_funcs(loaded.component().engine(), loaded.component())
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
+        }
+    }
+
     /// Instantiates `loaded` in a new store with the given WASI capabilities.
     pub async fn instantiate(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<Instance> {
-        let pre = self
-            .linker_for(loaded)
-            .instantiate_pre(&loaded.component)
-            .map_err(|e| unsatisfied(&e))?;
+        let pre = self.instance_pre(loaded)?;
         let mut store = self.new_store(loaded.component.engine(), opts)?;
         let instance = pre.instantiate_async(&mut store).await.map_err(|e| {
             wasync_host::call_error("<instantiation>", e, store.data().panic_message())

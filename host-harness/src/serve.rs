@@ -174,19 +174,9 @@ impl Harness {
         wasi: &WasiOptions,
     ) -> Result<Server> {
         if !is_proxy(self, loaded) {
-            return Err(Error::MissingExport {
-                name: "wasi:http/incoming-handler#handle".to_owned(),
-                available: wasync_host::exported_funcs(self.engine(), loaded.component())
-                    .into_iter()
-                    .map(|(n, _)| n)
-                    .collect(),
-            });
+            return Err(self.missing_export(loaded, "wasi:http/incoming-handler#handle"));
         }
-        let pre = self
-            .linker()
-            .instantiate_pre(loaded.component())
-            .map_err(|e| wasync_host::unsatisfied(&e))?;
-        let pre = ProxyPre::new(pre)
+        let pre = ProxyPre::new(self.instance_pre(loaded)?)
             .map_err(|e| Error::Other(anyhow::Error::from(e).context("loading the proxy")))?;
         // A bad option (a directory that does not exist) fails here, not
         // at the first request.

@@ -38,6 +38,7 @@ mod udp;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
+use wasip2::io::poll::Pollable;
 use wasip2::sockets::instance_network::instance_network;
 use wasip2::sockets::ip_name_lookup::resolve_addresses;
 use wasip2::sockets::network::{
@@ -66,21 +67,49 @@ pub async fn lookup_host(host: &str) -> io::Result<Vec<IpAddr>> {
         return Ok(vec![ip]);
     }
     native_guard("wasync::net::lookup_host");
+    let what = format!("lookup of `{host}`");
     let network = instance_network();
-    let stream = resolve_addresses(&network, host).map_err(|e| error(e, "lookup"))?;
+    let stream = resolve_addresses(&network, host).map_err(|e| error(e, &what))?;
     let ready = stream.subscribe();
     let mut out = Vec::new();
-    loop {
-        match stream.resolve_next_address() {
-            Ok(Some(addr)) => out.push(ip_from_wasi(addr)),
-            Ok(None) => break,
-            Err(ErrorCode::WouldBlock) => crate::wait_for(&ready).await,
-            Err(e) => return Err(error(e, &format!("lookup of `{host}`"))),
-        }
+    while let Some(addr) = retry(&ready, || stream.resolve_next_address())
+        .await
+        .map_err(|e| error(e, &what))?
+    {
+        out.push(ip_from_wasi(addr));
     }
     // The pollable is the stream's child: it goes first.
     drop(ready);
     Ok(out)
+}
+
+/// Runs `op` until it stops saying `would-block`, waiting for `ready` in
+/// between: how every wasi socket operation that may not finish at once
+/// is finished.
+async fn retry<T>(
+    ready: &Pollable,
+    mut op: impl FnMut() -> Result<T, ErrorCode>,
+) -> Result<T, ErrorCode> {
+    loop {
+        match op() {
+            Err(ErrorCode::WouldBlock) => crate::wait_for(ready).await,
+            other => return other,
+        }
+    }
+}
+
+/// The one address to bind to that `addr` names, for the operation
+/// `what` (which also names it in the native-target panic).
+async fn bind_addr(addr: &str, what: &str) -> io::Result<SocketAddr> {
+    let first = resolve(addr).await?.into_iter().next();
+    let addr = first.ok_or_else(|| io::Error::other(format!("`{addr}` gave no address")))?;
+    native_guard(what);
+    Ok(addr)
+}
+
+/// A socket's own address or its peer's, as `std`'s type.
+fn address(got: Result<IpSocketAddress, ErrorCode>, what: &str) -> io::Result<SocketAddr> {
+    got.map(from_wasi).map_err(|e| error(e, what))
 }
 
 /// The socket addresses `addr` names: `ip:port` and `[ipv6]:port` at once,

@@ -10,11 +10,12 @@ use std::task::{Context, Poll, ready};
 use futures::io::{AsyncRead, AsyncWrite};
 use futures::stream::Stream;
 use wasip2::io::poll::Pollable;
+use wasip2::io::streams::{InputStream, OutputStream};
 use wasip2::sockets::network::ErrorCode;
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
-use super::{error, family, from_wasi, native_guard, network, resolve, to_wasi};
+use super::{address, bind_addr, error, family, native_guard, network, resolve, retry, to_wasi};
 use crate::io::{AsyncInputStream, AsyncOutputStream};
 use crate::poll::Registration;
 
@@ -22,15 +23,10 @@ use crate::poll::Registration;
 /// socket's pollable in between.
 async fn finish<T>(
     socket: &TcpSocket,
-    mut finish: impl FnMut(&TcpSocket) -> Result<T, ErrorCode>,
+    finish: impl Fn(&TcpSocket) -> Result<T, ErrorCode>,
 ) -> Result<T, ErrorCode> {
     let ready = socket.subscribe();
-    let out = loop {
-        match finish(socket) {
-            Err(ErrorCode::WouldBlock) => crate::wait_for(&ready).await,
-            other => break other,
-        }
-    };
+    let out = retry(&ready, || finish(socket)).await;
     // The pollable is the socket's child: it goes before the socket can.
     drop(ready);
     out
@@ -56,10 +52,10 @@ async fn finish<T>(
 /// ```
 #[derive(Debug)]
 pub struct TcpStream {
-    // Field order is drop order: the streams are the socket's children.
-    reader: AsyncInputStream,
-    writer: AsyncOutputStream,
-    socket: TcpSocket,
+    // The halves share the socket, which goes when both are gone: after
+    // its streams, its children.
+    read: TcpReadHalf,
+    write: TcpWriteHalf,
 }
 
 impl TcpStream {
@@ -105,11 +101,22 @@ impl TcpStream {
         let (input, output) = finish(&socket, TcpSocket::finish_connect)
             .await
             .map_err(|e| error(e, &what))?;
-        Ok(TcpStream {
-            reader: AsyncInputStream::new(input),
-            writer: AsyncOutputStream::new(output),
-            socket,
-        })
+        Ok(TcpStream::from_parts(socket, input, output))
+    }
+
+    /// A connected socket and its two streams.
+    fn from_parts(socket: TcpSocket, input: InputStream, output: OutputStream) -> TcpStream {
+        let socket = Rc::new(socket);
+        TcpStream {
+            read: TcpReadHalf {
+                reader: AsyncInputStream::new(input),
+                _socket: socket.clone(),
+            },
+            write: TcpWriteHalf {
+                writer: AsyncOutputStream::new(output),
+                socket,
+            },
+        }
     }
 
     /// The address of the peer.
@@ -122,11 +129,7 @@ impl TcpStream {
     /// # Ok(()) }
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        let a = self
-            .socket
-            .remote_address()
-            .map_err(|e| error(e, "peer address"))?;
-        Ok(from_wasi(a))
+        address(self.write.socket.remote_address(), "peer address")
     }
 
     /// The local address of the connection.
@@ -139,11 +142,7 @@ impl TcpStream {
     /// # Ok(()) }
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let a = self
-            .socket
-            .local_address()
-            .map_err(|e| error(e, "local address"))?;
-        Ok(from_wasi(a))
+        address(self.write.socket.local_address(), "local address")
     }
 
     /// The reading and the writing side, borrowed, to use at once (for
@@ -158,8 +157,8 @@ impl TcpStream {
     /// wasync::futures::io::copy(reader, writer).await?;
     /// # Ok(()) }
     /// ```
-    pub fn split(&mut self) -> (&mut AsyncInputStream, &mut AsyncOutputStream) {
-        (&mut self.reader, &mut self.writer)
+    pub fn split(&mut self) -> (&mut TcpReadHalf, &mut TcpWriteHalf) {
+        (&mut self.read, &mut self.write)
     }
 
     /// The reading and the writing side, owned, for two tasks. The socket
@@ -179,23 +178,7 @@ impl TcpStream {
     /// # Ok(()) }
     /// ```
     pub fn into_split(self) -> (TcpReadHalf, TcpWriteHalf) {
-        let TcpStream {
-            reader,
-            writer,
-            socket,
-        } = self;
-        let socket = Rc::new(socket);
-        (
-            TcpReadHalf {
-                reader,
-                _socket: socket.clone(),
-            },
-            TcpWriteHalf {
-                writer,
-                socket,
-                closed: false,
-            },
-        )
+        (self.read, self.write)
     }
 }
 
@@ -205,7 +188,7 @@ impl AsyncRead for TcpStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().reader).poll_read(cx, buf)
+        Pin::new(&mut self.get_mut().read).poll_read(cx, buf)
     }
 }
 
@@ -215,30 +198,20 @@ impl AsyncWrite for TcpStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().writer).poll_write(cx, buf)
+        Pin::new(&mut self.get_mut().write).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().writer).poll_flush(cx)
+        Pin::new(&mut self.get_mut().write).poll_flush(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        ready!(Pin::new(&mut this.writer).poll_flush(cx))?;
-        Poll::Ready(shutdown_send(&this.socket))
+        Pin::new(&mut self.get_mut().write).poll_close(cx)
     }
 }
 
-/// Ends the sending side: the peer reads the end of the stream.
-fn shutdown_send(socket: &TcpSocket) -> io::Result<()> {
-    match socket.shutdown(ShutdownType::Send) {
-        // Already shut down, or the peer is gone: nothing left to close.
-        Ok(()) | Err(ErrorCode::InvalidState) => Ok(()),
-        Err(e) => Err(error(e, "shutdown")),
-    }
-}
-
-/// The reading side of [`TcpStream::into_split`].
+/// The reading side of a [`TcpStream`] ([`TcpStream::split`],
+/// [`TcpStream::into_split`]).
 ///
 /// # Examples
 ///
@@ -267,8 +240,9 @@ impl AsyncRead for TcpReadHalf {
     }
 }
 
-/// The writing side of [`TcpStream::into_split`]. Closing it shuts down
-/// the sending side of the connection.
+/// The writing side of a [`TcpStream`] ([`TcpStream::split`],
+/// [`TcpStream::into_split`]). Closing it shuts down the sending side of
+/// the connection.
 ///
 /// # Examples
 ///
@@ -285,7 +259,6 @@ impl AsyncRead for TcpReadHalf {
 pub struct TcpWriteHalf {
     writer: AsyncOutputStream,
     socket: Rc<TcpSocket>,
-    closed: bool,
 }
 
 impl AsyncWrite for TcpWriteHalf {
@@ -304,11 +277,12 @@ impl AsyncWrite for TcpWriteHalf {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(Pin::new(&mut this.writer).poll_flush(cx))?;
-        if !this.closed {
-            this.closed = true;
-            shutdown_send(&this.socket)?;
+        // The peer reads the end of the stream. Shutting down again (or
+        // after the peer left) finds nothing left to close.
+        match this.socket.shutdown(ShutdownType::Send) {
+            Ok(()) | Err(ErrorCode::InvalidState) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(error(e, "shutdown"))),
         }
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -351,11 +325,7 @@ impl TcpListener {
     /// # Ok(()) }
     /// ```
     pub async fn bind(addr: &str) -> io::Result<TcpListener> {
-        let addr = *resolve(addr)
-            .await?
-            .first()
-            .ok_or_else(|| io::Error::other(format!("`{addr}` gave no address")))?;
-        native_guard("wasync::net::TcpListener::bind");
+        let addr = bind_addr(addr, "wasync::net::TcpListener::bind").await?;
         let what = format!("listen on {addr}");
         let socket = create_tcp_socket(family(&addr)).map_err(|e| error(e, &what))?;
         socket
@@ -385,11 +355,7 @@ impl TcpListener {
     /// # Ok(()) }
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let a = self
-            .socket
-            .local_address()
-            .map_err(|e| error(e, "local address"))?;
-        Ok(from_wasi(a))
+        address(self.socket.local_address(), "local address")
     }
 
     /// Waits for the next connection; returns it with the peer's address.
@@ -415,11 +381,7 @@ impl TcpListener {
     fn try_accept(&self) -> Option<io::Result<(TcpStream, SocketAddr)>> {
         match self.socket.accept() {
             Ok((socket, input, output)) => {
-                let stream = TcpStream {
-                    reader: AsyncInputStream::new(input),
-                    writer: AsyncOutputStream::new(output),
-                    socket,
-                };
+                let stream = TcpStream::from_parts(socket, input, output);
                 Some(stream.peer_addr().map(|peer| (stream, peer)))
             }
             Err(ErrorCode::WouldBlock) => None,

@@ -4,13 +4,12 @@ use std::io;
 use std::net::SocketAddr;
 
 use wasip2::io::poll::Pollable;
-use wasip2::sockets::network::ErrorCode;
 use wasip2::sockets::udp::{
     IncomingDatagramStream, OutgoingDatagram, OutgoingDatagramStream, UdpSocket as WasiUdpSocket,
 };
 use wasip2::sockets::udp_create_socket::create_udp_socket;
 
-use super::{error, family, from_wasi, native_guard, network, resolve, to_wasi};
+use super::{address, bind_addr, error, family, from_wasi, network, retry, to_wasi};
 
 /// The datagram streams of a bound socket, with their pollables.
 #[derive(Debug)]
@@ -75,25 +74,18 @@ impl UdpSocket {
     /// # Ok(()) }
     /// ```
     pub async fn bind(addr: &str) -> io::Result<UdpSocket> {
-        let addr = *resolve(addr)
-            .await?
-            .first()
-            .ok_or_else(|| io::Error::other(format!("`{addr}` gave no address")))?;
-        native_guard("wasync::net::UdpSocket::bind");
+        let addr = bind_addr(addr, "wasync::net::UdpSocket::bind").await?;
         let what = format!("bind UDP to {addr}");
         let socket = create_udp_socket(family(&addr)).map_err(|e| error(e, &what))?;
         socket
             .start_bind(&network(), to_wasi(addr))
             .map_err(|e| error(e, &what))?;
         {
+            // The pollable is the socket's child: it goes first.
             let ready = socket.subscribe();
-            loop {
-                match socket.finish_bind() {
-                    Ok(()) => break,
-                    Err(ErrorCode::WouldBlock) => crate::wait_for(&ready).await,
-                    Err(e) => return Err(error(e, &what)),
-                }
-            }
+            retry(&ready, || socket.finish_bind())
+                .await
+                .map_err(|e| error(e, &what))?;
         }
         let streams = Streams::open(&socket, None, &what)?;
         Ok(UdpSocket {
@@ -112,11 +104,7 @@ impl UdpSocket {
     /// # Ok(()) }
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let a = self
-            .socket
-            .local_address()
-            .map_err(|e| error(e, "local address"))?;
-        Ok(from_wasi(a))
+        address(self.socket.local_address(), "local address")
     }
 
     /// Talks to `peer` only from now on: [`UdpSocket::send`] sends there,
