@@ -114,12 +114,15 @@ async fn a_component_that_is_not_a_proxy_is_refused_with_its_exports() {
 }
 
 #[tokio::test]
-async fn the_stock_wasmtime_serve_serves_the_same_service() {
-    let Some(wasmtime) =
-        common::wasmtime_or_skip("the_stock_wasmtime_serve_serves_the_same_service")
-    else {
+async fn the_stock_wasmtime_serve_serves_the_same_service_in_modes_s_and_c() {
+    let Some(wasmtime) = common::wasmtime_or_skip(
+        "the_stock_wasmtime_serve_serves_the_same_service_in_modes_s_and_c",
+    ) else {
         return;
     };
-    let serve = common::WasmtimeServe::start(&wasmtime, test_programs::HTTP_SERVICE, &[]).await;
-    check_service(serve.addr).await;
+    // Mode C too: an HTTP handler imports nothing of the wasync ABI.
+    for path in [test_programs::HTTP_SERVICE, test_programs::HTTP_SERVICE_C] {
+        let serve = common::WasmtimeServe::start(&wasmtime, path, &[]).await;
+        check_service(serve.addr).await;
+    }
 }
