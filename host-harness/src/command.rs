@@ -83,11 +83,11 @@ impl Exit {
 /// # fn demo() -> wasync_harness::Result<()> {
 /// let harness = wasync_harness::Harness::new()?;
 /// let loaded = harness.load("app.wasm")?;
-/// let command = wasync_harness::command::is_command(&harness, loaded.component());
+/// let command = wasync_harness::command::is_command(loaded.component());
 /// # Ok(()) }
 /// ```
-pub fn is_command(harness: &Harness, component: &Component) -> bool {
-    exported_funcs(harness.engine(), component)
+pub fn is_command(component: &Component) -> bool {
+    exported_funcs(component.engine(), component)
         .iter()
         .any(|(name, _)| name.starts_with("wasi:cli/run") && name.ends_with("#run"))
 }
@@ -182,12 +182,12 @@ impl Harness {
     /// # Ok(()) }
     /// ```
     pub async fn start_command(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<CommandRun> {
-        if !is_command(self, loaded.component()) {
+        if !is_command(loaded.component()) {
             return Err(self.missing_export(loaded, RUN));
         }
         let pre = CommandPre::new(self.instance_pre(loaded)?)
             .map_err(|e| Error::Other(anyhow::Error::from(e).context("loading the command")))?;
-        let mut store = self.new_store(opts)?;
+        let mut store = self.new_store(loaded.component().engine(), opts)?;
         match pre.instantiate_async(&mut store).await {
             Ok(command) => Ok(CommandRun { store, command }),
             Err(e) => Err(call_error(

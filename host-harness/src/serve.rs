@@ -130,11 +130,11 @@ impl Server {
 /// # fn demo() -> wasync_harness::Result<()> {
 /// let harness = wasync_harness::Harness::new()?;
 /// let loaded = harness.load("service.wasm")?;
-/// assert!(wasync_harness::serve::is_proxy(&harness, &loaded));
+/// assert!(wasync_harness::serve::is_proxy(&loaded));
 /// # Ok(()) }
 /// ```
-pub fn is_proxy(harness: &Harness, loaded: &Loaded) -> bool {
-    wasync_host::exported_funcs(harness.engine(), loaded.component())
+pub fn is_proxy(loaded: &Loaded) -> bool {
+    wasync_host::exported_funcs(loaded.component().engine(), loaded.component())
         .iter()
         .any(|(name, _)| {
             name.starts_with("wasi:http/incoming-handler") && name.ends_with("#handle")
@@ -173,14 +173,14 @@ impl Harness {
         addr: SocketAddr,
         wasi: &WasiOptions,
     ) -> Result<Server> {
-        if !is_proxy(self, loaded) {
+        if !is_proxy(loaded) {
             return Err(self.missing_export(loaded, "wasi:http/incoming-handler#handle"));
         }
         let pre = ProxyPre::new(self.instance_pre(loaded)?)
             .map_err(|e| Error::Other(anyhow::Error::from(e).context("loading the proxy")))?;
         // A bad option (a directory that does not exist) fails here, not
         // at the first request.
-        drop(self.new_store(wasi)?);
+        drop(self.new_store(loaded.component().engine(), wasi)?);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
@@ -243,7 +243,7 @@ async fn try_handle(
 ) -> std::result::Result<hyper::Response<HyperOutgoingBody>, String> {
     let mut store = shared
         .harness
-        .new_store(&shared.wasi)
+        .new_store(shared.pre.engine(), &shared.wasi)
         .map_err(|e| e.to_string())?;
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let req = store

@@ -205,7 +205,10 @@ impl Body {
 
     /// Writes the whole body to `out` as it becomes available, and flushes
     /// it.
-    pub(super) async fn write_to<W: AsyncWrite + Unpin>(mut self, out: &mut W) -> Result<(), Error> {
+    pub(super) async fn write_to<W: AsyncWrite + Unpin>(
+        mut self,
+        out: &mut W,
+    ) -> Result<(), Error> {
         let io = |e: io::Error| Error::Io(e.to_string());
         while let Some(chunk) = self.next().await {
             out.write_all(&chunk?).await.map_err(io)?;
