@@ -18,7 +18,10 @@ use wasync_harness::suggest_server::{ServerConfig, SuggestServer};
 
 static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::new().expect("engine"));
 
-async fn setup() -> (SuggestServer, Environment, std::path::PathBuf) {
+/// The suggestion server, the environment, and the composed component
+/// written to a file of the calling test's own (`tag`): the tests run in
+/// parallel and each removes its file at the end.
+async fn setup(tag: &str) -> (SuggestServer, Environment, std::path::PathBuf) {
     let suggest = SuggestServer::start(ServerConfig::default()).await.unwrap();
     let env = Environment {
         words_dir: test_programs::WORDS_DIR.into(),
@@ -31,7 +34,7 @@ async fn setup() -> (SuggestServer, Environment, std::path::PathBuf) {
     let parts = Components::in_dir(wasm_dir, false);
     let composed = compose_http(test_programs::AUTOCOMPLETE_HTTP.as_ref(), &parts).unwrap();
     let path = std::env::temp_dir().join(format!(
-        "autocomplete-http-composed-{}.wasm",
+        "autocomplete-http-composed-{tag}-{}.wasm",
         std::process::id()
     ));
     std::fs::write(&path, composed).unwrap();
@@ -88,7 +91,7 @@ async fn check_autocomplete(addr: SocketAddr) {
 
 #[tokio::test]
 async fn the_harness_serves_the_autocomplete_over_http() {
-    let (_suggest, env, path) = setup().await;
+    let (_suggest, env, path) = setup("harness").await;
     let loaded = HARNESS.load(&path).unwrap();
     let server = HARNESS.serve(&loaded, LOOPBACK, &env.wasi()).await.unwrap();
     check_autocomplete(server.addr()).await;
@@ -102,7 +105,7 @@ async fn the_stock_wasmtime_serve_serves_the_autocomplete_over_http() {
     else {
         return;
     };
-    let (_suggest, env, path) = setup().await;
+    let (_suggest, env, path) = setup("stock").await;
     let extra = [
         format!("--dir={}::/words", env.words_dir.display()),
         format!("--env=SUGGEST_URL={}", env.suggest_url),
