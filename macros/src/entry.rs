@@ -7,9 +7,9 @@
 //! the expansion in one place. Modes S and C share one: a command, a test
 //! and a request handler are plain WASI 0.2 calls, which run to completion
 //! on the instance's runtime whatever the mode. Mode N (WASI 0.3) has its
-//! own arm: a test runs as in the other modes natively; a command and a
-//! service fail the build with a message until their WASI 0.3 exports
-//! (`wasi:cli/run`, `wasi:http/handler`) are written.
+//! own arm: a test runs as in the other modes natively; a command exports
+//! the async `wasi:cli/run@0.3`; a service fails the build with a message
+//! until its WASI 0.3 export (`wasi:http/handler`) is written.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -84,12 +84,31 @@ pub fn main(f: ItemFn) -> syn::Result<TokenStream> {
             ::wasync::__private::standard::run(__wasync_main())
         }
     };
-    let not_yet = quote_spanned! {span=>
-        ::core::compile_error!(
-            "#[wasync::main] does not support mode N (wasync's `native` feature) yet: \
-             build the command in mode S or C, which run under any WASI 0.2 host"
-        );
-        fn main() {}
+    // Mode N: the command exports `wasi:cli/run@0.3`, whose async `run`
+    // runs the body as an export call. The binary still needs a `main`,
+    // which exports the 0.2 `run` through std: it says where the entry
+    // point is instead of doing nothing.
+    let run_n = quote_spanned! {span=>
+        const _: () = {
+            struct __WasyncMain;
+
+            impl ::wasync::__private::wasip3::exports::cli::run::Guest for __WasyncMain {
+                async fn run() -> ::core::result::Result<(), ()> {
+                    ::wasync::__private::native::command_result(
+                        ::wasync::__private::native::call(__wasync_main()).await,
+                    )
+                }
+            }
+
+            ::wasync::__private::wasip3::cli::command::export!(
+                __WasyncMain with_types_in ::wasync::__private::wasip3
+            );
+        };
+
+        #(#docs)*
+        fn main() {
+            ::wasync::__private::native::not_a_wasi_0_2_command()
+        }
     };
     Ok(quote! {
         #[allow(clippy::unused_async)]
@@ -97,7 +116,7 @@ pub fn main(f: ItemFn) -> syn::Result<TokenStream> {
         ::wasync::__private::select_mode! {
             S => { #run_s }
             C => { #run_s }
-            N => { #not_yet }
+            N => { #run_n }
         }
     })
 }

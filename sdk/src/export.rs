@@ -91,6 +91,9 @@ macro_rules! __select_mode {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__select_mode as select_mode;
+    /// Mode N's WASI 0.3 bindings (`#[wasync::main]`'s `wasi:cli/run`).
+    #[cfg(feature = "native")]
+    pub use wasip3;
     pub use wasync_macros::generate_impl;
     pub use {wasip2, wit_bindgen};
 
