@@ -1,10 +1,16 @@
 //! Running commands: components that export `wasi:cli/run`, as
 //! `wasmtime run` does, with stdin, arguments and environment from
 //! [`WasiOptions`] and the exit status as the result.
+//!
+//! A mode N command (native WASI 0.3) exports the async
+//! `wasi:cli/run@0.3`, called inside `run_concurrent`; as a Rust binary it
+//! also exports the 0.2 `run` (std's `main`), which is not its entry point.
+//! Like `wasmtime run`, the harness prefers 0.3 where the component has it.
 
 use wasmtime::component::Component;
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::p3::bindings::CommandPre as CommandPreP3;
 use wasync_host::{WasyncView, call_error, exported_funcs};
 
 use crate::error::{Error, Result};
@@ -111,7 +117,14 @@ pub fn is_command(component: &Component) -> bool {
 /// ```
 pub struct CommandRun {
     store: wasmtime::Store<crate::HostState>,
-    command: wasmtime_wasi::p2::bindings::Command,
+    command: Entry,
+}
+
+/// The `wasi:cli/run` a command is run through.
+enum Entry {
+    P2(wasmtime_wasi::p2::bindings::Command),
+    /// Mode N: the async `wasi:cli/run@0.3`.
+    P3(wasmtime_wasi::p3::bindings::Command),
 }
 
 impl CommandRun {
@@ -151,18 +164,28 @@ impl CommandRun {
     /// println!("exit status {}", exit.status);
     /// # Ok(()) }
     /// ```
-    pub async fn wait(mut self) -> Result<Exit> {
+    pub async fn wait(self) -> Result<Exit> {
+        let CommandRun { mut store, command } = self;
         let exit = |store: &wasmtime::Store<crate::HostState>, status| Exit {
             status,
             stdout: store.data().stdout.clone(),
             stderr: store.data().stderr.clone(),
         };
-        match self.command.wasi_cli_run().call_run(&mut self.store).await {
-            Ok(Ok(())) => Ok(exit(&self.store, 0)),
-            Ok(Err(())) => Ok(exit(&self.store, 1)),
+        let outcome = match command {
+            Entry::P2(command) => command.wasi_cli_run().call_run(&mut store).await,
+            Entry::P3(command) => store
+                .run_concurrent(async move |accessor| {
+                    command.wasi_cli_run().call_run(accessor).await
+                })
+                .await
+                .and_then(|outcome| outcome),
+        };
+        match outcome {
+            Ok(Ok(())) => Ok(exit(&store, 0)),
+            Ok(Err(())) => Ok(exit(&store, 1)),
             Err(e) => match e.downcast_ref::<I32Exit>() {
-                Some(I32Exit(code)) => Ok(exit(&self.store, *code)),
-                None => Err(call_error(RUN, e, self.store.data().panic_message())),
+                Some(I32Exit(code)) => Ok(exit(&store, *code)),
+                None => Err(call_error(RUN, e, store.data().panic_message())),
             },
         }
     }
@@ -185,10 +208,24 @@ impl Harness {
         if !is_command(loaded.component()) {
             return Err(self.missing_export(loaded, RUN));
         }
-        let pre = CommandPre::new(self.instance_pre(loaded)?)
-            .map_err(|e| Error::Other(anyhow::Error::from(e).context("loading the command")))?;
+        let pre = self.instance_pre(loaded)?;
+        let loading = |e| Error::Other(anyhow::Error::from(e).context("loading the command"));
         let mut store = self.new_store(loaded.component().engine(), opts)?;
-        match pre.instantiate_async(&mut store).await {
+        // A mode N component whose only `run` is 0.2 runs through that.
+        let p3 = if loaded.is_native() {
+            CommandPreP3::new(pre.clone()).ok()
+        } else {
+            None
+        };
+        let instantiated = match p3 {
+            Some(p3) => p3.instantiate_async(&mut store).await.map(Entry::P3),
+            None => CommandPre::new(pre)
+                .map_err(loading)?
+                .instantiate_async(&mut store)
+                .await
+                .map(Entry::P2),
+        };
+        match instantiated {
             Ok(command) => Ok(CommandRun { store, command }),
             Err(e) => Err(call_error(
                 "<instantiation>",

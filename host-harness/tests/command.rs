@@ -152,6 +152,76 @@ fn the_command_runs_under_the_stock_wasmtime_cli_as_under_the_harness() {
     assert!(stderr.contains("line 2: expected"), "{stderr}");
 }
 
+/// `sleepers` in modes S, C and N: one task per argument; each prints its
+/// name as it wakes (sleeps far apart, so the order is certain).
+const SLEEPERS: &[&str] = &["slow:800", "quick:10", "middle:400"];
+const SLEEPERS_OUT: &str = "quick\nmiddle\nslow\n3 woke\n";
+const SLEEPERS_ALL: [&str; 3] = [
+    test_programs::SLEEPERS,
+    test_programs::SLEEPERS_C,
+    test_programs::SLEEPERS_N,
+];
+
+fn sleepers_options(args: &[&str]) -> WasiOptions {
+    WasiOptions {
+        args: std::iter::once("sleepers")
+            .chain(args.iter().copied())
+            .map(str::to_owned)
+            .collect(),
+        ..WasiOptions::captured()
+    }
+}
+
+#[tokio::test]
+async fn a_command_runs_alike_in_every_mode_under_the_harness_mode_n_through_wasi_cli_run_0_3() {
+    for path in SLEEPERS_ALL {
+        let loaded = HARNESS.load(path).unwrap();
+        let exit = HARNESS
+            .run_command(&loaded, &sleepers_options(SLEEPERS))
+            .await
+            .unwrap();
+        assert!(exit.success(), "{path}: {exit:?}");
+        assert_eq!(exit.stdout.text(), SLEEPERS_OUT, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_mode_n_main_that_returns_err_exits_with_status_1_and_its_error_on_stderr() {
+    let loaded = HARNESS.load(test_programs::SLEEPERS_N).unwrap();
+    assert!(loaded.is_native());
+    let exit = HARNESS
+        .run_command(&loaded, &sleepers_options(&["fine:10", "broken"]))
+        .await
+        .unwrap();
+    assert_eq!(exit.status, 1, "{exit:?}");
+    assert_eq!(exit.stdout.text(), "", "no sleeper started");
+    assert_eq!(
+        exit.stderr.text(),
+        "Error: \"`broken` is not NAME:MILLISECONDS\"\n"
+    );
+}
+
+#[test]
+fn a_mode_n_command_runs_under_the_stock_wasmtime_cli_as_in_modes_s_and_c() {
+    let Some(wasmtime) = common::wasmtime_or_skip(
+        "a_mode_n_command_runs_under_the_stock_wasmtime_cli_as_in_modes_s_and_c",
+    ) else {
+        return;
+    };
+    for path in SLEEPERS_ALL {
+        let (status, stdout, stderr) = wasmtime_run(&wasmtime, path, SLEEPERS, "");
+        assert_eq!(status, 0, "{path}: {stderr}");
+        assert_eq!(stdout, SLEEPERS_OUT, "{path}");
+    }
+    let (status, stdout, stderr) =
+        wasmtime_run(&wasmtime, test_programs::SLEEPERS_N, &["broken"], "");
+    assert_eq!((status, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(
+        stderr.contains("Error: \"`broken` is not NAME:MILLISECONDS\""),
+        "{stderr}"
+    );
+}
+
 /// `#[wasync::test]` on wasm: the pipeline builds the `jobs` library's
 /// tests for `wasm32-wasip2` as a command, and it runs them on the real
 /// host (the same tests run natively on the simulated host with `cargo
