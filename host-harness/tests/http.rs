@@ -1,6 +1,8 @@
 //! HTTP services: `#[wasync::http_service]` exports
-//! `wasi:http/incoming-handler`, which the harness serves (one instance per
-//! request) and so does the stock `wasmtime serve`. Bodies stream both
+//! `wasi:http/incoming-handler` (modes S and C), which the harness serves
+//! (one instance per request) and so does the stock `wasmtime serve`; in
+//! mode N it exports `wasi:http/handler@0.3`, which the stock
+//! `wasmtime serve` serves. Bodies stream both
 //! ways, and a response goes out before its body is written.
 
 mod common;
@@ -114,14 +116,19 @@ async fn a_component_that_is_not_a_proxy_is_refused_with_its_exports() {
 }
 
 #[tokio::test]
-async fn the_stock_wasmtime_serve_serves_the_same_service_in_modes_s_and_c() {
-    let Some(wasmtime) = common::wasmtime_or_skip(
-        "the_stock_wasmtime_serve_serves_the_same_service_in_modes_s_and_c",
-    ) else {
+async fn the_stock_wasmtime_serve_serves_the_same_service_in_every_mode() {
+    let Some(wasmtime) =
+        common::wasmtime_or_skip("the_stock_wasmtime_serve_serves_the_same_service_in_every_mode")
+    else {
         return;
     };
-    // Mode C too: an HTTP handler imports nothing of the wasync ABI.
-    for path in [test_programs::HTTP_SERVICE, test_programs::HTTP_SERVICE_C] {
+    // Mode C too: an HTTP handler imports nothing of the wasync ABI. Mode N
+    // exports `wasi:http/handler@0.3` instead of the 0.2 incoming-handler.
+    for path in [
+        test_programs::HTTP_SERVICE,
+        test_programs::HTTP_SERVICE_C,
+        test_programs::HTTP_SERVICE_N,
+    ] {
         let serve = common::WasmtimeServe::start(&wasmtime, path, &[]).await;
         check_service(serve.addr).await;
     }

@@ -8,8 +8,8 @@
 //! and a request handler are plain WASI 0.2 calls, which run to completion
 //! on the instance's runtime whatever the mode. Mode N (WASI 0.3) has its
 //! own arm: a test runs as in the other modes natively; a command exports
-//! the async `wasi:cli/run@0.3`; a service fails the build with a message
-//! until its WASI 0.3 export (`wasi:http/handler`) is written.
+//! the async `wasi:cli/run@0.3`, a service the async
+//! `wasi:http/handler@0.3`.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -190,11 +190,32 @@ pub fn http_service(f: ItemFn) -> syn::Result<TokenStream> {
             );
         };
     };
-    let not_yet = quote_spanned! {span=>
-        ::core::compile_error!(
-            "#[wasync::http_service] does not support mode N (wasync's `native` feature) yet: \
-             build the service in mode S or C, a WASI 0.2 proxy for `wasmtime serve`"
-        );
+    // Mode N: the component exports the async `wasi:http/handler@0.3`,
+    // whose `handle` runs as an export call.
+    let handle_n = quote_spanned! {span=>
+        ::wasync::__private::native::call(::wasync::__private::http_handle(request, #name)).await
+    };
+    let service_n = quote! {
+        const _: () = {
+            struct __WasyncHttpService;
+
+            impl ::wasync::__private::wasip3::exports::http::handler::Guest
+                for __WasyncHttpService
+            {
+                async fn handle(
+                    request: ::wasync::__private::wasip3::http::types::Request,
+                ) -> ::core::result::Result<
+                    ::wasync::__private::wasip3::http::types::Response,
+                    ::wasync::__private::wasip3::http::types::ErrorCode,
+                > {
+                    #handle_n
+                }
+            }
+
+            ::wasync::__private::wasip3::http::service::export!(
+                __WasyncHttpService with_types_in ::wasync::__private::wasip3
+            );
+        };
     };
     Ok(quote! {
         #f
@@ -202,7 +223,7 @@ pub fn http_service(f: ItemFn) -> syn::Result<TokenStream> {
         ::wasync::__private::select_mode! {
             S => { #proxy }
             C => { #proxy }
-            N => { #not_yet }
+            N => { #service_n }
         }
     })
 }

@@ -101,7 +101,7 @@ pub mod __private {
 
     /// `#[http_service]`: serves one `wasi:http/incoming-handler` call
     /// (modes S and C).
-    #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+    /// ... and one `wasi:http/handler@0.3` call (mode N).
     pub use crate::http::server::handle as http_handle;
 
     /// Mode S: runs an export call to completion.

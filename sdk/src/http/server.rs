@@ -4,8 +4,10 @@
 //! `wasmtime serve` or any other 0.2 HTTP host.
 //!
 //! How a request is served (modes S and C alike: a handler call is a plain
-//! WASI 0.2 export, which no host overlaps; mode N, a WASI 0.3
-//! `wasi:http/handler` export, is not written yet):
+//! WASI 0.2 export, which no host overlaps; in mode N the component exports
+//! the async `wasi:http/handler@0.3` instead, whose calls a host may overlap
+//! in one instance, and steps 3 and 4 are the 0.3 response's head and its
+//! `stream<u8>`, written by a task of its own):
 //! 1. the wasi request becomes an `http::Request<Body>` whose body streams
 //!    from the host;
 //! 2. the handler runs on the instance's runtime (`block_on`): spawned
@@ -46,6 +48,8 @@ use super::{Body, StatusCode};
 
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 pub use p2::handle;
+#[cfg(all(target_family = "wasm", feature = "native"))]
+pub use p3::handle;
 
 /// What a service handler may return: a response, a bare status, or a
 /// `Result` whose error becomes a `500 Internal Server Error` with the
@@ -217,6 +221,98 @@ mod p2 {
             .map_err(|e| format!("the request URI `{path}`: {e}"))?;
         let headers = header_map(request.headers().entries());
         let body = BodyReader::of_request(request).map_err(|e| e.to_string())?;
+        let mut http = Request::new(Body::from(IncomingBody(body)));
+        *http.method_mut() = method;
+        *http.uri_mut() = uri;
+        *http.headers_mut() = headers;
+        Ok(http)
+    }
+}
+
+/// The `wasi:http/handler@0.3` glue of mode N.
+#[cfg(all(target_family = "wasm", feature = "native"))]
+mod p3 {
+    use std::future::Future;
+
+    use wasip3::http::types::{
+        ErrorCode, Fields, Method as WasiMethod, Request as WasiRequest, Response as WasiResponse,
+        Scheme,
+    };
+
+    use super::{IntoResponse, Request};
+    use crate::http::p3::{BodyReader, spawn_body};
+    use crate::http::{Body, IncomingBody, Method, header_map};
+
+    /// Serves one call of the `wasi:http/handler` export with `handler`
+    /// (mode N; `#[http_service]` runs it as an export call). The response
+    /// goes back as soon as the handler returns; its body is written after.
+    #[doc(hidden)]
+    pub async fn handle<F, Fut>(request: WasiRequest, handler: F) -> Result<WasiResponse, ErrorCode>
+    where
+        F: FnOnce(Request<Body>) -> Fut,
+        Fut: Future<Output: IntoResponse>,
+    {
+        let request = to_http(request).map_err(|m| ErrorCode::InternalError(Some(m)))?;
+        let response = handler(request).await.into_response();
+        let (parts, body) = response.into_parts();
+        let entries: Vec<(String, Vec<u8>)> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        let headers = Fields::from_list(&entries).map_err(|e| {
+            ErrorCode::InternalError(Some(format!(
+                "the handler's response headers were refused: {e:?}"
+            )))
+        })?;
+        let (contents, ending) = spawn_body(body);
+        let (response, transmitted) = WasiResponse::new(headers, contents, ending);
+        // `StatusCode` holds 100..=999 only, which the host accepts.
+        let _ = response.set_status_code(parts.status.as_u16());
+        // Whether the host sent it all, reported after this call returned.
+        drop(crate::spawn(async move {
+            if let Err(e) = transmitted.await {
+                eprintln!("wasync::http: sending the response failed: {e:?}");
+            }
+        }));
+        Ok(response)
+    }
+
+    /// The 0.3 request as an `http::Request` whose body streams from the
+    /// host.
+    fn to_http(request: WasiRequest) -> Result<Request<Body>, String> {
+        let method = match request.get_method() {
+            WasiMethod::Get => Method::GET,
+            WasiMethod::Head => Method::HEAD,
+            WasiMethod::Post => Method::POST,
+            WasiMethod::Put => Method::PUT,
+            WasiMethod::Delete => Method::DELETE,
+            WasiMethod::Connect => Method::CONNECT,
+            WasiMethod::Options => Method::OPTIONS,
+            WasiMethod::Trace => Method::TRACE,
+            WasiMethod::Patch => Method::PATCH,
+            WasiMethod::Other(m) => {
+                Method::from_bytes(m.as_bytes()).map_err(|e| format!("method `{m}`: {e}"))?
+            }
+        };
+        let mut uri = http::Uri::builder();
+        if let Some(authority) = request.get_authority() {
+            let scheme = match request.get_scheme() {
+                Some(Scheme::Https) => "https".to_owned(),
+                Some(Scheme::Other(s)) => s,
+                Some(Scheme::Http) | None => "http".to_owned(),
+            };
+            uri = uri.scheme(scheme.as_str()).authority(authority.as_str());
+        }
+        let path = request
+            .get_path_with_query()
+            .unwrap_or_else(|| "/".to_owned());
+        let uri = uri
+            .path_and_query(path.as_str())
+            .build()
+            .map_err(|e| format!("the request URI `{path}`: {e}"))?;
+        let headers = header_map(request.get_headers().copy_all());
+        let body = BodyReader::of_request(request);
         let mut http = Request::new(Body::from(IncomingBody(body)));
         *http.method_mut() = method;
         *http.uri_mut() = uri;
