@@ -13,7 +13,8 @@
 //!   mode C they start it on the runtime and return when it would wait.
 //! - `#[main]`, `#[test]` and `#[http_service]` make entry points of an
 //!   `async fn`: a command's `wasi:cli/run`, a test, and a service's
-//!   `wasi:http/incoming-handler`.
+//!   `wasi:http/incoming-handler` (in mode N, the async 0.3 `wasi:cli/run`
+//!   and `wasi:http/handler`).
 
 mod attr;
 mod config;
@@ -115,7 +116,8 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
         .into()
 }
 
-/// Serves `wasi:http/incoming-handler` with an `async fn(Request<Body>)`.
+/// Serves `wasi:http/incoming-handler` (mode N: `wasi:http/handler@0.3`)
+/// with an `async fn(Request<Body>)`.
 /// See `wasync::http_service`.
 #[proc_macro_attribute]
 pub fn http_service(args: TokenStream, item: TokenStream) -> TokenStream {

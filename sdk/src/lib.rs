@@ -110,7 +110,11 @@ pub use wasync_macros::async_export;
 /// stdin asynchronously ([`io::stdin`]).
 ///
 /// In modes S and C the body runs with [`block_on`] (a command is one
-/// call; no host overlaps it).
+/// call; no host overlaps it). In mode N (the `native` feature) the
+/// component exports the async `wasi:cli/run@0.3` instead and the body runs
+/// as that export's call (`wasmtime run` runs it); stdin as a stream is
+/// then WASI 0.3's (`wasip3::cli::stdin::read_via_stream`), as
+/// `wasync::io::stdin` is 0.2's.
 ///
 /// # Examples
 ///
@@ -163,7 +167,8 @@ pub use wasync_macros::test;
 
 /// Makes an `async fn(Request<Body>) -> Response<B>` the component's HTTP
 /// service: it exports `wasi:http/incoming-handler` (a WASI 0.2 proxy that
-/// `wasmtime serve` runs).
+/// `wasmtime serve` runs); in mode N, the async `wasi:http/handler@0.3`
+/// (which `wasmtime serve` runs too).
 ///
 /// The function stays as written, so tests can call it directly. What it
 /// may return, and how bodies stream both ways, is in [`http::server`].
