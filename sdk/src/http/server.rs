@@ -113,6 +113,58 @@ impl<R: IntoResponse, E: fmt::Display> IntoResponse for Result<R, E> {
     }
 }
 
+/// A wasi request (0.2's or 0.3's: the same methods and schemes, under
+/// `WasiMethod` and `Scheme` where it is invoked) as an `http::Request`
+/// whose body streams from the host: `Ok` of it, or `Err` of a message.
+/// The parts are evaluated in order, the body last (taking it may consume
+/// the request).
+#[cfg_attr(all(target_family = "wasm", feature = "native"), allow(unused_macros))]
+macro_rules! http_request {
+    (
+        method: $method:expr,
+        scheme: $scheme:expr,
+        authority: $authority:expr,
+        path: $path:expr,
+        headers: $headers:expr,
+        body: $body:expr,
+    ) => {{
+        let method = match $method {
+            WasiMethod::Get => Method::GET,
+            WasiMethod::Head => Method::HEAD,
+            WasiMethod::Post => Method::POST,
+            WasiMethod::Put => Method::PUT,
+            WasiMethod::Delete => Method::DELETE,
+            WasiMethod::Connect => Method::CONNECT,
+            WasiMethod::Options => Method::OPTIONS,
+            WasiMethod::Trace => Method::TRACE,
+            WasiMethod::Patch => Method::PATCH,
+            WasiMethod::Other(m) => {
+                Method::from_bytes(m.as_bytes()).map_err(|e| format!("method `{m}`: {e}"))?
+            }
+        };
+        let mut uri = http::Uri::builder();
+        if let Some(authority) = $authority {
+            let scheme = match $scheme {
+                Some(Scheme::Https) => "https".to_owned(),
+                Some(Scheme::Other(s)) => s,
+                Some(Scheme::Http) | None => "http".to_owned(),
+            };
+            uri = uri.scheme(scheme.as_str()).authority(authority.as_str());
+        }
+        let path = $path.unwrap_or_else(|| "/".to_owned());
+        let uri = uri
+            .path_and_query(path.as_str())
+            .build()
+            .map_err(|e| format!("the request URI `{path}`: {e}"))?;
+        let headers = header_map($headers);
+        let mut http = Request::new(Body::from(IncomingBody($body)));
+        *http.method_mut() = method;
+        *http.uri_mut() = uri;
+        *http.headers_mut() = headers;
+        Ok(http)
+    }};
+}
+
 /// The `wasi:http/incoming-handler` glue of modes S and C.
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 mod p2 {
@@ -191,41 +243,14 @@ mod p2 {
 
     /// The wasi request as an `http::Request` whose body streams from the host.
     fn to_http(request: IncomingRequest) -> Result<Request<Body>, String> {
-        let method = match request.method() {
-            WasiMethod::Get => Method::GET,
-            WasiMethod::Head => Method::HEAD,
-            WasiMethod::Post => Method::POST,
-            WasiMethod::Put => Method::PUT,
-            WasiMethod::Delete => Method::DELETE,
-            WasiMethod::Connect => Method::CONNECT,
-            WasiMethod::Options => Method::OPTIONS,
-            WasiMethod::Trace => Method::TRACE,
-            WasiMethod::Patch => Method::PATCH,
-            WasiMethod::Other(m) => {
-                Method::from_bytes(m.as_bytes()).map_err(|e| format!("method `{m}`: {e}"))?
-            }
-        };
-        let mut uri = http::Uri::builder();
-        if let Some(authority) = request.authority() {
-            let scheme = match request.scheme() {
-                Some(Scheme::Https) => "https".to_owned(),
-                Some(Scheme::Other(s)) => s,
-                Some(Scheme::Http) | None => "http".to_owned(),
-            };
-            uri = uri.scheme(scheme.as_str()).authority(authority.as_str());
+        http_request! {
+            method: request.method(),
+            scheme: request.scheme(),
+            authority: request.authority(),
+            path: request.path_with_query(),
+            headers: request.headers().entries(),
+            body: BodyReader::of_request(request).map_err(|e| e.to_string())?,
         }
-        let path = request.path_with_query().unwrap_or_else(|| "/".to_owned());
-        let uri = uri
-            .path_and_query(path.as_str())
-            .build()
-            .map_err(|e| format!("the request URI `{path}`: {e}"))?;
-        let headers = header_map(request.headers().entries());
-        let body = BodyReader::of_request(request).map_err(|e| e.to_string())?;
-        let mut http = Request::new(Body::from(IncomingBody(body)));
-        *http.method_mut() = method;
-        *http.uri_mut() = uri;
-        *http.headers_mut() = headers;
-        Ok(http)
     }
 }
 
@@ -281,42 +306,13 @@ mod p3 {
     /// The 0.3 request as an `http::Request` whose body streams from the
     /// host.
     fn to_http(request: WasiRequest) -> Result<Request<Body>, String> {
-        let method = match request.get_method() {
-            WasiMethod::Get => Method::GET,
-            WasiMethod::Head => Method::HEAD,
-            WasiMethod::Post => Method::POST,
-            WasiMethod::Put => Method::PUT,
-            WasiMethod::Delete => Method::DELETE,
-            WasiMethod::Connect => Method::CONNECT,
-            WasiMethod::Options => Method::OPTIONS,
-            WasiMethod::Trace => Method::TRACE,
-            WasiMethod::Patch => Method::PATCH,
-            WasiMethod::Other(m) => {
-                Method::from_bytes(m.as_bytes()).map_err(|e| format!("method `{m}`: {e}"))?
-            }
-        };
-        let mut uri = http::Uri::builder();
-        if let Some(authority) = request.get_authority() {
-            let scheme = match request.get_scheme() {
-                Some(Scheme::Https) => "https".to_owned(),
-                Some(Scheme::Other(s)) => s,
-                Some(Scheme::Http) | None => "http".to_owned(),
-            };
-            uri = uri.scheme(scheme.as_str()).authority(authority.as_str());
+        http_request! {
+            method: request.get_method(),
+            scheme: request.get_scheme(),
+            authority: request.get_authority(),
+            path: request.get_path_with_query(),
+            headers: request.get_headers().copy_all(),
+            body: BodyReader::of_request(request),
         }
-        let path = request
-            .get_path_with_query()
-            .unwrap_or_else(|| "/".to_owned());
-        let uri = uri
-            .path_and_query(path.as_str())
-            .build()
-            .map_err(|e| format!("the request URI `{path}`: {e}"))?;
-        let headers = header_map(request.get_headers().copy_all());
-        let body = BodyReader::of_request(request);
-        let mut http = Request::new(Body::from(IncomingBody(body)));
-        *http.method_mut() = method;
-        *http.uri_mut() = uri;
-        *http.headers_mut() = headers;
-        Ok(http)
     }
 }
