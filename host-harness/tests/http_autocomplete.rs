@@ -1,7 +1,8 @@
 //! The autocomplete scenario served over HTTP: `autocomplete-http`
 //! composed statically in front of `autocomplete` and its three sources
-//! (mode S), with the suggestion server the HTTP source asks; served by
-//! the harness and by the stock `wasmtime serve`.
+//! (mode S, and mode N: a `wasi:http/handler@0.3` in front of the mode N
+//! builds), with the suggestion server the HTTP source asks; served by the
+//! harness (mode S) and by the stock `wasmtime serve` (both).
 
 mod common;
 
@@ -19,9 +20,10 @@ use wasync_harness::suggest_server::{ServerConfig, SuggestServer};
 static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::new().expect("engine"));
 
 /// The suggestion server, the environment, and the composed component
-/// written to a file of the calling test's own (`tag`): the tests run in
-/// parallel and each removes its file at the end.
-async fn setup(tag: &str) -> (SuggestServer, Environment, std::path::PathBuf) {
+/// (mode S; mode N when `native`) written to a file of the calling test's
+/// own (`tag`): the tests run in parallel and each removes its file at the
+/// end.
+async fn setup(tag: &str, native: bool) -> (SuggestServer, Environment, std::path::PathBuf) {
     let suggest = SuggestServer::start(ServerConfig::default()).await.unwrap();
     let env = Environment {
         words_dir: test_programs::WORDS_DIR.into(),
@@ -31,8 +33,18 @@ async fn setup(tag: &str) -> (SuggestServer, Environment, std::path::PathBuf) {
     let wasm_dir = std::path::Path::new(test_programs::AUTOCOMPLETE)
         .parent()
         .unwrap();
-    let parts = Components::in_dir(wasm_dir, false);
-    let composed = compose_http(test_programs::AUTOCOMPLETE_HTTP.as_ref(), &parts).unwrap();
+    let (front, parts) = if native {
+        (
+            test_programs::AUTOCOMPLETE_HTTP_N,
+            Components::native_in_dir(wasm_dir),
+        )
+    } else {
+        (
+            test_programs::AUTOCOMPLETE_HTTP,
+            Components::in_dir(wasm_dir, false),
+        )
+    };
+    let composed = compose_http(front.as_ref(), &parts).unwrap();
     let path = std::env::temp_dir().join(format!(
         "autocomplete-http-composed-{tag}-{}.wasm",
         std::process::id()
@@ -91,7 +103,7 @@ async fn check_autocomplete(addr: SocketAddr) {
 
 #[tokio::test]
 async fn the_harness_serves_the_autocomplete_over_http() {
-    let (_suggest, env, path) = setup("harness").await;
+    let (_suggest, env, path) = setup("harness", false).await;
     let loaded = HARNESS.load(&path).unwrap();
     let server = HARNESS.serve(&loaded, LOOPBACK, &env.wasi()).await.unwrap();
     check_autocomplete(server.addr()).await;
@@ -99,20 +111,22 @@ async fn the_harness_serves_the_autocomplete_over_http() {
 }
 
 #[tokio::test]
-async fn the_stock_wasmtime_serve_serves_the_autocomplete_over_http() {
-    let Some(wasmtime) =
-        common::wasmtime_or_skip("the_stock_wasmtime_serve_serves_the_autocomplete_over_http")
-    else {
+async fn the_stock_wasmtime_serve_serves_the_autocomplete_over_http_in_modes_s_and_n() {
+    let Some(wasmtime) = common::wasmtime_or_skip(
+        "the_stock_wasmtime_serve_serves_the_autocomplete_over_http_in_modes_s_and_n",
+    ) else {
         return;
     };
-    let (_suggest, env, path) = setup("stock").await;
-    let extra = [
-        format!("--dir={}::/words", env.words_dir.display()),
-        format!("--env=SUGGEST_URL={}", env.suggest_url),
-        format!("--env=SLOW_DELAY_MS={}", env.slow_delay.as_millis()),
-    ];
-    let serve = common::WasmtimeServe::start(&wasmtime, path.to_str().unwrap(), &extra).await;
-    check_autocomplete(serve.addr).await;
-    drop(serve);
-    std::fs::remove_file(path).unwrap();
+    for (tag, native) in [("stock", false), ("stock-n", true)] {
+        let (_suggest, env, path) = setup(tag, native).await;
+        let extra = [
+            format!("--dir={}::/words", env.words_dir.display()),
+            format!("--env=SUGGEST_URL={}", env.suggest_url),
+            format!("--env=SLOW_DELAY_MS={}", env.slow_delay.as_millis()),
+        ];
+        let serve = common::WasmtimeServe::start(&wasmtime, path.to_str().unwrap(), &extra).await;
+        check_autocomplete(serve.addr).await;
+        drop(serve);
+        std::fs::remove_file(path).unwrap();
+    }
 }
