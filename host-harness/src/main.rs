@@ -122,10 +122,10 @@ enum BenchCommand {
         #[command(flatten)]
         track: Track,
     },
-    /// The autocomplete served over HTTP on loopback (mode S), by the
-    /// harness's server and by the stock `wasmtime serve` if installed: a
-    /// burst of concurrent requests from a Rust client; p50/p99 latency,
-    /// requests per second, and instances that served them.
+    /// The autocomplete served over HTTP on loopback: mode S by the
+    /// harness's server and, with mode N, by the stock `wasmtime serve` if
+    /// installed: a burst of concurrent requests from a Rust client;
+    /// p50/p99 latency, requests per second, and instances that served them.
     Http {
         /// Print one JSON object per line instead of a table.
         #[arg(long)]

@@ -1,6 +1,8 @@
 //! `bench http`: the autocomplete served over HTTP (`autocomplete-http`
-//! composed in front of `autocomplete` and its sources, mode S), on
-//! loopback, by the stock `wasmtime serve` and by the harness's server. A
+//! composed in front of `autocomplete` and its sources), on loopback: mode
+//! S by the stock `wasmtime serve` and by the harness's server, mode N
+//! (a `wasi:http/handler@0.3`, whose requests one instance may overlap) by
+//! the stock `wasmtime serve`, the one of the two that serves WASI 0.3. A
 //! Rust client sends a bounded burst of `GET /complete` requests over
 //! `concurrency` keep-alive connections and measures each request from
 //! send to the end of its body.
@@ -196,13 +198,23 @@ pub fn serving_addr(line: &str) -> Option<SocketAddr> {
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
     let guests = Guests::build(!opts.json)?;
     let pipeline = guests.pipeline();
-    let parts = Components::in_dir(&pipeline.wasm_dir(), false);
-    let composed = compose_http(&guests.path("autocomplete-http")?, &parts)?;
-    let composed_path = pipeline.wasm_dir().join("autocomplete-http-composed.wasm");
-    std::fs::write(&composed_path, &composed).map_err(|source| Error::Io {
-        path: composed_path.clone(),
-        source,
-    })?;
+    let compose = |front: &str, parts: &Components| -> Result<std::path::PathBuf> {
+        let composed = compose_http(&guests.path(front)?, parts)?;
+        let path = pipeline.wasm_dir().join(format!("{front}-composed.wasm"));
+        std::fs::write(&path, &composed).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    };
+    let composed_path = compose(
+        "autocomplete-http",
+        &Components::in_dir(&pipeline.wasm_dir(), false),
+    )?;
+    let composed_n = compose(
+        "autocomplete-http-n",
+        &Components::native_in_dir(&pipeline.wasm_dir()),
+    )?;
     let suggest = SuggestServer::start(ServerConfig {
         latency: Duration::from_millis(10),
         jitter: Duration::ZERO,
@@ -216,22 +228,23 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
     };
     let mut sink = Sink::new(opts.json);
     sink.heading(&format!(
-        "http: {} GET /complete over {} connections, mode S (timeout {} ms, slow source {} ms)\n  {:<16} {:>9} {:>9} {:>9} {:>10}",
+        "http: {} GET /complete over {} connections (timeout {} ms, slow source {} ms)\n  {:<4} {:<16} {:>9} {:>9} {:>9} {:>10}",
         opts.requests,
         opts.concurrency,
         TIMEOUT.as_millis(),
         SLOW.as_millis(),
+        "mode",
         "host",
         "p50_ms",
         "p99_ms",
         "rps",
         "instances"
     ));
-    let emit = |sink: &mut Sink, host: &str, m: &Measured, instances: u64| {
+    let emit = |sink: &mut Sink, mode: &str, host: &str, m: &Measured, instances: u64| {
         let ms = |d: Duration| (d.as_secs_f64() * 1e4).round() / 10.0;
         let rps = (m.latencies.len() as f64 / m.wall.as_secs_f64() * 10.0).round() / 10.0;
         let row = json!({
-            "bench": "http", "mode": "S", "host": host,
+            "bench": "http", "mode": mode, "host": host,
             "requests": m.latencies.len(), "concurrency": opts.concurrency,
             "p50_ms": ms(percentile(m.latencies.clone(), 50.0)),
             "p99_ms": ms(percentile(m.latencies.clone(), 99.0)),
@@ -239,8 +252,8 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
         });
         sink.row(row, |r| {
             format!(
-                "  {:<16} {:>9} {:>9} {:>9} {:>10}",
-                host, r["p50_ms"], r["p99_ms"], r["rps"], r["instances"]
+                "  {:<4} {:<16} {:>9} {:>9} {:>9} {:>10}",
+                mode, host, r["p50_ms"], r["p99_ms"], r["rps"], r["instances"]
             )
         });
     };
@@ -258,16 +271,24 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
     let before = server.stats().instances.load(Ordering::Relaxed);
     let m = burst(server.addr(), opts.requests, opts.concurrency).await?;
     let made = server.stats().instances.load(Ordering::Relaxed) - before;
-    emit(&mut sink, "harness", &m, made);
+    emit(&mut sink, "S", "harness", &m, made);
     drop(server);
 
     match wasmtime_cli::find() {
         Some(wasmtime) => {
-            let (child, addr) = start_wasmtime_serve(&wasmtime, &composed_path, &env).await?;
-            burst(addr, 1, 1).await?;
-            let m = burst(addr, opts.requests, opts.concurrency).await?;
-            emit(&mut sink, "wasmtime-serve", &m, m.instances_seen as u64);
-            drop(child);
+            for (mode, component) in [("S", &composed_path), ("N", &composed_n)] {
+                let (child, addr) = start_wasmtime_serve(&wasmtime, component, &env).await?;
+                burst(addr, 1, 1).await?;
+                let m = burst(addr, opts.requests, opts.concurrency).await?;
+                emit(
+                    &mut sink,
+                    mode,
+                    "wasmtime-serve",
+                    &m,
+                    m.instances_seen as u64,
+                );
+                drop(child);
+            }
         }
         None => {
             let note = format!(
