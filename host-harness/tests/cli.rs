@@ -338,6 +338,51 @@ fn bench_autocomplete_prints_json_lines() {
 }
 
 #[test]
+fn bench_http_prints_json_lines_for_modes_s_and_n() {
+    let rows = json_lines(
+        &[
+            "bench",
+            "http",
+            "--json",
+            "--requests",
+            "6",
+            "--concurrency",
+            "2",
+        ],
+        &[
+            "bench",
+            "mode",
+            "host",
+            "requests",
+            "concurrency",
+            "p50_ms",
+            "p99_ms",
+            "rps",
+            "instances",
+        ],
+    );
+    let runs: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["mode"].as_str().unwrap(), r["host"].as_str().unwrap()))
+        .collect();
+    // Mode N needs a WASI 0.3 HTTP host: the stock CLI, when installed.
+    let expected: &[(&str, &str)] = if wasync_harness::wasmtime_cli::find().is_some() {
+        &[
+            ("S", "harness"),
+            ("S", "wasmtime-serve"),
+            ("N", "wasmtime-serve"),
+        ]
+    } else {
+        &[("S", "harness")]
+    };
+    assert_eq!(runs, expected);
+    for row in &rows {
+        assert_eq!(row["requests"], 6, "{row}");
+        assert!(row["instances"].as_u64().unwrap() >= 1, "{row}");
+    }
+}
+
+#[test]
 fn the_demo_runs_both_modes_and_writes_its_timeline() {
     let svg = tempfile::tempdir().unwrap().keep().join("timeline.svg");
     harness()
