@@ -253,7 +253,13 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
         sink.row(row, |r| {
             format!(
                 "  {:<4} {:<16} {:>9} {:>9} {:>9} {:>10}",
-                mode, host, r["p50_ms"], r["p99_ms"], r["rps"], r["instances"]
+                mode,
+                host,
+                // A JSON value's `Display` ignores widths: pad its text.
+                r["p50_ms"].to_string(),
+                r["p99_ms"].to_string(),
+                r["rps"].to_string(),
+                r["instances"].to_string()
             )
         });
     };
