@@ -27,8 +27,10 @@ pub const INSTALL_HINT: &str = "install the wasmtime CLI: \
     it lacks its execute bit), or put `wasmtime` on PATH, or set WASMTIME=/path/to/wasmtime";
 
 /// The `wasmtime` binary, looked for in order: `$WASMTIME`,
-/// `$WASYNC_WASMTIME`, a virtualenv named `venv-wasmtime` next to the
-/// repository or `target/wasmtime-venv` inside it, then `PATH`. Only an
+/// `$WASYNC_WASMTIME`, the one the guest pipeline installs for the tests
+/// (`target/stock-hosts/wasmtime-venv`), a virtualenv named
+/// `venv-wasmtime` next to the repository or `target/wasmtime-venv` inside
+/// it, then `PATH`. Only an
 /// executable file counts.
 ///
 /// # Examples
@@ -49,6 +51,11 @@ pub fn find() -> Option<PathBuf> {
     }
     let repo = wasync_build::Pipeline::for_this_repo().repo;
     let venvs = [
+        Some(
+            wasync_build::Pipeline::new(&repo)
+                .stock_hosts_dir()
+                .join("wasmtime-venv"),
+        ),
         repo.parent().map(|p| p.join("venv-wasmtime")),
         Some(repo.join("target").join("wasmtime-venv")),
     ];

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wasmtime::component::Val;
+use wasync_build::GuestProfile;
 
 use super::{Sink, build_guests, ms, with_peak_rss};
 use crate::error::Result;
@@ -17,13 +18,15 @@ pub struct Options {
     pub json: bool,
     /// Small sizes only, to check that everything runs.
     pub quick: bool,
+    /// How the guests are built (release for figures worth keeping).
+    pub guests: GuestProfile,
 }
 
 const SLOW: &str = "examples:wasync/slow";
 
 /// Runs every call benchmark and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
-    let paths = build_guests(&["mode-tests", "mode-tests-c"], !opts.json)?;
+    let paths = build_guests(&["mode-tests", "mode-tests-c"], opts.guests, !opts.json)?;
     let mut sink = Sink::new(opts.json);
     overhead(&paths[0], &paths[1], opts, &mut sink).await?;
     throughput(&paths[0], &paths[1], opts, &mut sink).await?;
