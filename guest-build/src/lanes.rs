@@ -213,7 +213,7 @@ fn failed_guest(output: &str, group: &[&Job<'_>]) -> String {
 /// The copy goes through a temporary file and a rename, so a test or a
 /// benchmark that reads the component never sees half of one.
 fn install(p: &Pipeline, job: &Job<'_>, out_dir: &Path) -> Result<(), BuildError> {
-    let built = out_dir.join(format!("{}.wasm", job.guest.name.replace('-', "_")));
+    let built = out_dir.join(job.guest.output_file());
     let dest = p.artifact_path(&job.name);
     let partial = dest.with_extension(format!("wasm.{}.partial", std::process::id()));
     let io = |path: &Path| {

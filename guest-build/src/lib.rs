@@ -215,7 +215,7 @@ impl Pipeline {
             }
         }
         lanes::build_stale(self, &jobs)?;
-        Ok(jobs
+        let mut artifacts: Vec<Artifact> = jobs
             .into_iter()
             .map(|job| Artifact {
                 path: self.artifact_path(&job.name),
@@ -224,7 +224,11 @@ impl Pipeline {
                 guest: job.guest.name.clone(),
                 mode: job.mode,
             })
-            .collect())
+            .collect();
+        for guest in guests.iter().filter(|g| g.wasm_tests) {
+            artifacts.push(self.build_tests(guest)?);
+        }
+        Ok(artifacts)
     }
 
     /// One guest in one mode, with whether its stamp is still fresh.
@@ -264,6 +268,57 @@ impl Pipeline {
         Ok(files)
     }
 
+    /// Builds the guest's unit tests for wasm (`cargo test --no-run`): a
+    /// command whose `wasi:cli/run` runs them, `<name>-tests.wasm`.
+    fn build_tests(&self, guest: &GuestSpec) -> Result<Artifact, BuildError> {
+        let mode = Mode::Standard;
+        let inputs = format!("{}-tests", fingerprint::inputs(&self.repo, guest, mode)?);
+        let name = format!("{}-tests", guest.name);
+        self.build_artifact(guest, mode, name, inputs, || self.compile_tests(guest))
+    }
+
+    /// Copies what `compile` built to the artifact `name`, unless its stamp
+    /// says `inputs` have not changed since the last build.
+    fn build_artifact(
+        &self,
+        guest: &GuestSpec,
+        mode: Mode,
+        name: String,
+        inputs: String,
+        compile: impl FnOnce() -> Result<PathBuf, BuildError>,
+    ) -> Result<Artifact, BuildError> {
+        let dest = self.artifact_path(&name);
+        let stamp = self.wasm_dir().join(format!("{name}.stamp"));
+        let fresh =
+            dest.exists() && std::fs::read_to_string(&stamp).is_ok_and(|old| old.trim() == inputs);
+        if fresh {
+            return Ok(Artifact {
+                name,
+                guest: guest.name.clone(),
+                mode,
+                path: dest,
+                rebuilt: false,
+            });
+        }
+        self.say(format_args!("building guest {name}"));
+        let built = compile()?;
+        std::fs::copy(&built, &dest).map_err(|error| BuildError::Io {
+            path: built.clone(),
+            error,
+        })?;
+        std::fs::write(&stamp, &inputs).map_err(|error| BuildError::Io {
+            path: stamp.clone(),
+            error,
+        })?;
+        Ok(Artifact {
+            name,
+            guest: guest.name.clone(),
+            mode,
+            path: dest,
+            rebuilt: true,
+        })
+    }
+
     /// Writes `world`, lowered for `mode`, to the guest's `wit-lowered/`
     /// folder, where its cargo-component metadata points.
     fn write_lowered(&self, guest: &GuestSpec, world: &str, mode: Mode) -> Result<(), BuildError> {
@@ -278,6 +333,40 @@ impl Pipeline {
         wasync_lower::add_abi(&mut resolve).map_err(|e| fail(format!("{e:#}")))?;
         let out = guest.dir.join("wit-lowered");
         wasync_lower::write_dir(&resolve, lowering.world, &out).map_err(|e| fail(format!("{e:#}")))
+    }
+
+    /// Compiles the guest's library unit tests for `wasm32-wasip2` and
+    /// returns the test executable cargo reports.
+    fn compile_tests(&self, guest: &GuestSpec) -> Result<PathBuf, BuildError> {
+        let mut cmd = tools::cargo();
+        cmd.args([
+            "test",
+            "--profile",
+            self.profile.cargo_profile(),
+            "--no-run",
+            "--lib",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json",
+        ]);
+        cmd.arg("--manifest-path").arg(guest.dir.join("Cargo.toml"));
+        // Apart from the lanes: `cargo test` builds other feature sets.
+        cmd.arg("--target-dir").arg(self.target_dir.join("tests"));
+        let output = tools::run_captured(&mut cmd)?;
+        let failed = |output: String| BuildError::Guest {
+            guest: format!("{} (tests)", guest.name),
+            mode: Mode::Standard,
+            output,
+        };
+        if !output.status.success() {
+            return Err(failed(tools::output_text(&output)));
+        }
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["profile"]["test"] == true)
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .ok_or_else(|| failed("`cargo test --no-run` reported no test executable".into()))
     }
 
     pub(crate) fn say(&self, msg: fmt::Arguments<'_>) {

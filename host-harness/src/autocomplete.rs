@@ -28,15 +28,36 @@ pub struct Components {
 impl Components {
     /// The artifacts of the guest pipeline in `wasm_dir`; `concurrent`
     /// picks the mode C builds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wasync_harness::autocomplete::Components;
+    ///
+    /// let c = Components::in_dir("target/guests/wasm".as_ref(), true);
+    /// assert!(c.autocomplete.ends_with("autocomplete-c.wasm"));
+    /// ```
     pub fn in_dir(wasm_dir: &Path, concurrent: bool) -> Components {
-        let name = |n: &str| {
-            let n = if concurrent {
-                format!("{n}-c")
-            } else {
-                n.to_owned()
-            };
-            wasm_dir.join(format!("{n}.wasm"))
-        };
+        Components::with_suffix(wasm_dir, if concurrent { "-c" } else { "" })
+    }
+
+    /// The mode N (native WASI 0.3) builds in `wasm_dir`, which compose
+    /// statically as the mode S ones do.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wasync_harness::autocomplete::Components;
+    ///
+    /// let n = Components::native_in_dir("target/guests/wasm".as_ref());
+    /// assert!(n.slow.ends_with("slow-source-n.wasm"));
+    /// ```
+    pub fn native_in_dir(wasm_dir: &Path) -> Components {
+        Components::with_suffix(wasm_dir, "-n")
+    }
+
+    fn with_suffix(wasm_dir: &Path, suffix: &str) -> Components {
+        let name = |n: &str| wasm_dir.join(format!("{n}{suffix}.wasm"));
         Components {
             autocomplete: name("autocomplete"),
             dict: name("dict-source"),
@@ -132,6 +153,27 @@ pub fn compose_static(c: &Components) -> Result<Vec<u8>> {
             plug("slow", &c.slow),
         ],
     )
+}
+
+/// Mode S: the HTTP front (`autocomplete-http`) composed in front of the
+/// static composition: one `wasi:http` proxy component holding all five,
+/// which `wasmtime serve` or [`Harness::serve`] runs with [`Environment::wasi`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn demo() -> wasync_harness::Result<()> {
+/// use std::path::Path;
+/// use wasync_harness::autocomplete::{Components, compose_http};
+///
+/// let wasm = Path::new("target/guests/wasm");
+/// let bytes = compose_http(&wasm.join("autocomplete-http.wasm"), &Components::in_dir(wasm, false))?;
+/// std::fs::write("autocomplete-service.wasm", bytes).unwrap();
+/// # Ok(()) }
+/// ```
+pub fn compose_http(front: &Path, c: &Components) -> Result<Vec<u8>> {
+    let back = compose_static(c)?;
+    crate::compose::compose_with_bytes(front, &c.autocomplete, back)
 }
 
 /// Mode S: the static composition, one instance, driven through the same

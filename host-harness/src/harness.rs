@@ -6,7 +6,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, Store};
 
 use wasync_host::{Limits, WasyncCtx, check_component, read_component, unsatisfied};
@@ -223,6 +223,41 @@ impl Harness {
             .await
     }
 
+    /// The linker's pre-instantiation of `loaded` (on the linker of its
+    /// engine), or the first import it cannot satisfy.
+    pub(crate) fn instance_pre(&self, loaded: &Loaded) -> Result<InstancePre<HostState>> {
+        self.linker_for(loaded)
+            .instantiate_pre(&loaded.component)
+            .map_err(|e| unsatisfied(&e))
+    }
+
+    /// `MissingExport` for `name`, listing the functions `loaded` does
+    /// export.
+    pub(crate) fn missing_export(&self, loaded: &Loaded, name: &str) -> Error {
+        Error::MissingExport {
+            name: name.to_owned(),
+            available: wasync_host::exported_funcs(loaded.component().engine(), loaded.component())
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
+        }
+    }
+
+    /// A new store with the given WASI capabilities, held to the harness's
+    /// [`HarnessConfig::limits`] (memory and fuel; a call timeout applies
+    /// where an entry is armed with `wasync_host::begin_entry`).
+    pub(crate) fn new_store(
+        &self,
+        engine: &Engine,
+        opts: &WasiOptions,
+    ) -> Result<Store<HostState>> {
+        let mut state = HostState::new(opts)?;
+        state.wasync = WasyncCtx::with_limits(self.inner.config.limits);
+        let mut store = Store::new(engine, state);
+        wasync_host::apply_limits(&mut store)?;
+        Ok(store)
+    }
+
     /// [`Harness::instantiate`] with limits of its own. A limit the
     /// harness's engine cannot enforce (a call timeout without
     /// [`HarnessConfig::time_limits`], fuel without
@@ -233,10 +268,7 @@ impl Harness {
         opts: &WasiOptions,
         limits: Limits,
     ) -> Result<Instance> {
-        let pre = self
-            .linker_for(loaded)
-            .instantiate_pre(&loaded.component)
-            .map_err(|e| unsatisfied(&e))?;
+        let pre = self.instance_pre(loaded)?;
         let mut state = HostState::new(opts)?;
         state.wasync = WasyncCtx::with_limits(limits);
         let mut store = Store::new(loaded.component.engine(), state);

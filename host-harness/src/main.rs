@@ -30,6 +30,18 @@ enum Command {
     ///
     /// Example: wasync-harness call hello.wasm 'greet("world")'
     Call(CallArgs),
+    /// Run a command component (one that exports `wasi:cli/run`, such as a
+    /// `#[wasync::main]` binary) with this process's stdin, stdout and
+    /// stderr, and exit with its status.
+    ///
+    /// Example: echo hello | wasync-harness run app.wasm -- --upper
+    Run(RunArgs),
+    /// Serve an HTTP proxy component (one that exports
+    /// `wasi:http/incoming-handler`, such as a `#[wasync::http_service]`)
+    /// on a local address: one instance per request, as `wasmtime serve`.
+    ///
+    /// Example: wasync-harness serve service.wasm --addr 127.0.0.1:8080
+    Serve(ServeArgs),
     /// The autocomplete demo: build everything, start the HTTP source's
     /// server, and replay users typing into ONE autocomplete instance,
     /// composed statically (mode S) and host-mediated (mode C).
@@ -115,6 +127,23 @@ enum BenchCommand {
         /// Fewer calls, to check that everything runs.
         #[arg(long)]
         quick: bool,
+        #[command(flatten)]
+        track: Track,
+    },
+    /// The autocomplete served over HTTP on loopback: mode S by the
+    /// harness's server and, with mode N, by the stock `wasmtime serve` if
+    /// installed: a burst of concurrent requests from a Rust client;
+    /// p50/p99 latency, requests per second, and instances that served them.
+    Http {
+        /// Print one JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Requests in the burst.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Connections sending at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
         #[command(flatten)]
         track: Track,
     },
@@ -220,9 +249,11 @@ struct RunOptions {
     /// Set an environment variable for the guest. Repeatable.
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    /// Let the guest open sockets and resolve host names.
-    #[arg(long)]
-    network: bool,
+    /// Let the guest open sockets and resolve host names: `--network` (or
+    /// `--network any`) for every address, `--network loopback` for
+    /// loopback addresses only.
+    #[arg(long, value_name = "WHERE", num_args = 0..=1, default_missing_value = "any")]
+    network: Option<wasync_harness::NetworkAccess>,
     /// Let the guest send HTTP requests (wasi:http) to loopback addresses.
     #[arg(long)]
     http_loopback: bool,
@@ -273,7 +304,7 @@ impl RunOptions {
         WasiOptions {
             dirs: self.dirs.clone(),
             env: self.env.clone(),
-            network: self.network,
+            network: self.network.unwrap_or_default(),
             http: if self.http_loopback {
                 wasync_harness::HttpAccess::Loopback
             } else {
@@ -302,6 +333,28 @@ struct CallArgs {
     /// Print the wasm backtrace when the guest traps.
     #[arg(long)]
     backtrace: bool,
+    #[command(flatten)]
+    run: RunOptions,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The command component (.wasm).
+    component: PathBuf,
+    /// Arguments for the command (after `--`).
+    #[arg(last = true)]
+    args: Vec<String>,
+    #[command(flatten)]
+    run: RunOptions,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The proxy component (.wasm).
+    component: PathBuf,
+    /// Where to listen (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
     #[command(flatten)]
     run: RunOptions,
 }
@@ -525,6 +578,31 @@ async fn call(args: CallArgs) -> wasync_harness::Result<String> {
     results_to_wave(&results)
 }
 
+/// Runs a command with this process's stdio; returns its exit status.
+async fn run_command(args: RunArgs) -> wasync_harness::Result<i32> {
+    let harness = args.run.harness()?;
+    let loaded = harness.load(&args.component)?;
+    let name = args.component.file_name().map_or_else(
+        || "command".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut wasi = args.run.wasi();
+    wasi.stdin = wasync_harness::Stdin::Inherit;
+    wasi.args = std::iter::once(name).chain(args.args).collect();
+    let exit = harness.run_command(&loaded, &wasi).await?;
+    Ok(exit.status)
+}
+
+/// Serves a proxy until the process is stopped.
+async fn serve(args: ServeArgs) -> wasync_harness::Result<Option<String>> {
+    let harness = args.run.harness()?;
+    let loaded = harness.load(&args.component)?;
+    let server = harness.serve(&loaded, args.addr, &args.run.wasi()).await?;
+    eprintln!("serving http://{}/ (stop with Ctrl-C)", server.addr());
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(None)
+}
+
 async fn demo(args: DemoArgs, profile: GuestProfile) -> wasync_harness::Result<Option<String>> {
     eprintln!(
         "building the guests (the first run installs the wasm targets and cargo-component, and writes the word list)"
@@ -564,6 +642,15 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
     match cli.command {
         Command::Demo(args) => demo(args, guests).await,
         Command::Call(args) => call(args).await.map(Some),
+        Command::Run(args) => {
+            let status = run_command(args).await?;
+            if status != 0 {
+                // The guest's status is the process's; nothing to add.
+                std::process::exit(status);
+            }
+            Ok(None)
+        }
+        Command::Serve(args) => serve(args).await,
         Command::Bench(BenchCommand::Runtime {
             json,
             quick,
@@ -587,6 +674,20 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
             };
             let rows = wasync_harness::bench::autocomplete::run(&opts).await?;
             track.apply("autocomplete", json, &rows)
+        }
+        Command::Bench(BenchCommand::Http {
+            json,
+            requests,
+            concurrency,
+            track,
+        }) => {
+            let opts = wasync_harness::bench::http::Options {
+                json,
+                requests,
+                concurrency,
+            };
+            let rows = wasync_harness::bench::http::run(&opts).await?;
+            track.apply("http", json, &rows)
         }
         Command::Bench(BenchCommand::Soak {
             json,

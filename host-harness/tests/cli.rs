@@ -343,6 +343,48 @@ fn bench_autocomplete_prints_json_lines() {
 }
 
 #[test]
+fn bench_http_prints_json_lines_for_modes_s_and_n() {
+    let rows = json_lines(
+        &[
+            "bench",
+            "http",
+            "--json",
+            "--requests",
+            "6",
+            "--concurrency",
+            "2",
+        ],
+        &[
+            "bench",
+            "mode",
+            "host",
+            "requests",
+            "concurrency",
+            "p50_ms",
+            "p99_ms",
+            "rps",
+            "instances",
+        ],
+    );
+    let runs: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["mode"].as_str().unwrap(), r["host"].as_str().unwrap()))
+        .collect();
+    // Mode N needs a WASI 0.3 HTTP host: the stock CLI, which the guest
+    // pipeline installed.
+    let expected: &[(&str, &str)] = &[
+        ("S", "harness"),
+        ("S", "wasmtime-serve"),
+        ("N", "wasmtime-serve"),
+    ];
+    assert_eq!(runs, expected);
+    for row in &rows {
+        assert_eq!(row["requests"], 6, "{row}");
+        assert!(row["instances"].as_u64().unwrap() >= 1, "{row}");
+    }
+}
+
+#[test]
 fn the_demo_runs_both_modes_and_writes_its_timeline() {
     let svg = tempfile::tempdir().unwrap().keep().join("timeline.svg");
     harness()
@@ -388,6 +430,34 @@ fn call_runs_a_mode_c_component_in_a_wasync_host() {
 }
 
 #[test]
+fn run_gives_a_command_the_process_stdio_and_arguments_and_takes_its_exit_status() {
+    harness()
+        .args(["run", test_programs::JOBS, "--", "--deadline-ms", "500"])
+        .write_stdin("b 20\na 10\nnever 60000\n")
+        .assert()
+        .success()
+        .stdout("a done after 10 ms\nb done after 20 ms\n2 done, 1 cut off\n");
+    // `main` returned `Err`: the command's status is the process's.
+    harness()
+        .args(["run", test_programs::JOBS])
+        .write_stdin("not a job\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "line 1: expected `NAME MILLISECONDS`",
+        ));
+}
+
+#[test]
+fn run_and_serve_refuse_components_of_the_wrong_kind() {
+    fails_with(&["run", test_programs::HELLO], "wasi:cli/run#run");
+    fails_with(
+        &["serve", test_programs::JOBS, "--addr", "127.0.0.1:0"],
+        "wasi:http/incoming-handler#handle",
+    );
+}
+
+#[test]
 fn a_guest_over_a_limit_flag_is_stopped_with_one_clear_line() {
     fails_with(
         &[
@@ -409,6 +479,22 @@ fn a_guest_over_a_limit_flag_is_stopped_with_one_clear_line() {
         ],
         "went over its memory limit of 16 MiB",
     );
+}
+
+#[test]
+fn network_access_is_loopback_only_when_asked_so() {
+    harness()
+        .args(["run", test_programs::NET_CLIENT, "--network", "loopback"])
+        .args(["--", "lookup", "localhost"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("127.0.0.1").or(predicate::str::contains("::1")));
+    harness()
+        .args(["run", test_programs::NET_CLIENT, "--network", "loopback"])
+        .args(["--", "tcp", "192.0.2.1:9", "x"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the host denied network access"));
 }
 
 #[test]

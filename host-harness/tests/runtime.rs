@@ -133,7 +133,7 @@ async fn wait_for_a_real_socket_stream() {
         .instantiate(
             &GUEST,
             &WasiOptions {
-                network: true,
+                network: wasync_harness::NetworkAccess::Any,
                 ..WasiOptions::captured()
             },
         )

@@ -97,3 +97,20 @@ macro_rules! runtime_gauges {
         }
     }};
 }
+
+thread_local! {
+    static INSTANCE_ID: Cell<u64> = const { Cell::new(0) };
+    static SERVED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// For HTTP services: counts one more request served by this instance and
+/// returns `(instance id, requests served)`. The id is drawn with `draw` on
+/// the first request, so clients can count the instances that served them
+/// (the `x-instance` and `x-served` headers).
+pub fn serve_marks(draw: impl FnOnce() -> u64) -> (u64, u64) {
+    if INSTANCE_ID.get() == 0 {
+        INSTANCE_ID.set(draw() | 1);
+    }
+    SERVED.set(SERVED.get() + 1);
+    (INSTANCE_ID.get(), SERVED.get())
+}

@@ -3,6 +3,7 @@
 
 pub mod autocomplete;
 pub mod calls;
+pub mod http;
 pub mod runtime;
 pub mod soak;
 pub mod track;

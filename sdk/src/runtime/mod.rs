@@ -55,7 +55,7 @@ pub(crate) use task::TaskId;
 pub use task::{AbortHandle, AbortOnDropHandle, JoinError, JoinHandle, SpawnError};
 pub(crate) use timers::Timers;
 
-pub(crate) use coop::poll_proceed;
+pub(crate) use coop::{poll_proceed, unconstrained};
 
 /// The packed key of the `block_on` future's waker: an index no task gets.
 const MAIN: usize = raw::INDEX_MASK;
