@@ -48,6 +48,7 @@ impl Drop for InFlight {
 
 /// POSTs `body` to `url` with `wasync::http`, the body streamed from a
 /// reader; returns the response text, or why it failed.
+#[cfg(feature = "wasync")]
 pub async fn post_text(url: String, body: String) -> Result<String, String> {
     let reader = futures::io::Cursor::new(body.into_bytes());
     let req = http::Request::post(url)
@@ -94,6 +95,49 @@ macro_rules! runtime_gauges {
             live_timers: s.live_timers as u32,
             registered_pollables: s.registered_pollables as u32,
             waiters: s.waiters as u32,
+        }
+    }};
+}
+
+/// What a timer storm measured, from each timer's lateness in nanoseconds
+/// (negative: it fired early).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lateness {
+    pub fired: u32,
+    pub early: u32,
+    /// Over all timers; early ones count as on time.
+    pub mean_ns: u64,
+    pub max_ns: u64,
+}
+
+impl Lateness {
+    pub fn of(lateness: &[i64]) -> Lateness {
+        let fired = lateness.len() as u32;
+        let early = lateness.iter().filter(|&&l| l < 0).count() as u32;
+        let late = lateness.iter().map(|&l| l.max(0) as u64);
+        Lateness {
+            fired,
+            early,
+            mean_ns: late.clone().sum::<u64>() / u64::from(fired.max(1)),
+            max_ns: late.max().unwrap_or(0),
+        }
+    }
+}
+
+/// Fills a generated `storm-report` record from the wall time and each
+/// timer's lateness (see [`Lateness`]). Each benchmark guest has its own
+/// binding type with the same fields, so this is a macro over the type's
+/// path.
+#[macro_export]
+macro_rules! storm_report {
+    ($ty:path, $wall_ns:expr, $lateness:expr) => {{
+        let l = $crate::Lateness::of(&$lateness);
+        $ty {
+            fired: l.fired,
+            early: l.early,
+            wall_ns: $wall_ns,
+            mean_lateness_ns: l.mean_ns,
+            max_lateness_ns: l.max_ns,
         }
     }};
 }
