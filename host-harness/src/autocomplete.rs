@@ -1,12 +1,14 @@
 //! The autocomplete scenario, assembled: the component and its three
-//! sources, composed host-mediated (mode C) or statically (mode S), with
-//! what they need from the host (the word list, the HTTP endpoint, the slow
-//! source's delay). The demo, the tests and the benchmark share it.
+//! sources, composed host-mediated (mode C) or statically (modes S and N),
+//! with what they need from the host (the word list, the HTTP endpoint, the
+//! slow source's delay). The demo, the tests and the benchmark share it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmtime::component::Val;
+
+use wasync_lower::Mode;
 
 use crate::compose::{Plug, compose};
 use crate::concurrent::{Call, Driver, InstanceId};
@@ -27,13 +29,23 @@ pub struct Components {
 
 impl Components {
     /// The artifacts of the guest pipeline in `wasm_dir`; `concurrent`
-    /// picks the mode C builds.
+    /// picks the mode C builds, else mode S.
     pub fn in_dir(wasm_dir: &Path, concurrent: bool) -> Components {
+        let mode = if concurrent {
+            Mode::Concurrent
+        } else {
+            Mode::Standard
+        };
+        Components::of_mode(wasm_dir, mode)
+    }
+
+    /// The builds of `mode` among the artifacts in `wasm_dir`.
+    pub fn of_mode(wasm_dir: &Path, mode: Mode) -> Components {
         let name = |n: &str| {
-            let n = if concurrent {
-                format!("{n}-c")
-            } else {
-                n.to_owned()
+            let n = match mode {
+                Mode::Standard => n.to_owned(),
+                Mode::Concurrent => format!("{n}-c"),
+                Mode::Native => format!("{n}-n"),
             };
             wasm_dir.join(format!("{n}.wasm"))
         };
@@ -118,7 +130,7 @@ pub async fn start_concurrent(
     })
 }
 
-/// The mode S components composed statically into one.
+/// The components (mode S or N) composed statically into one.
 pub fn compose_static(c: &Components) -> Result<Vec<u8>> {
     let plug = |import: &str, path: &Path| Plug {
         import: Some(import.to_owned()),
@@ -141,10 +153,25 @@ pub async fn start_standard(
     c: &Components,
     env: &Environment,
 ) -> Result<Running> {
+    start_static(harness, c, env, "autocomplete (mode S)").await
+}
+
+/// Mode N: the mode N components composed statically too (calls between
+/// them are native subtasks), one instance whose calls overlap.
+pub async fn start_native(harness: &Harness, c: &Components, env: &Environment) -> Result<Running> {
+    start_static(harness, c, env, "autocomplete (mode N)").await
+}
+
+async fn start_static(
+    harness: &Harness,
+    c: &Components,
+    env: &Environment,
+    name: &str,
+) -> Result<Running> {
     let bytes = compose_static(c)?;
     let loaded = harness.compile_bytes(&c.autocomplete, &bytes)?;
     let mut host = harness.concurrent(&env.wasi())?;
-    let ac = host.add("autocomplete (mode S)", &loaded, &[]).await?;
+    let ac = host.add(name, &loaded, &[]).await?;
     Ok(Running {
         driver: host.start(),
         autocomplete: ac,

@@ -85,21 +85,10 @@ struct DemoArgs {
 enum BenchCommand {
     /// The guest runtime on wasync against the same program on wstd 0.6.8:
     /// timer storm, idle-timer overhead, spawn and join, poll-turn cost.
-    Runtime {
-        /// Print one JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Small sizes only, to check that everything runs.
-        #[arg(long)]
-        quick: bool,
-        /// Seconds a timer storm may run before it counts as not finished.
-        #[arg(long, default_value_t = 30)]
-        storm_limit: u64,
-        #[command(flatten)]
-        track: Track,
-    },
-    /// 100 concurrent `complete` calls: one mode C instance, one mode S
-    /// instance, and 100 mode S instances (one per request).
+    Runtime(StormArgs),
+    /// 100 concurrent `complete` calls: one mode C instance, one mode N
+    /// instance, one mode S instance, and 100 mode S instances (one per
+    /// request).
     Autocomplete {
         /// Print one JSON object per line instead of a table.
         #[arg(long)]
@@ -110,8 +99,24 @@ enum BenchCommand {
         #[command(flatten)]
         track: Track,
     },
-    /// The cost of one call in modes S and C next to a plain export, and
-    /// overlapping calls into one instance in each mode.
+    /// The timer storm as an async export: wasync's mode N next to bare
+    /// wit-bindgen 0.63 (one `wait-until` per timer), and mode C.
+    Timers(StormArgs),
+    /// One throughput run of `bench calls` (`calls` overlapping
+    /// `sleep-for` calls into one instance of WASM), measured in this
+    /// process; `bench calls` runs each in a process of its own, so that
+    /// each has its own peak memory.
+    #[command(hide = true)]
+    Overlap {
+        wasm: PathBuf,
+        #[arg(long)]
+        calls: u32,
+        #[arg(long)]
+        sleep_ms: u32,
+    },
+    /// The cost of one call in modes S, C and N next to a plain export and
+    /// to bare wit-bindgen, and overlapping calls into one instance in each
+    /// mode.
     Calls {
         /// Print one JSON object per line instead of a table.
         #[arg(long)]
@@ -122,6 +127,32 @@ enum BenchCommand {
         #[command(flatten)]
         track: Track,
     },
+}
+
+/// The flags of the benchmarks that run timer storms (`runtime`, `timers`).
+#[derive(Args)]
+struct StormArgs {
+    /// Print one JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Small sizes only, to check that everything runs.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds a timer storm may run before it counts as not finished.
+    #[arg(long, default_value_t = 30)]
+    storm_limit: u64,
+    #[command(flatten)]
+    track: Track,
+}
+
+impl StormArgs {
+    fn options(&self) -> wasync_harness::bench::runtime::Options {
+        wasync_harness::bench::runtime::Options {
+            json: self.json,
+            quick: self.quick,
+            storm_limit: std::time::Duration::from_secs(self.storm_limit),
+        }
+    }
 }
 
 /// Regression tracking, for every benchmark.
@@ -494,24 +525,26 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
     match cli.command {
         Command::Demo(args) => demo(args).await,
         Command::Call(args) => call(args).await.map(Some),
-        Command::Bench(BenchCommand::Runtime {
-            json,
-            quick,
-            storm_limit,
-            track,
-        }) => {
-            let opts = wasync_harness::bench::runtime::Options {
-                json,
-                quick,
-                storm_limit: std::time::Duration::from_secs(storm_limit),
-            };
-            let rows = wasync_harness::bench::runtime::run(&opts).await?;
-            track.apply("runtime", json, &rows)
+        Command::Bench(BenchCommand::Runtime(args)) => {
+            let rows = wasync_harness::bench::runtime::run(&args.options()).await?;
+            args.track.apply("runtime", args.json, &rows)
+        }
+        Command::Bench(BenchCommand::Timers(args)) => {
+            let rows = wasync_harness::bench::timers::run(&args.options()).await?;
+            args.track.apply("timers", args.json, &rows)
         }
         Command::Bench(BenchCommand::Autocomplete { json, quick, track }) => {
             let opts = wasync_harness::bench::autocomplete::Options { json, quick };
             let rows = wasync_harness::bench::autocomplete::run(&opts).await?;
             track.apply("autocomplete", json, &rows)
+        }
+        Command::Bench(BenchCommand::Overlap {
+            wasm,
+            calls,
+            sleep_ms,
+        }) => {
+            let row = wasync_harness::bench::calls::overlap_here(&wasm, calls, sleep_ms).await?;
+            Ok(Some(row.to_string()))
         }
         Command::Bench(BenchCommand::Calls { json, quick, track }) => {
             let opts = wasync_harness::bench::calls::Options { json, quick };
@@ -530,7 +563,10 @@ fn main() -> ExitCode {
     let backtrace = matches!(&cli.command, Command::Call(a) if a.backtrace);
     // Per-call overheads are measured on one thread, so that they show the
     // cost of a call rather than of waking a task on another thread.
-    let one_thread = matches!(&cli.command, Command::Bench(BenchCommand::Calls { .. }));
+    let one_thread = matches!(
+        &cli.command,
+        Command::Bench(BenchCommand::Calls { .. } | BenchCommand::Overlap { .. })
+    );
     let built = if one_thread {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

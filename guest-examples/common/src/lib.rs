@@ -107,6 +107,8 @@ pub struct Lateness {
     pub early: u32,
     /// Over all timers; early ones count as on time.
     pub mean_ns: u64,
+    /// The 99th percentile (nearest rank).
+    pub p99_ns: u64,
     pub max_ns: u64,
 }
 
@@ -114,12 +116,16 @@ impl Lateness {
     pub fn of(lateness: &[i64]) -> Lateness {
         let fired = lateness.len() as u32;
         let early = lateness.iter().filter(|&&l| l < 0).count() as u32;
-        let late = lateness.iter().map(|&l| l.max(0) as u64);
+        let mut late: Vec<u64> = lateness.iter().map(|&l| l.max(0) as u64).collect();
+        late.sort_unstable();
+        // Nearest rank: the smallest value that at least 99% are at or below.
+        let p99_rank = (late.len() * 99).div_ceil(100).max(1);
         Lateness {
             fired,
             early,
-            mean_ns: late.clone().sum::<u64>() / u64::from(fired.max(1)),
-            max_ns: late.max().unwrap_or(0),
+            mean_ns: late.iter().sum::<u64>() / u64::from(fired.max(1)),
+            p99_ns: late.get(p99_rank - 1).copied().unwrap_or(0),
+            max_ns: late.last().copied().unwrap_or(0),
         }
     }
 }
@@ -137,6 +143,7 @@ macro_rules! storm_report {
             early: l.early,
             wall_ns: $wall_ns,
             mean_lateness_ns: l.mean_ns,
+            p99_lateness_ns: l.p99_ns,
             max_lateness_ns: l.max_ns,
         }
     }};

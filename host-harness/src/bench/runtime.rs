@@ -10,7 +10,7 @@ use super::{Sink, build_guests, ms};
 use crate::error::{ErrorKind, Result};
 use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 
-/// What `bench runtime` runs.
+/// What `bench runtime` (and `bench timers`) runs.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub json: bool,
@@ -50,7 +50,8 @@ impl Guests {
     }
 }
 
-fn field(v: &Val, name: &str) -> u64 {
+/// The unsigned field `name` of a record (0 if it has none).
+pub(super) fn field(v: &Val, name: &str) -> u64 {
     match v {
         Val::Record(fields) => match fields.iter().find(|(n, _)| n == name).map(|f| &f.1) {
             Some(Val::U64(x)) => *x,
