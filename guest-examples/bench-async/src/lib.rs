@@ -9,8 +9,7 @@ mod bindings {
 use std::time::Duration;
 
 use bindings::exports::examples::wasync::bench_calls::{Guest, StormReport};
-use examples_common::xorshift;
-use wasync::time::{Instant, sleep, sleep_until};
+use wasync::time::sleep;
 
 struct Bench;
 
@@ -47,25 +46,8 @@ impl Guest for Bench {
     }
 
     async fn timer_storm(n: u32, spread_ms: u32, seed: u64) -> StormReport {
-        let spread_ns = u64::from(spread_ms) * 1_000_000;
-        let start = Instant::now();
-        let mut x = seed.max(1);
-        // Every timer is one entry of wasync's wheel: the instance keeps at
-        // most one host timer (`wait-until` in mode N) whatever `n` is.
-        let handles: Vec<_> = (0..n)
-            .map(|_| {
-                let deadline = start + Duration::from_nanos(xorshift(&mut x) % (spread_ns + 1));
-                wasync::spawn(async move {
-                    sleep_until(deadline).await;
-                    Instant::now().as_nanos() as i64 - deadline.as_nanos() as i64
-                })
-            })
-            .collect();
-        let mut lateness = Vec::with_capacity(handles.len());
-        for h in handles {
-            lateness.push(h.await.expect("not aborted"));
-        }
-        examples_common::storm_report!(StormReport, start.elapsed().as_nanos() as u64, lateness)
+        let (wall_ns, lateness) = examples_common::timer_storm(n, spread_ms, seed).await;
+        examples_common::storm_report!(StormReport, wall_ns, lateness)
     }
 }
 

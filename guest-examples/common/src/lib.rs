@@ -99,6 +99,36 @@ macro_rules! runtime_gauges {
     }};
 }
 
+/// The timer storm of `bench-wasync` and `bench-async`: `n` spawned tasks
+/// each sleep until a seeded random deadline in [0, `spread_ms`] from now.
+/// Returns the nanoseconds until the last one woke, and each one's lateness
+/// in nanoseconds (negative: it woke early).
+#[cfg(feature = "wasync")]
+pub async fn timer_storm(n: u32, spread_ms: u32, seed: u64) -> (u64, Vec<i64>) {
+    use std::time::Duration;
+    use wasync::time::{Instant, sleep_until};
+
+    let spread_ns = u64::from(spread_ms) * 1_000_000;
+    let start = Instant::now();
+    let mut x = seed.max(1);
+    // Every timer is one entry of wasync's wheel: the instance keeps at most
+    // one host timer whatever `n` is.
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let deadline = start + Duration::from_nanos(xorshift(&mut x) % (spread_ns + 1));
+            wasync::spawn(async move {
+                sleep_until(deadline).await;
+                Instant::now().as_nanos() as i64 - deadline.as_nanos() as i64
+            })
+        })
+        .collect();
+    let mut lateness = Vec::with_capacity(handles.len());
+    for h in handles {
+        lateness.push(h.await.expect("not aborted"));
+    }
+    (start.elapsed().as_nanos() as u64, lateness)
+}
+
 /// What a timer storm measured, from each timer's lateness in nanoseconds
 /// (negative: it fired early).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
