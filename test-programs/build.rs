@@ -1,11 +1,15 @@
-//! Builds every guest through the guest build pipeline and records where
-//! each `.wasm` landed, so tests can `use test_programs::HELLO`.
+//! Builds every guest through the guest build pipeline, in its test
+//! profile, and records where each `.wasm` landed, so tests can
+//! `use test_programs::HELLO`.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let pipeline = wasync_build::Pipeline::for_this_repo();
+    // Tests run the quick-to-rebuild guests; the demo and the benchmarks
+    // build their own, fully optimised ones.
+    let mut pipeline = wasync_build::Pipeline::for_this_repo();
+    pipeline.profile = wasync_build::GuestProfile::Test;
     // Each input file, as the pipeline's stamps see them; a new guest shows
     // up in the workspace manifest, which is one of them.
     match pipeline.watched_files() {

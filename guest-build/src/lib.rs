@@ -2,13 +2,20 @@
 //! `.wasm` files for the tests, the demo and the benchmarks.
 //!
 //! Ground rules:
-//! - Every guest builds in release. Plain guests build with
-//!   `cargo build --target wasm32-wasip2`; guests whose manifest says
-//!   `[package.metadata.wasync] cargo-component = true` build with
-//!   `cargo component build`, which targets wasip1 plus its adapter, in
-//!   modes S and C. Mode N builds always use plain `cargo build` with the
-//!   crate's `native` feature: cargo-component 0.21.1 cannot link the
-//!   component model's async intrinsics.
+//! - Guests build in one of two [`GuestProfile`]s: fully optimised
+//!   (`release`) for the demo and the benchmarks, quick to rebuild
+//!   (`guest-test`) for the tests. Each profile has its own folder of
+//!   components and stamps, so neither rebuilds the other's.
+//! - Plain guests build with `cargo build --target wasm32-wasip2`; guests
+//!   whose manifest says `[package.metadata.wasync] cargo-component = true`
+//!   build with `cargo component build`, which targets wasip1 plus its
+//!   adapter, in modes S and C. Mode N builds always use plain `cargo
+//!   build` with the crate's `native` feature: cargo-component 0.21.1
+//!   cannot link the component model's async intrinsics.
+//! - One cargo invocation builds every guest of one mode and one tool, so
+//!   cargo compiles them side by side and the SDK once per mode; the modes
+//!   build at the same time, each in its own cargo target folder (their
+//!   feature sets differ). See `lanes.rs`.
 //! - Missing tools are installed, never assumed: the wasm targets through
 //!   `rustup target add`, cargo-component through
 //!   `cargo install --locked cargo-component@0.21.1`.
@@ -26,7 +33,9 @@
 
 mod data;
 mod fingerprint;
+mod lanes;
 mod manifest;
+mod profile;
 mod tools;
 
 use std::fmt;
@@ -34,6 +43,7 @@ use std::path::{Path, PathBuf};
 
 pub use data::WORD_LIST_PACKAGE;
 pub use manifest::{GuestSpec, Mode};
+pub use profile::{GuestProfile, UnknownProfile};
 pub use tools::cargo;
 
 /// The cargo-component release the pipeline installs and expects.
@@ -129,6 +139,8 @@ pub struct Pipeline {
     pub progress: Progress,
     /// Only build these guests (crate names); empty means all of them.
     pub only: Vec<String>,
+    /// Fully optimised (the default) or quick to rebuild (the tests').
+    pub profile: GuestProfile,
 }
 
 impl Pipeline {
@@ -141,6 +153,7 @@ impl Pipeline {
             repo,
             progress: Progress::Quiet,
             only: Vec::new(),
+            profile: GuestProfile::Release,
         }
     }
 
@@ -151,9 +164,10 @@ impl Pipeline {
         Pipeline::new(here.parent().unwrap_or(here))
     }
 
-    /// The folder the final `.wasm` files are copied to.
+    /// The folder the final `.wasm` files of this pipeline's profile are
+    /// copied to: `wasm/` for release builds, `wasm-test/` for test builds.
     pub fn wasm_dir(&self) -> PathBuf {
-        self.target_dir.join("wasm")
+        self.target_dir.join(self.profile.wasm_folder())
     }
 
     /// The path a guest's artifact has once built (it may not exist yet).
@@ -192,13 +206,45 @@ impl Pipeline {
             path: self.wasm_dir(),
             error,
         })?;
-        let mut artifacts = Vec::new();
+        let mut jobs = Vec::new();
         for guest in guests {
             for &mode in &guest.modes {
-                artifacts.push(self.build_guest(guest, mode)?);
+                jobs.push(self.job(guest, mode)?);
             }
         }
-        Ok(artifacts)
+        lanes::build_stale(self, &jobs)?;
+        Ok(jobs
+            .into_iter()
+            .map(|job| Artifact {
+                path: self.artifact_path(&job.name),
+                rebuilt: !job.fresh,
+                name: job.name,
+                guest: job.guest.name.clone(),
+                mode: job.mode,
+            })
+            .collect())
+    }
+
+    /// One guest in one mode, with whether its stamp is still fresh.
+    fn job<'g>(&self, guest: &'g GuestSpec, mode: Mode) -> Result<lanes::Job<'g>, BuildError> {
+        let name = guest.artifact_name(mode);
+        let inputs = fingerprint::inputs(&self.repo, guest, mode)?;
+        let fresh = self.artifact_path(&name).exists()
+            && std::fs::read_to_string(self.stamp_path(&name))
+                .is_ok_and(|old| old.trim() == inputs);
+        Ok(lanes::Job {
+            guest,
+            mode,
+            name,
+            inputs,
+            fresh,
+        })
+    }
+
+    /// The stamp beside an artifact: the hash of the inputs it was built
+    /// from.
+    fn stamp_path(&self, name: &str) -> PathBuf {
+        self.wasm_dir().join(format!("{name}.stamp"))
     }
 
     /// Every file the guest builds read, for a build script's
@@ -214,47 +260,6 @@ impl Pipeline {
         files.sort();
         files.dedup();
         Ok(files)
-    }
-
-    fn build_guest(&self, guest: &GuestSpec, mode: Mode) -> Result<Artifact, BuildError> {
-        let name = guest.artifact_name(mode);
-        let dest = self.artifact_path(&name);
-        let stamp = self.wasm_dir().join(format!("{name}.stamp"));
-        let inputs = fingerprint::inputs(&self.repo, guest, mode)?;
-        let fresh =
-            dest.exists() && std::fs::read_to_string(&stamp).is_ok_and(|old| old.trim() == inputs);
-        if fresh {
-            return Ok(Artifact {
-                name,
-                guest: guest.name.clone(),
-                mode,
-                path: dest,
-                rebuilt: false,
-            });
-        }
-        self.say(format_args!("building guest {name}"));
-        if let Some(world) = &guest.lower_world
-            && uses_cargo_component(guest, mode)
-        {
-            self.write_lowered(guest, world, mode)?;
-        }
-
-        let built = self.compile(guest, mode)?;
-        std::fs::copy(&built, &dest).map_err(|error| BuildError::Io {
-            path: built.clone(),
-            error,
-        })?;
-        std::fs::write(&stamp, &inputs).map_err(|error| BuildError::Io {
-            path: stamp.clone(),
-            error,
-        })?;
-        Ok(Artifact {
-            name,
-            guest: guest.name.clone(),
-            mode,
-            path: dest,
-            rebuilt: true,
-        })
     }
 
     /// Writes `world`, lowered for `mode`, to the guest's `wit-lowered/`
@@ -273,43 +278,6 @@ impl Pipeline {
         wasync_lower::write_dir(&resolve, lowering.world, &out).map_err(|e| fail(format!("{e:#}")))
     }
 
-    /// Compiles one guest in one mode and returns the path cargo wrote.
-    fn compile(&self, guest: &GuestSpec, mode: Mode) -> Result<PathBuf, BuildError> {
-        let mut cmd = tools::cargo();
-        let triple;
-        if uses_cargo_component(guest, mode) {
-            triple = "wasm32-wasip1";
-            cmd.args(["component", "build", "--release"]);
-        } else {
-            triple = "wasm32-wasip2";
-            cmd.args(["build", "--release", "--target", triple]);
-        }
-        cmd.arg("--manifest-path").arg(guest.dir.join("Cargo.toml"));
-        cmd.arg("--target-dir").arg(&self.target_dir);
-        match mode {
-            Mode::Standard => {}
-            Mode::Concurrent => {
-                cmd.args(["--features", "concurrent"]);
-            }
-            Mode::Native => {
-                cmd.args(["--features", "native"]);
-            }
-        }
-        if self.progress == Progress::Quiet {
-            cmd.arg("--quiet");
-        }
-        let output = tools::run_captured(&mut cmd)?;
-        if !output.status.success() {
-            return Err(BuildError::Guest {
-                guest: guest.name.clone(),
-                mode,
-                output: tools::output_text(&output),
-            });
-        }
-        let file = format!("{}.wasm", guest.name.replace('-', "_"));
-        Ok(self.target_dir.join(triple).join("release").join(file))
-    }
-
     pub(crate) fn say(&self, msg: fmt::Arguments<'_>) {
         if self.progress == Progress::Lines {
             eprintln!("  {msg}");
@@ -318,7 +286,7 @@ impl Pipeline {
 }
 
 /// Whether `guest` builds with cargo-component in `mode` (never in mode N).
-fn uses_cargo_component(guest: &GuestSpec, mode: Mode) -> bool {
+pub(crate) fn uses_cargo_component(guest: &GuestSpec, mode: Mode) -> bool {
     guest.cargo_component && mode != Mode::Native
 }
 

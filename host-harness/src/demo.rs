@@ -89,7 +89,9 @@ pub fn percentile(mut values: Vec<Duration>, p: f64) -> Duration {
     values[rank.min(values.len()) - 1]
 }
 
-fn xorshift(x: &mut u64) -> u64 {
+/// A step of the xorshift64 generator: seeded draws that are the same on
+/// every run.
+pub(crate) fn xorshift(x: &mut u64) -> u64 {
     *x ^= *x << 13;
     *x ^= *x >> 7;
     *x ^= *x << 17;

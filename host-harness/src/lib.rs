@@ -28,6 +28,7 @@ mod harness;
 mod host;
 mod http_policy;
 mod instance;
+pub mod limit_args;
 mod loaded;
 mod output;
 mod poll_counters;
@@ -49,7 +50,7 @@ pub use instance::{Instance, exported_functions};
 pub use loaded::Loaded;
 pub use output::{Output, Stdio};
 pub use poll_counters::PollCounters;
-pub use wasync_host::{Signature, results_to_wave, type_name};
+pub use wasync_host::{Limit, Limits, Signature, results_to_wave, type_name};
 
 /// wasmtime, as the harness links it, for callers that build `Val`s.
 pub use wasmtime;

@@ -6,12 +6,20 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use wasync_harness::{DirMount, Harness, HarnessConfig, WasiOptions, parse_env, results_to_wave};
+use wasync_build::GuestProfile;
+use wasync_harness::{
+    DirMount, Harness, HarnessConfig, Limits, WasiOptions, limit_args, parse_env, results_to_wave,
+};
 
 /// Load, call and inspect WebAssembly components built with wasync.
 #[derive(Parser)]
 #[command(name = "wasync-harness", version, about, long_about = None)]
 struct Cli {
+    /// How `demo` and `bench` build the guests: `release` (fully
+    /// optimised, what the published figures use) or `test` (the quick
+    /// build `cargo test` uses; its figures are not comparable).
+    #[arg(long, global = true, default_value_t = GuestProfile::Release, value_name = "PROFILE")]
+    guest_profile: GuestProfile,
     #[command(subcommand)]
     command: Command,
 }
@@ -99,6 +107,30 @@ enum BenchCommand {
         #[command(flatten)]
         track: Track,
     },
+    /// A long run of mode C calls with random sleeps, cancellations and
+    /// compositions: memory after warm-up, the host's table and the
+    /// guests' runtimes must end where they started.
+    Soak {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// 5,000 calls, to check that everything runs.
+        #[arg(long)]
+        quick: bool,
+        /// Calls to make (1,000,000 unless only --seconds is given).
+        #[arg(long, value_parser = limit_args::parse_count)]
+        calls: Option<u64>,
+        /// Stop after this many seconds (with --calls, whichever comes
+        /// first).
+        #[arg(long, value_parser = limit_args::parse_count)]
+        seconds: Option<u64>,
+        /// Calls in flight at once.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// Seed of the mix of calls.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// The timer storm as an async export: wasync's mode N next to bare
     /// wit-bindgen 0.63 (one `wait-until` per timer), and mode C.
     Timers(StormArgs),
@@ -146,11 +178,12 @@ struct StormArgs {
 }
 
 impl StormArgs {
-    fn options(&self) -> wasync_harness::bench::runtime::Options {
+    fn options(&self, guests: GuestProfile) -> wasync_harness::bench::runtime::Options {
         wasync_harness::bench::runtime::Options {
             json: self.json,
             quick: self.quick,
             storm_limit: std::time::Duration::from_secs(self.storm_limit),
+            guests,
         }
     }
 }
@@ -229,6 +262,42 @@ struct RunOptions {
     /// calls; see docs/benchmarks.md).
     #[arg(long)]
     concurrency_support: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// What each instance may use. A guest that goes over a limit is stopped
+/// with an error naming it; the host and other instances carry on.
+#[derive(Args)]
+struct LimitArgs {
+    /// The most memory an instance's linear memory may grow to: 65536,
+    /// 512KiB, 64MiB, 1GiB.
+    #[arg(long, value_name = "SIZE", value_parser = limit_args::parse_size)]
+    max_memory: Option<usize>,
+    /// The longest one call (in mode C, one entry into the guest) may run:
+    /// 500ms, 2s, 1m. A mode C call still in flight then is cancelled.
+    #[arg(long, value_name = "DURATION", value_parser = limit_args::parse_duration)]
+    call_timeout: Option<Duration>,
+    /// The most calls in flight in one mode C instance; one more is refused.
+    #[arg(long, value_name = "N", value_parser = limit_args::parse_count)]
+    max_calls: Option<u64>,
+    /// The fuel (about one unit per wasm instruction) one call (in mode C,
+    /// one entry) may burn.
+    #[arg(long, value_name = "N", value_parser = limit_args::parse_count)]
+    fuel: Option<u64>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_memory: self.max_memory,
+            call_timeout: self.call_timeout,
+            max_calls: self
+                .max_calls
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            fuel: self.fuel,
+        }
+    }
 }
 
 impl RunOptions {
@@ -249,6 +318,7 @@ impl RunOptions {
     fn harness(&self) -> wasync_harness::Result<Harness> {
         Harness::with_config(HarnessConfig {
             concurrency_support: self.concurrency_support,
+            limits: self.limits.limits(),
             ..HarnessConfig::default()
         })
     }
@@ -487,11 +557,11 @@ async fn call(args: CallArgs) -> wasync_harness::Result<String> {
     results_to_wave(&results)
 }
 
-async fn demo(args: DemoArgs) -> wasync_harness::Result<Option<String>> {
+async fn demo(args: DemoArgs, profile: GuestProfile) -> wasync_harness::Result<Option<String>> {
     eprintln!(
         "building the guests (the first run installs the wasm targets and cargo-component, and writes the word list)"
     );
-    let guests = wasync_harness::guests::Guests::build(true)?;
+    let guests = wasync_harness::guests::Guests::build(profile, true)?;
     let pipeline = guests.pipeline();
     let harness = Harness::new()?;
     let cfg = wasync_harness::demo::DemoConfig {
@@ -522,19 +592,24 @@ async fn demo(args: DemoArgs) -> wasync_harness::Result<Option<String>> {
 }
 
 async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
+    let guests = cli.guest_profile;
     match cli.command {
-        Command::Demo(args) => demo(args).await,
+        Command::Demo(args) => demo(args, guests).await,
         Command::Call(args) => call(args).await.map(Some),
         Command::Bench(BenchCommand::Runtime(args)) => {
-            let rows = wasync_harness::bench::runtime::run(&args.options()).await?;
+            let rows = wasync_harness::bench::runtime::run(&args.options(guests)).await?;
             args.track.apply("runtime", args.json, &rows)
         }
         Command::Bench(BenchCommand::Timers(args)) => {
-            let rows = wasync_harness::bench::timers::run(&args.options()).await?;
+            let rows = wasync_harness::bench::timers::run(&args.options(guests)).await?;
             args.track.apply("timers", args.json, &rows)
         }
         Command::Bench(BenchCommand::Autocomplete { json, quick, track }) => {
-            let opts = wasync_harness::bench::autocomplete::Options { json, quick };
+            let opts = wasync_harness::bench::autocomplete::Options {
+                json,
+                quick,
+                guests,
+            };
             let rows = wasync_harness::bench::autocomplete::run(&opts).await?;
             track.apply("autocomplete", json, &rows)
         }
@@ -546,8 +621,31 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
             let row = wasync_harness::bench::calls::overlap_here(&wasm, calls, sleep_ms).await?;
             Ok(Some(row.to_string()))
         }
+        Command::Bench(BenchCommand::Soak {
+            json,
+            quick,
+            calls,
+            seconds,
+            concurrency,
+            seed,
+        }) => {
+            let opts = wasync_harness::bench::soak::Options {
+                json,
+                quick,
+                guests,
+                calls,
+                seconds,
+                concurrency: concurrency.max(1),
+                seed,
+            };
+            wasync_harness::bench::soak::run(&opts).await.map(|_| None)
+        }
         Command::Bench(BenchCommand::Calls { json, quick, track }) => {
-            let opts = wasync_harness::bench::calls::Options { json, quick };
+            let opts = wasync_harness::bench::calls::Options {
+                json,
+                quick,
+                guests,
+            };
             let rows = wasync_harness::bench::calls::run(&opts).await?;
             track.apply("calls", json, &rows)
         }

@@ -141,7 +141,7 @@ fn compose_concurrent_runs_overlapping_calls_and_writes_a_trace() {
         .args([
             "--concurrent",
             "--call",
-            r#"examples:wasync/frontend#relay("a", 100)"#,
+            r#"examples:wasync/frontend#relay("a", 1000)"#,
         ])
         .args(["--call", "examples:wasync/frontend#ping()", "--trace"])
         .arg(trace.path())
@@ -156,7 +156,8 @@ fn compose_concurrent_runs_overlapping_calls_and_writes_a_trace() {
     let (external, forwarded): (Vec<_>, Vec<_>) =
         events.iter().partition(|e| e["caller"].is_null());
     assert_eq!(external.len(), 2, "{events:?}");
-    // The ping started after the relay and ended before it.
+    // The ping started after the relay and ended before it (the relay's
+    // backend sleeps a second: the ping's margin).
     assert!(
         external[1]["end_us"].as_u64() < external[0]["end_us"].as_u64(),
         "{events:?}"
@@ -211,9 +212,12 @@ fn lower_prints_each_mode() {
         .stderr(predicate::str::contains("unknown mode `Z`"));
 }
 
-/// Every line of a `--json` benchmark is an object with these fields.
+/// Every line of a `--json` benchmark is an object with these fields. It
+/// runs the guests `cargo test` built (the test profile), which are up to
+/// date: the benchmark builds nothing.
 fn json_lines(args: &[&str], fields: &[&str]) -> Vec<serde_json::Value> {
     let out = harness()
+        .args(["--guest-profile", "test"])
         .args(args)
         .assert()
         .success()
@@ -283,6 +287,7 @@ fn bench_calls_prints_json_lines_saves_them_and_compares_with_a_baseline() {
     )
     .unwrap();
     let out = harness()
+        .args(["--guest-profile", "test"])
         .args(["bench", "calls", "--quick", "--json", "--save"])
         .arg(&saved)
         .arg("--baseline")
@@ -396,6 +401,8 @@ fn the_demo_runs_every_mode_and_writes_its_timeline() {
     let svg = tempfile::tempdir().unwrap().keep().join("timeline.svg");
     harness()
         .args([
+            "--guest-profile",
+            "test",
             "demo",
             "--users",
             "3",
@@ -441,4 +448,70 @@ fn call_runs_a_mode_c_component_in_a_wasync_host() {
         .assert()
         .success()
         .stdout("5\n");
+}
+
+#[test]
+fn a_guest_over_a_limit_flag_is_stopped_with_one_clear_line() {
+    fails_with(
+        &[
+            "call",
+            &wasm("mode-tests"),
+            "examples:wasync/slow#spin(0, 0)",
+            "--call-timeout",
+            "200ms",
+        ],
+        "went over its call timeout of 200ms",
+    );
+    fails_with(
+        &[
+            "call",
+            &wasm("mode-tests-c"),
+            "examples:wasync/slow#hog(0, 0)",
+            "--max-memory",
+            "16MiB",
+        ],
+        "went over its memory limit of 16 MiB",
+    );
+}
+
+#[test]
+fn bad_limit_values_are_rejected_by_name() {
+    for (flag, value, needle) in [
+        ("--max-memory", "lots", "expected a size"),
+        ("--call-timeout", "2", "needs a unit"),
+        ("--max-calls", "0", "at least 1"),
+        ("--fuel", "five", "expected a whole number"),
+    ] {
+        harness()
+            .args(["call", test_programs::HELLO, "greet(\"x\")", flag, value])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(flag).and(predicate::str::contains(needle)));
+    }
+}
+
+#[test]
+fn bench_soak_quick_ends_where_it_started() {
+    let rows = json_lines(
+        &["bench", "soak", "--quick", "--json"],
+        &[
+            "bench",
+            "calls",
+            "rss_start_mib",
+            "rss_end_mib",
+            "host_table_end",
+            "live_tasks_end",
+            "live_timers_end",
+        ],
+    );
+    let r = &rows[0];
+    assert_eq!(r["bench"], "soak");
+    assert_eq!(r["calls"], 5_000, "{r}");
+    assert!(r["cancelled"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["host_table_end"], r["host_table_start"], "{r}");
+    assert_eq!(
+        (&r["live_tasks_end"], &r["live_timers_end"]),
+        (&0.into(), &0.into()),
+        "{r}"
+    );
 }

@@ -36,7 +36,7 @@ fn u64_of(v: &Val) -> u64 {
 async fn sleeps_complete_in_deadline_order() {
     let mut g = guest().await;
     let out = g
-        .call_wave("sleeps-in-order([40, 5, 25, 15, 5, 30])")
+        .call_wave("sleeps-in-order([200, 50, 150, 100, 50, 250])")
         .await
         .unwrap();
     let order: Vec<u32> = match &out[0] {
@@ -49,7 +49,7 @@ async fn sleeps_complete_in_deadline_order() {
             .collect(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(order, [5, 5, 15, 25, 30, 40]);
+    assert_eq!(order, [50, 50, 100, 150, 200, 250]);
     // Every timer went through the one timer pollable.
     assert_eq!(g.poll_counters().max_list, 1);
 }

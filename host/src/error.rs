@@ -23,6 +23,7 @@ pub enum ErrorKind {
     InstanceDead,
     Config,
     Busy,
+    Limit,
     Compose,
     Protocol,
     Cancelled,
@@ -99,6 +100,20 @@ pub enum Error {
     )]
     Busy { limit: usize },
 
+    /// An instance hit one of its [`crate::Limits`]. With `stopped`, the
+    /// instance went over it and is dead; without, the call was refused
+    /// (too many in flight) or cancelled (past its call timeout) and the
+    /// instance lives on.
+    #[error("{}", limit_message(limit, instance, *stopped))]
+    Limit {
+        /// Which limit, with its value.
+        limit: crate::Limit,
+        /// The instance's name.
+        instance: String,
+        /// Whether the instance was stopped for it.
+        stopped: bool,
+    },
+
     #[error("composition failed: {0}")]
     Compose(String),
 
@@ -117,6 +132,18 @@ fn list_hint(available: &[String]) -> String {
         "; it exports no functions".to_owned()
     } else {
         format!("; its functions are: {}", available.join(", "))
+    }
+}
+
+fn limit_message(limit: &crate::Limit, instance: &str, stopped: bool) -> String {
+    match (limit, stopped) {
+        (_, true) => format!("instance `{instance}` went over its {limit}, and was stopped"),
+        (crate::Limit::Calls { .. }, false) => {
+            format!("instance `{instance}` is at its {limit}; retry once some have finished")
+        }
+        (_, false) => {
+            format!("the call went over instance `{instance}`'s {limit}, and was cancelled")
+        }
     }
 }
 
@@ -150,6 +177,7 @@ impl Error {
             Error::InstanceDead { .. } => ErrorKind::InstanceDead,
             Error::Config(_) => ErrorKind::Config,
             Error::Busy { .. } => ErrorKind::Busy,
+            Error::Limit { .. } => ErrorKind::Limit,
             Error::Compose(_) => ErrorKind::Compose,
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Cancelled => ErrorKind::Cancelled,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wasmtime::component::Val;
+use wasync_build::GuestProfile;
 
 use super::Sink;
 use super::with_peak_rss;
@@ -27,6 +28,8 @@ pub struct Options {
     pub json: bool,
     /// Fewer calls, to check that everything runs.
     pub quick: bool,
+    /// How the guests are built (release for figures worth keeping).
+    pub guests: GuestProfile,
 }
 
 const TIMEOUT: Duration = Duration::from_millis(150);
@@ -126,7 +129,7 @@ async fn per_request(
 
 /// Runs the benchmark and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
-    let guests = Guests::build(!opts.json)?;
+    let guests = Guests::build(opts.guests, !opts.json)?;
     let pipeline = guests.pipeline();
     let calls = if opts.quick { 10 } else { 100 };
     let harness = Harness::new()?;

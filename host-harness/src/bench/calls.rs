@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wasmtime::component::Val;
+use wasync_build::GuestProfile;
 
 use super::{Sink, build_guests, ms, peak_rss_mb, reset_peak_rss, rss_mb};
 use crate::concurrent::{Driver, InstanceId};
@@ -24,6 +25,8 @@ pub struct Options {
     pub json: bool,
     /// Small sizes only, to check that everything runs.
     pub quick: bool,
+    /// How the guests are built (release for figures worth keeping).
+    pub guests: GuestProfile,
 }
 
 /// The interface both benchmark guests export.
@@ -46,9 +49,9 @@ pub(crate) struct Paths {
 }
 
 impl Paths {
-    /// Builds the guests (see [`build_guests`]).
-    pub(crate) fn build(progress: bool) -> Result<Paths> {
-        let [s, c, n, raw]: [PathBuf; 4] = build_guests(&GUESTS, progress)?
+    /// Builds the guests in `profile` (see [`build_guests`]).
+    pub(crate) fn build(profile: GuestProfile, progress: bool) -> Result<Paths> {
+        let [s, c, n, raw]: [PathBuf; 4] = build_guests(&GUESTS, profile, progress)?
             .try_into()
             .map_err(|_| crate::Error::Other(anyhow::anyhow!("one path per guest")))?;
         Ok(Paths { s, c, n, raw })
@@ -57,7 +60,7 @@ impl Paths {
 
 /// Runs every call benchmark and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
-    let paths = Paths::build(!opts.json)?;
+    let paths = Paths::build(opts.guests, !opts.json)?;
     let mut sink = Sink::new(opts.json);
     overhead(&paths, opts, &mut sink).await?;
     native_overhead(&paths, opts, &mut sink).await?;

@@ -4,20 +4,22 @@
 pub mod autocomplete;
 pub mod calls;
 pub mod runtime;
+pub mod soak;
 pub mod timers;
 pub mod track;
 
 use std::path::PathBuf;
 
 use serde_json::Value;
+use wasync_build::GuestProfile;
 
 use crate::error::Result;
 use crate::guests::Guests;
 
-/// Builds the guests and returns the paths of the named ones, in the order
-/// asked.
-pub fn build_guests(names: &[&str], progress: bool) -> Result<Vec<PathBuf>> {
-    let guests = Guests::build(progress)?;
+/// Builds the guests in `profile` and returns the paths of the named ones,
+/// in the order asked.
+pub fn build_guests(names: &[&str], profile: GuestProfile, progress: bool) -> Result<Vec<PathBuf>> {
+    let guests = Guests::build(profile, progress)?;
     names.iter().map(|n| guests.path(n)).collect()
 }
 
@@ -71,6 +73,20 @@ impl Sink {
 /// Milliseconds with two decimals, for JSON and tables.
 pub fn ms(ns: u64) -> f64 {
     (ns as f64 / 1e4).round() / 100.0
+}
+
+/// The field `name` of a record such as a guest's stats, as a number (0
+/// if it has none).
+pub(crate) fn field(v: &wasmtime::component::Val, name: &str) -> u64 {
+    use wasmtime::component::Val;
+    match v {
+        Val::Record(fields) => match fields.iter().find(|(n, _)| n == name).map(|f| &f.1) {
+            Some(Val::U64(x)) => *x,
+            Some(Val::U32(x)) => u64::from(*x),
+            _ => 0,
+        },
+        _ => 0,
+    }
 }
 
 /// Resident memory of this process now, in MiB (Linux; 0 elsewhere).

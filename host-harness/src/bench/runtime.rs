@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasmtime::component::Val;
+use wasync_build::GuestProfile;
 
-use super::{Sink, build_guests, ms};
-use crate::error::{ErrorKind, Result};
+use super::{Sink, build_guests, field, ms};
+use crate::error::Result;
 use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 
 /// What `bench runtime` (and `bench timers`) runs.
@@ -18,6 +19,8 @@ pub struct Options {
     pub quick: bool,
     /// The longest a timer storm may run before it counts as not finished.
     pub storm_limit: Duration,
+    /// How the guests are built (release for figures worth keeping).
+    pub guests: GuestProfile,
 }
 
 const RUNTIMES: [(&str, &str); 2] = [("wasync", "bench-wasync"), ("wstd", "bench-wstd")];
@@ -40,25 +43,16 @@ impl Guests {
             .find(|(r, _)| *r == runtime)
             .expect("every runtime is compiled")
             .1;
+        let limits = crate::Limits {
+            call_timeout: limit,
+            ..crate::Limits::default()
+        };
         let mut inst = self
             .harness
-            .instantiate(loaded, &WasiOptions::default())
+            .instantiate_with_limits(loaded, &WasiOptions::default(), limits)
             .await?;
-        inst.set_time_limit(limit);
         let out = inst.call_wave(call).await?;
         Ok((out, inst.poll_counters()))
-    }
-}
-
-/// The unsigned field `name` of a record (0 if it has none).
-pub(super) fn field(v: &Val, name: &str) -> u64 {
-    match v {
-        Val::Record(fields) => match fields.iter().find(|(n, _)| n == name).map(|f| &f.1) {
-            Some(Val::U64(x)) => *x,
-            Some(Val::U32(x)) => u64::from(*x),
-            _ => 0,
-        },
-        _ => 0,
     }
 }
 
@@ -72,7 +66,7 @@ fn scalar(out: &[Val]) -> u64 {
 /// Runs every runtime benchmark and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
     let names: Vec<&str> = RUNTIMES.iter().map(|r| r.1).collect();
-    let paths = build_guests(&names, !opts.json)?;
+    let paths = build_guests(&names, opts.guests, !opts.json)?;
     let harness = Harness::with_config(HarnessConfig {
         time_limits: true,
         ..HarnessConfig::default()
@@ -126,7 +120,10 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
                         "ready_calls": counters.ready_calls,
                     })
                 }
-                Err(e) if e.kind() == ErrorKind::Trap && e.to_string().contains("interrupt") => {
+                Err(crate::Error::Limit {
+                    limit: crate::Limit::CallTimeout { .. },
+                    ..
+                }) => {
                     json!({
                         "bench": "timers", "runtime": runtime, "n": n,
                         "finished": false,

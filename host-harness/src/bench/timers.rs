@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::calls::{BENCH, Paths, one_instance};
-use super::runtime::field;
+use super::field;
 use super::{Sink, ms};
 use crate::error::Result;
 use crate::{Harness, WasiOptions};
@@ -21,7 +21,7 @@ const SEED: u64 = 12345;
 
 /// Runs the timer storms and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
-    let paths = Paths::build(!opts.json)?;
+    let paths = Paths::build(opts.guests, !opts.json)?;
     let harness = Harness::new()?;
     let runtimes = [
         ("wasync-N", harness.compile(&paths.n)?),
