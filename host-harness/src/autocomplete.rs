@@ -1,12 +1,14 @@
 //! The autocomplete scenario, assembled: the component and its three
-//! sources, composed host-mediated (mode C) or statically (mode S), with
-//! what they need from the host (the word list, the HTTP endpoint, the slow
-//! source's delay). The demo, the tests and the benchmark share it.
+//! sources, composed host-mediated (mode C) or statically (modes S and N),
+//! with what they need from the host (the word list, the HTTP endpoint, the
+//! slow source's delay). The demo, the tests and the benchmark share it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmtime::component::Val;
+
+use wasync_lower::Mode;
 
 use crate::compose::{Plug, compose};
 use crate::concurrent::{Call, Driver, InstanceId};
@@ -27,7 +29,7 @@ pub struct Components {
 
 impl Components {
     /// The artifacts of the guest pipeline in `wasm_dir`; `concurrent`
-    /// picks the mode C builds.
+    /// picks the mode C builds, else mode S.
     ///
     /// # Examples
     ///
@@ -38,7 +40,12 @@ impl Components {
     /// assert!(c.autocomplete.ends_with("autocomplete-c.wasm"));
     /// ```
     pub fn in_dir(wasm_dir: &Path, concurrent: bool) -> Components {
-        Components::with_suffix(wasm_dir, if concurrent { "-c" } else { "" })
+        let mode = if concurrent {
+            Mode::Concurrent
+        } else {
+            Mode::Standard
+        };
+        Components::of_mode(wasm_dir, mode)
     }
 
     /// The mode N (native WASI 0.3) builds in `wasm_dir`, which compose
@@ -53,11 +60,19 @@ impl Components {
     /// assert!(n.slow.ends_with("slow-source-n.wasm"));
     /// ```
     pub fn native_in_dir(wasm_dir: &Path) -> Components {
-        Components::with_suffix(wasm_dir, "-n")
+        Components::of_mode(wasm_dir, Mode::Native)
     }
 
-    fn with_suffix(wasm_dir: &Path, suffix: &str) -> Components {
-        let name = |n: &str| wasm_dir.join(format!("{n}{suffix}.wasm"));
+    /// The builds of `mode` among the artifacts in `wasm_dir`.
+    pub fn of_mode(wasm_dir: &Path, mode: Mode) -> Components {
+        let name = |n: &str| {
+            let n = match mode {
+                Mode::Standard => n.to_owned(),
+                Mode::Concurrent => format!("{n}-c"),
+                Mode::Native => format!("{n}-n"),
+            };
+            wasm_dir.join(format!("{n}.wasm"))
+        };
         Components {
             autocomplete: name("autocomplete"),
             dict: name("dict-source"),
@@ -139,7 +154,7 @@ pub async fn start_concurrent(
     })
 }
 
-/// The mode S components composed statically into one.
+/// The components (mode S or N) composed statically into one.
 pub fn compose_static(c: &Components) -> Result<Vec<u8>> {
     let plug = |import: &str, path: &Path| Plug {
         import: Some(import.to_owned()),
@@ -183,10 +198,25 @@ pub async fn start_standard(
     c: &Components,
     env: &Environment,
 ) -> Result<Running> {
+    start_static(harness, c, env, "autocomplete (mode S)").await
+}
+
+/// Mode N: the mode N components composed statically too (calls between
+/// them are native subtasks), one instance whose calls overlap.
+pub async fn start_native(harness: &Harness, c: &Components, env: &Environment) -> Result<Running> {
+    start_static(harness, c, env, "autocomplete (mode N)").await
+}
+
+async fn start_static(
+    harness: &Harness,
+    c: &Components,
+    env: &Environment,
+    name: &str,
+) -> Result<Running> {
     let bytes = compose_static(c)?;
     let loaded = harness.compile_bytes(&c.autocomplete, &bytes)?;
     let mut host = harness.concurrent(&env.wasi())?;
-    let ac = host.add("autocomplete (mode S)", &loaded, &[]).await?;
+    let ac = host.add(name, &loaded, &[]).await?;
     Ok(Running {
         driver: host.start(),
         autocomplete: ac,

@@ -105,21 +105,10 @@ struct DemoArgs {
 enum BenchCommand {
     /// The guest runtime on wasync against the same program on wstd 0.6.8:
     /// timer storm, idle-timer overhead, spawn and join, poll-turn cost.
-    Runtime {
-        /// Print one JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Small sizes only, to check that everything runs.
-        #[arg(long)]
-        quick: bool,
-        /// Seconds a timer storm may run before it counts as not finished.
-        #[arg(long, default_value_t = 30)]
-        storm_limit: u64,
-        #[command(flatten)]
-        track: Track,
-    },
-    /// 100 concurrent `complete` calls: one mode C instance, one mode S
-    /// instance, and 100 mode S instances (one per request).
+    Runtime(StormArgs),
+    /// 100 concurrent `complete` calls: one mode C instance, one mode N
+    /// instance, one mode S instance, and 100 mode S instances (one per
+    /// request).
     Autocomplete {
         /// Print one JSON object per line instead of a table.
         #[arg(long)]
@@ -171,8 +160,24 @@ enum BenchCommand {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
-    /// The cost of one call in modes S and C next to a plain export, and
-    /// overlapping calls into one instance in each mode.
+    /// The timer storm as an async export: wasync's mode N next to bare
+    /// wit-bindgen 0.63 (one `wait-until` per timer), and mode C.
+    Timers(StormArgs),
+    /// One throughput run of `bench calls` (`calls` overlapping
+    /// `sleep-for` calls into one instance of WASM), measured in this
+    /// process; `bench calls` runs each in a process of its own, so that
+    /// each has its own peak memory.
+    #[command(hide = true)]
+    Overlap {
+        wasm: PathBuf,
+        #[arg(long)]
+        calls: u32,
+        #[arg(long)]
+        sleep_ms: u32,
+    },
+    /// The cost of one call in modes S, C and N next to a plain export and
+    /// to bare wit-bindgen, and overlapping calls into one instance in each
+    /// mode.
     Calls {
         /// Print one JSON object per line instead of a table.
         #[arg(long)]
@@ -183,6 +188,33 @@ enum BenchCommand {
         #[command(flatten)]
         track: Track,
     },
+}
+
+/// The flags of the benchmarks that run timer storms (`runtime`, `timers`).
+#[derive(Args)]
+struct StormArgs {
+    /// Print one JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Small sizes only, to check that everything runs.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds a timer storm may run before it counts as not finished.
+    #[arg(long, default_value_t = 30)]
+    storm_limit: u64,
+    #[command(flatten)]
+    track: Track,
+}
+
+impl StormArgs {
+    fn options(&self, guests: GuestProfile) -> wasync_harness::bench::runtime::Options {
+        wasync_harness::bench::runtime::Options {
+            json: self.json,
+            quick: self.quick,
+            storm_limit: std::time::Duration::from_secs(self.storm_limit),
+            guests,
+        }
+    }
 }
 
 /// Regression tracking, for every benchmark.
@@ -651,20 +683,13 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
             Ok(None)
         }
         Command::Serve(args) => serve(args).await,
-        Command::Bench(BenchCommand::Runtime {
-            json,
-            quick,
-            storm_limit,
-            track,
-        }) => {
-            let opts = wasync_harness::bench::runtime::Options {
-                json,
-                quick,
-                storm_limit: std::time::Duration::from_secs(storm_limit),
-                guests,
-            };
-            let rows = wasync_harness::bench::runtime::run(&opts).await?;
-            track.apply("runtime", json, &rows)
+        Command::Bench(BenchCommand::Runtime(args)) => {
+            let rows = wasync_harness::bench::runtime::run(&args.options(guests)).await?;
+            args.track.apply("runtime", args.json, &rows)
+        }
+        Command::Bench(BenchCommand::Timers(args)) => {
+            let rows = wasync_harness::bench::timers::run(&args.options(guests)).await?;
+            args.track.apply("timers", args.json, &rows)
         }
         Command::Bench(BenchCommand::Autocomplete { json, quick, track }) => {
             let opts = wasync_harness::bench::autocomplete::Options {
@@ -688,6 +713,14 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
             };
             let rows = wasync_harness::bench::http::run(&opts).await?;
             track.apply("http", json, &rows)
+        }
+        Command::Bench(BenchCommand::Overlap {
+            wasm,
+            calls,
+            sleep_ms,
+        }) => {
+            let row = wasync_harness::bench::calls::overlap_here(&wasm, calls, sleep_ms).await?;
+            Ok(Some(row.to_string()))
         }
         Command::Bench(BenchCommand::Soak {
             json,
@@ -729,7 +762,10 @@ fn main() -> ExitCode {
     let backtrace = matches!(&cli.command, Command::Call(a) if a.backtrace);
     // Per-call overheads are measured on one thread, so that they show the
     // cost of a call rather than of waking a task on another thread.
-    let one_thread = matches!(&cli.command, Command::Bench(BenchCommand::Calls { .. }));
+    let one_thread = matches!(
+        &cli.command,
+        Command::Bench(BenchCommand::Calls { .. } | BenchCommand::Overlap { .. })
+    );
     let built = if one_thread {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

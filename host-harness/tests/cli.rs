@@ -316,20 +316,74 @@ fn bench_calls_prints_json_lines_saves_them_and_compares_with_a_baseline() {
         "{stderr}"
     );
     assert!(stderr.contains("WORSE"), "{stderr}");
-    for mode in ["plain", "S", "C"] {
-        assert!(rows.iter().any(|r| r["bench"] == "call-overhead"
-            && r["mode"] == mode
-            && r.get("ns_per_call").is_some()));
-    }
-    for mode in ["C", "S"] {
-        assert!(rows.iter().any(|r| {
-            r["bench"] == "calls"
+    for mode in ["plain", "S", "C", "N", "wit-bindgen"] {
+        assert!(
+            rows.iter().any(|r| r["bench"] == "call-overhead"
                 && r["mode"] == mode
-                && ["calls", "sleep_ms", "wall_ms"]
+                && r.get("ns_per_call").is_some()),
+            "no call-overhead row for {mode}"
+        );
+    }
+    for mode in ["C", "S", "N", "wit-bindgen"] {
+        assert!(
+            rows.iter().any(|r| {
+                r["bench"] == "calls"
+                    && r["mode"] == mode
+                    && [
+                        "calls",
+                        "sleep_ms",
+                        "wall_ms",
+                        "peak_rss_mb",
+                        "rss_growth_mb",
+                    ]
                     .iter()
                     .all(|f| r.get(f).is_some())
-        }));
+            }),
+            "no calls row for {mode}"
+        );
     }
+    // The host counts the native guests' `wait-until`s: wasync's one timer
+    // against bare wit-bindgen's one per sleeping call.
+    let overlapping = |mode: &str| {
+        rows.iter()
+            .find(|r| r["bench"] == "calls" && r["mode"] == mode && r["calls"] == 100)
+            .unwrap_or_else(|| panic!("no row of 100 {mode} calls"))
+    };
+    assert_eq!(overlapping("N")["max_outstanding_wait_untils"], 1);
+    assert_eq!(overlapping("wit-bindgen")["wait_untils"], 100);
+    assert!(overlapping("C").get("wait_untils").is_none());
+}
+
+#[test]
+fn bench_timers_prints_json_lines_with_the_wait_untils_the_host_saw() {
+    let rows = json_lines(
+        &["bench", "timers", "--quick", "--json"],
+        &[
+            "bench",
+            "runtime",
+            "n",
+            "spread_ms",
+            "finished",
+            "wall_ms",
+            "mean_lateness_ms",
+            "p99_lateness_ms",
+            "max_lateness_ms",
+            "early",
+        ],
+    );
+    let runtimes: Vec<&str> = rows.iter().filter_map(|r| r["runtime"].as_str()).collect();
+    assert_eq!(runtimes, ["wasync-N", "wit-bindgen", "wasync-C"]);
+    for r in &rows {
+        assert_eq!(r["bench"], "timers");
+        assert_eq!(r["finished"], true, "{r}");
+        assert_eq!(r["early"], 0, "{r}");
+    }
+    // wasync keeps every timer behind one `wait-until`; bare wit-bindgen
+    // starts one per timer. Mode C waits on WASI 0.2 pollables: no count.
+    let n = rows[0]["n"].as_u64().unwrap();
+    assert_eq!(rows[0]["max_outstanding_wait_untils"], 1, "{}", rows[0]);
+    assert_eq!(rows[1]["wait_untils"].as_u64(), Some(n), "{}", rows[1]);
+    assert!(rows[2].get("wait_untils").is_none());
 }
 
 #[test]
@@ -339,7 +393,7 @@ fn bench_autocomplete_prints_json_lines() {
         &["bench", "mode", "calls", "wall_ms", "p50_ms", "p99_ms"],
     );
     let modes: Vec<&str> = rows.iter().filter_map(|r| r["mode"].as_str()).collect();
-    assert_eq!(modes, ["C", "S", "S-per-request"]);
+    assert_eq!(modes, ["C", "N", "S", "S-per-request"]);
 }
 
 #[test]
@@ -385,7 +439,7 @@ fn bench_http_prints_json_lines_for_modes_s_and_n() {
 }
 
 #[test]
-fn the_demo_runs_both_modes_and_writes_its_timeline() {
+fn the_demo_runs_every_mode_and_writes_its_timeline() {
     let svg = tempfile::tempdir().unwrap().keep().join("timeline.svg");
     harness()
         .args([
@@ -408,12 +462,21 @@ fn the_demo_runs_both_modes_and_writes_its_timeline() {
         .stdout(
             predicate::str::contains("mode S:")
                 .and(predicate::str::contains("mode C:"))
+                .and(predicate::str::contains("mode N:"))
                 .and(predicate::str::contains("faster than in mode S")),
         );
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.starts_with("<svg") && text.contains("mode S:") && text.contains("mode C:"));
-    // One lane per call: 3 users x 2 keystrokes, in each mode.
-    assert_eq!(text.matches("<rect x=").count(), 12);
+    assert!(text.starts_with("<svg"));
+    for mode in ["S", "C", "N"] {
+        assert!(
+            text.contains(&format!("mode {mode}:")),
+            "no panel of mode {mode}"
+        );
+    }
+    assert!(text.contains("every mode on one time axis"));
+    // 3 users x 2 keystrokes in each of 3 modes: every call once in the
+    // shared panel and once in its mode's panel.
+    assert_eq!(text.matches("<rect x=").count(), 36);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `bench autocomplete`: 100 concurrent `complete` calls, into one mode C
-//! instance, into one mode S instance, and into 100 mode S instances (one
-//! per request, the workaround hosts use today).
+//! instance, one mode N instance (the static composition of the mode N
+//! builds), one mode S instance, and 100 mode S instances (one per request,
+//! the workaround hosts use today).
 
 use std::time::{Duration, Instant};
 
@@ -12,12 +13,14 @@ use super::Sink;
 use super::with_peak_rss;
 use crate::Harness;
 use crate::autocomplete::{
-    COMPLETER, Components, Environment, Running, compose_static, start_concurrent, start_standard,
+    COMPLETER, Components, Environment, Running, compose_static, start_concurrent, start_native,
+    start_standard,
 };
 use crate::demo::percentile;
 use crate::error::Result;
 use crate::guests::Guests;
 use crate::suggest_server::{ServerConfig, SuggestServer};
+use wasync_lower::Mode;
 
 /// What `bench autocomplete` runs.
 #[derive(Debug, Clone)]
@@ -149,12 +152,18 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
         "mode", "calls", "wall_ms", "p50_ms", "p99_ms", "peak_rss_mb"
     ));
     let c_parts = Components::in_dir(&pipeline.wasm_dir(), true);
+    let n_parts = Components::of_mode(&pipeline.wasm_dir(), Mode::Native);
     let s_parts = Components::in_dir(&pipeline.wasm_dir(), false);
     let mut results = Vec::new();
-    for mode in ["C", "S", "S-per-request"] {
+    for mode in ["C", "N", "S", "S-per-request"] {
         let m = match mode {
             "C" => {
                 let run = start_concurrent(&harness, &c_parts, &env).await?;
+                run.warm().await?;
+                over_driver(&run, calls).await?
+            }
+            "N" => {
+                let run = start_native(&harness, &n_parts, &env).await?;
                 run.warm().await?;
                 over_driver(&run, calls).await?
             }
@@ -191,6 +200,10 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
         "mode C / mode S speed-up: {:.1}x; one mode C instance vs {calls} mode S instances: {:.2}x the wall time",
         wall("S") / wall("C"),
         wall("C") / wall("S-per-request")
+    ));
+    sink.note(&format!(
+        "mode N / mode C wall time: {:.2}x (goal <= 1.5x)",
+        wall("N") / wall("C")
     ));
     Ok(sink.into_rows())
 }

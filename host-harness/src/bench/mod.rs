@@ -6,6 +6,7 @@ pub mod calls;
 pub mod http;
 pub mod runtime;
 pub mod soak;
+pub mod timers;
 pub mod track;
 
 use std::path::PathBuf;
@@ -91,10 +92,29 @@ pub(crate) fn field(v: &wasmtime::component::Val, name: &str) -> u64 {
 
 /// Resident memory of this process now, in MiB (Linux; 0 elsewhere).
 pub(crate) fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
+/// The most resident memory this process has had, in MiB (Linux; 0
+/// elsewhere).
+pub(crate) fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// Starts [`peak_rss_mb`] over from the memory resident now (Linux 4.0
+/// and later; elsewhere it keeps the peak so far), so that it leaves out
+/// what setting up used, such as compiling a component.
+pub(crate) fn reset_peak_rss() {
+    // "5" resets the process's peak RSS (see proc(5), `clear_refs`).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A memory figure of `/proc/self/status`, in MiB.
+fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| (kb / 1024.0 * 10.0).round() / 10.0)
 }

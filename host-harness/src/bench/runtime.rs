@@ -11,7 +11,7 @@ use super::{Sink, build_guests, field, ms};
 use crate::error::Result;
 use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 
-/// What `bench runtime` runs.
+/// What `bench runtime` (and `bench timers`) runs.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub json: bool,
