@@ -24,7 +24,9 @@ pub fn wasmtime_or_skip(test: &str) -> Option<PathBuf> {
     }
     match test_programs::WASMTIME_CLI {
         Ok(path) => Some(PathBuf::from(path)),
-        Err(why) => panic!("{test} needs the stock wasmtime CLI, which the guest pipeline could not install: {why}"),
+        Err(why) => panic!(
+            "{test} needs the stock wasmtime CLI, which the guest pipeline could not install: {why}"
+        ),
     }
 }
 
