@@ -710,6 +710,7 @@ async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
                 json,
                 requests,
                 concurrency,
+                guests,
             };
             let rows = wasync_harness::bench::http::run(&opts).await?;
             track.apply("http", json, &rows)

@@ -40,7 +40,13 @@ use crate::{Harness, wasmtime_cli};
 /// # async fn demo() -> wasync_harness::Result<()> {
 /// use wasync_harness::bench::http::{Options, run};
 ///
-/// let rows = run(&Options { json: true, requests: 50, concurrency: 4 }).await?;
+/// let rows = run(&Options {
+///     json: true,
+///     requests: 50,
+///     concurrency: 4,
+///     guests: wasync_build::GuestProfile::Release,
+/// })
+/// .await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -51,6 +57,8 @@ pub struct Options {
     pub requests: usize,
     /// Connections sending at once.
     pub concurrency: usize,
+    /// How the guests are built (`--guest-profile`).
+    pub guests: wasync_build::GuestProfile,
 }
 
 /// The component's wait for its sources, and the slow source's delay:
@@ -191,12 +199,17 @@ pub fn serving_addr(line: &str) -> Option<SocketAddr> {
 ///
 /// ```no_run
 /// # async fn demo() -> wasync_harness::Result<()> {
-/// let opts = wasync_harness::bench::http::Options { json: false, requests: 200, concurrency: 8 };
+/// let opts = wasync_harness::bench::http::Options {
+///     json: false,
+///     requests: 200,
+///     concurrency: 8,
+///     guests: wasync_build::GuestProfile::Release,
+/// };
 /// wasync_harness::bench::http::run(&opts).await?;
 /// # Ok(()) }
 /// ```
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
-    let guests = Guests::build(!opts.json)?;
+    let guests = Guests::build(opts.guests, !opts.json)?;
     let pipeline = guests.pipeline();
     let compose = |front: &str, parts: &Components| -> Result<std::path::PathBuf> {
         let composed = compose_http(&guests.path(front)?, parts)?;
