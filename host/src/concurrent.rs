@@ -31,7 +31,7 @@ use wasmtime::component::{Component, Linker, TypedFunc, Val};
 use wasmtime::{Engine, Store};
 
 use crate::abi::{self, GUEST_IFACE};
-use crate::call::{Signature, check_args, exported_funcs, lookup_func, parse_call};
+use crate::call::{Signature, check_args, exported_funcs, lookup_funcs, parse_call};
 use crate::error::{Error, Result};
 use crate::event_loop::Loop;
 use crate::job::{AsyncExport, Job, Params, Results, Target, TypedJob, TypedTarget};
@@ -327,13 +327,7 @@ impl<T: WasyncView> Concurrent<T> {
             .map_err(|e| crate::limits::entry_error(&mut store, name, "<instantiation>", e))?;
 
         let exported = exported_funcs(&engine, component);
-        let mut funcs = HashMap::new();
-        for (fname, _) in &exported {
-            funcs.insert(
-                fname.clone(),
-                lookup_func(&mut store, &instance, component, fname)?,
-            );
-        }
+        let funcs = lookup_funcs(&mut store, &instance, component, &exported)?;
         let wake = funcs.get(&format!("{GUEST_IFACE}#wake")).copied();
         let cancel = funcs.get(&format!("{GUEST_IFACE}#cancel")).copied();
         let guest = wake
@@ -385,17 +379,14 @@ impl<T: WasyncView> Concurrent<T> {
         let pre = linker
             .instantiate_pre(component)
             .map_err(|e| crate::unsatisfied(&e))?;
-        let instance = pre.instantiate_async(&mut store).await.map_err(|e| {
-            crate::call::call_error("<instantiation>", e, store.data().panic_message())
-        })?;
+        // A breach of the store's limits while instantiating is typed, as
+        // in mode C.
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| crate::limits::entry_error(&mut store, name, "<instantiation>", e))?;
         let exported = exported_funcs(&engine, component);
-        let mut funcs = HashMap::new();
-        for (fname, _) in &exported {
-            funcs.insert(
-                fname.clone(),
-                lookup_func(&mut store, &instance, component, fname)?,
-            );
-        }
+        let funcs = lookup_funcs(&mut store, &instance, component, &exported)?;
         let id = self.slots.len();
         self.signatures.push(signatures(&exported));
         self.names.push(name.to_owned());
