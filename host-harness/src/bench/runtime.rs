@@ -14,6 +14,7 @@ use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 /// What `bench runtime` (and `bench timers`) runs.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Print one JSON object per line instead of a table.
     pub json: bool,
     /// Small sizes only: checks that everything runs, measures little.
     pub quick: bool,
