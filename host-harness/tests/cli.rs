@@ -259,6 +259,7 @@ fn bench_runtime_prints_json_lines() {
             "finished",
             "wall_ms",
             "mean_lateness_ms",
+            "p99_lateness_ms",
             "max_lateness_ms",
         ] {
             assert!(t.get(f).is_some(), "{t} lacks {f}");
