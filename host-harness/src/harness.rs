@@ -61,7 +61,7 @@ impl HarnessConfig {
 
     /// Whether the engine writes a perf map: the setting, or
     /// [`PERFMAP_ENV`], whose only values are `1` and `0` (or empty).
-    fn perfmap(&self) -> Result<bool> {
+    fn wants_perfmap(&self) -> Result<bool> {
         match std::env::var(PERFMAP_ENV).as_deref() {
             _ if self.perfmap => Ok(true),
             Err(_) | Ok("" | "0") => Ok(false),
@@ -312,7 +312,7 @@ fn new_engine(config: &HarnessConfig, concurrency_support: bool) -> Result<Engin
         .concurrency_support(concurrency_support)
         .epoch_interruption(config.epochs())
         .consume_fuel(config.counts_fuel());
-    if config.perfmap()? {
+    if config.wants_perfmap()? {
         cfg.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
     let engine = Engine::new(&cfg).map_err(|e| Error::Config(e.to_string()))?;
