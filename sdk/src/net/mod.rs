@@ -33,6 +33,7 @@
 //! ```
 
 mod addr;
+mod stream;
 mod tcp;
 mod udp;
 
@@ -48,15 +49,18 @@ use addr::{
     address, denied, family, first_addr, from_wasi, ip_from_wasi, literal_ip, resolve, to_wasi,
 };
 
-/// The address types [`addr`] converts, in their 0.2 spelling.
+/// The wasi types the shared modules (`addr`, `stream`) name, in their
+/// 0.2 spelling.
 mod wasi {
     pub(super) use wasip2::sockets::network::{
         ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress,
         Ipv6SocketAddress,
     };
+    pub(super) use wasip2::sockets::tcp::TcpSocket;
 }
 
-pub use tcp::{Incoming, TcpListener, TcpReadHalf, TcpStream, TcpWriteHalf};
+pub use stream::{Incoming, TcpReadHalf, TcpStream, TcpWriteHalf};
+pub use tcp::TcpListener;
 pub use udp::UdpSocket;
 
 /// Resolves `host` (a name such as `localhost`, or an IP address) to its

@@ -34,6 +34,8 @@
 
 #[path = "../net/addr.rs"]
 mod addr;
+#[path = "../net/stream.rs"]
+mod stream;
 mod tcp;
 mod udp;
 
@@ -47,14 +49,16 @@ use addr::{
     address, denied, family, first_addr, from_wasi, ip_from_wasi, literal_ip, resolve, to_wasi,
 };
 
-pub use tcp::{Incoming, TcpListener, TcpReadHalf, TcpStream, TcpWriteHalf};
+pub use stream::{Incoming, TcpReadHalf, TcpStream, TcpWriteHalf};
+pub use tcp::TcpListener;
 pub use udp::UdpSocket;
 
-/// The address types [`addr`] converts, in their 0.3 spelling.
+/// The wasi types the shared modules (`addr`, `stream`) name, in their
+/// 0.3 spelling.
 mod wasi {
     pub(super) use wasip3::sockets::types::{
         ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress,
-        Ipv6SocketAddress,
+        Ipv6SocketAddress, TcpSocket,
     };
 }
 
