@@ -16,6 +16,12 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::new().expect("engi
 /// deadline: run one after another, only two would finish in time.
 const JOBS: &str = "a 600\nnever 60000\nb 600\n\nc 600\n";
 const DEADLINE: &[&str] = &["--deadline-ms", "1500"];
+/// `jobs` in modes S, C and N (stdin and stdout over `wasi:cli` 0.3).
+const JOBS_ALL: [&str; 3] = [
+    test_programs::JOBS,
+    test_programs::JOBS_C,
+    test_programs::JOBS_N,
+];
 
 fn options(stdin: &str, args: &[&str]) -> WasiOptions {
     WasiOptions {
@@ -53,7 +59,7 @@ fn check_jobs_output(stdout: &str) {
 
 #[tokio::test]
 async fn a_command_reads_stdin_runs_its_jobs_at_once_and_cuts_off_the_late_one() {
-    for path in [test_programs::JOBS, test_programs::JOBS_C] {
+    for path in JOBS_ALL {
         let loaded = HARNESS.load(path).unwrap();
         let exit = HARNESS
             .run_command(&loaded, &options(JOBS, DEADLINE))
@@ -66,31 +72,36 @@ async fn a_command_reads_stdin_runs_its_jobs_at_once_and_cuts_off_the_late_one()
 
 #[tokio::test]
 async fn jobs_are_printed_in_the_order_they_finish() {
-    let loaded = HARNESS.load(test_programs::JOBS).unwrap();
-    let exit = HARNESS
-        .run_command(&loaded, &options("slow 400\nquick 20\nmiddle 150\n", &[]))
-        .await
-        .unwrap();
-    assert_eq!(
-        exit.stdout.text(),
-        "quick done after 20 ms\nmiddle done after 150 ms\nslow done after 400 ms\n3 done, 0 cut off\n"
-    );
+    for path in [test_programs::JOBS, test_programs::JOBS_N] {
+        let loaded = HARNESS.load(path).unwrap();
+        let exit = HARNESS
+            .run_command(&loaded, &options("slow 400\nquick 20\nmiddle 150\n", &[]))
+            .await
+            .unwrap();
+        assert_eq!(
+            exit.stdout.text(),
+            "quick done after 20 ms\nmiddle done after 150 ms\nslow done after 400 ms\n3 done, 0 cut off\n",
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_main_that_returns_err_exits_with_status_1_and_its_error_on_stderr() {
-    let loaded = HARNESS.load(test_programs::JOBS).unwrap();
-    let exit = HARNESS
-        .run_command(&loaded, &options("ok 10\nbroken\n", &[]))
-        .await
-        .unwrap();
-    assert_eq!(exit.status, 1, "{exit:?}");
-    assert_eq!(exit.stdout.text(), "", "no job started");
-    let stderr = exit.stderr.text();
-    assert!(
-        stderr.contains("line 2: expected `NAME MILLISECONDS`, got `broken`"),
-        "{stderr}"
-    );
+    for path in [test_programs::JOBS, test_programs::JOBS_N] {
+        let loaded = HARNESS.load(path).unwrap();
+        let exit = HARNESS
+            .run_command(&loaded, &options("ok 10\nbroken\n", &[]))
+            .await
+            .unwrap();
+        assert_eq!(exit.status, 1, "{path}: {exit:?}");
+        assert_eq!(exit.stdout.text(), "", "{path}: no job started");
+        let stderr = exit.stderr.text();
+        assert!(
+            stderr.contains("line 2: expected `NAME MILLISECONDS`, got `broken`"),
+            "{path}: {stderr}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -141,15 +152,16 @@ fn the_command_runs_under_the_stock_wasmtime_cli_as_under_the_harness() {
     else {
         return;
     };
-    for path in [test_programs::JOBS, test_programs::JOBS_C] {
+    for path in JOBS_ALL {
         let (status, stdout, stderr) = wasmtime_run(&wasmtime, path, DEADLINE, JOBS);
         assert_eq!(status, 0, "{path}: {stderr}");
         check_jobs_output(&stdout);
     }
-    let (status, stdout, stderr) =
-        wasmtime_run(&wasmtime, test_programs::JOBS, &[], "ok 10\nbroken\n");
-    assert_eq!((status, stdout.as_str()), (1, ""), "{stderr}");
-    assert!(stderr.contains("line 2: expected"), "{stderr}");
+    for path in [test_programs::JOBS, test_programs::JOBS_N] {
+        let (status, stdout, stderr) = wasmtime_run(&wasmtime, path, &[], "ok 10\nbroken\n");
+        assert_eq!((status, stdout.as_str()), (1, ""), "{path}: {stderr}");
+        assert!(stderr.contains("line 2: expected"), "{path}: {stderr}");
+    }
 }
 
 /// `sleepers` in modes S, C and N: one task per argument; each prints its

@@ -86,6 +86,11 @@ pub mod native;
 /// Sockets and name lookup over `wasi:sockets` 0.2 (modes S and C).
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 pub mod net;
+/// Sockets and name lookup over `wasi:sockets` 0.3 (mode N), with the API
+/// of modes S and C.
+#[cfg(all(target_family = "wasm", feature = "native"))]
+#[path = "net_p3/mod.rs"]
+pub mod net;
 pub mod poll;
 pub mod rand;
 #[allow(unsafe_code)]
@@ -112,9 +117,9 @@ pub use wasync_macros::async_export;
 /// In modes S and C the body runs with [`block_on`] (a command is one
 /// call; no host overlaps it). In mode N (the `native` feature) the
 /// component exports the async `wasi:cli/run@0.3` instead and the body runs
-/// as that export's call (`wasmtime run` runs it); stdin as a stream is
-/// then WASI 0.3's (`wasip3::cli::stdin::read_via_stream`), as
-/// `wasync::io::stdin` is 0.2's.
+/// as that export's call (`wasmtime run` runs it); [`io::stdin`],
+/// [`io::stdout`] and [`io::stderr`] keep their API and use `wasi:cli`
+/// 0.3's streams.
 ///
 /// # Examples
 ///

@@ -32,21 +32,35 @@
 //! # Ok(()) }
 //! ```
 
+mod addr;
+mod stream;
 mod tcp;
 mod udp;
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, SocketAddr};
 
 use wasip2::io::poll::Pollable;
 use wasip2::sockets::instance_network::instance_network;
 use wasip2::sockets::ip_name_lookup::resolve_addresses;
-use wasip2::sockets::network::{
-    ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
-    Network,
+use wasip2::sockets::network::{ErrorCode, Network};
+
+use addr::{
+    address, denied, family, first_addr, from_wasi, ip_from_wasi, literal_ip, resolve, to_wasi,
 };
 
-pub use tcp::{Incoming, TcpListener, TcpReadHalf, TcpStream, TcpWriteHalf};
+/// The wasi types the shared modules (`addr`, `stream`) name, in their
+/// 0.2 spelling.
+mod wasi {
+    pub(super) use wasip2::sockets::network::{
+        ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress,
+        Ipv6SocketAddress,
+    };
+    pub(super) use wasip2::sockets::tcp::TcpSocket;
+}
+
+pub use stream::{Incoming, TcpReadHalf, TcpStream, TcpWriteHalf};
+pub use tcp::TcpListener;
 pub use udp::UdpSocket;
 
 /// Resolves `host` (a name such as `localhost`, or an IP address) to its
@@ -61,9 +75,7 @@ pub use udp::UdpSocket;
 /// # Ok(()) }
 /// ```
 pub async fn lookup_host(host: &str) -> io::Result<Vec<IpAddr>> {
-    // An address needs no resolver (nor permission to use one).
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
+    if let Some(ip) = literal_ip(host) {
         return Ok(vec![ip]);
     }
     native_guard("wasync::net::lookup_host");
@@ -101,46 +113,9 @@ async fn retry<T>(
 /// The one address to bind to that `addr` names, for the operation
 /// `what` (which also names it in the native-target panic).
 async fn bind_addr(addr: &str, what: &str) -> io::Result<SocketAddr> {
-    let first = resolve(addr).await?.into_iter().next();
-    let addr = first.ok_or_else(|| io::Error::other(format!("`{addr}` gave no address")))?;
+    let addr = first_addr(addr).await?;
     native_guard(what);
     Ok(addr)
-}
-
-/// A socket's own address or its peer's, as `std`'s type.
-fn address(got: Result<IpSocketAddress, ErrorCode>, what: &str) -> io::Result<SocketAddr> {
-    got.map(from_wasi).map_err(|e| error(e, what))
-}
-
-/// The socket addresses `addr` names: `ip:port` and `[ipv6]:port` at once,
-/// `host:port` through [`lookup_host`].
-async fn resolve(addr: &str) -> io::Result<Vec<SocketAddr>> {
-    if let Ok(a) = addr.parse::<SocketAddr>() {
-        return Ok(vec![a]);
-    }
-    let Some((host, port)) = addr.rsplit_once(':') else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("`{addr}` is not HOST:PORT"),
-        ));
-    };
-    let port: u16 = port.parse().map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("`{addr}`: `{port}` is not a port number"),
-        )
-    })?;
-    let ips = lookup_host(host).await?;
-    if ips.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("`{host}` resolved to no address"),
-        ));
-    }
-    Ok(ips
-        .into_iter()
-        .map(|ip| SocketAddr::new(ip, port))
-        .collect())
 }
 
 /// The instance's network, which every socket operation names.
@@ -148,76 +123,12 @@ fn network() -> Network {
     instance_network()
 }
 
-fn family(addr: &SocketAddr) -> IpAddressFamily {
-    match addr {
-        SocketAddr::V4(_) => IpAddressFamily::Ipv4,
-        SocketAddr::V6(_) => IpAddressFamily::Ipv6,
-    }
-}
-
-fn ip_from_wasi(addr: IpAddress) -> IpAddr {
-    match addr {
-        IpAddress::Ipv4((a, b, c, d)) => IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
-        IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => {
-            IpAddr::V6(Ipv6Addr::new(a, b, c, d, e, f, g, h))
-        }
-    }
-}
-
-fn to_wasi(addr: SocketAddr) -> IpSocketAddress {
-    match addr {
-        SocketAddr::V4(a) => {
-            let [x, y, z, w] = a.ip().octets();
-            IpSocketAddress::Ipv4(Ipv4SocketAddress {
-                port: a.port(),
-                address: (x, y, z, w),
-            })
-        }
-        SocketAddr::V6(a) => {
-            let [s0, s1, s2, s3, s4, s5, s6, s7] = a.ip().segments();
-            IpSocketAddress::Ipv6(Ipv6SocketAddress {
-                port: a.port(),
-                flow_info: a.flowinfo(),
-                address: (s0, s1, s2, s3, s4, s5, s6, s7),
-                scope_id: a.scope_id(),
-            })
-        }
-    }
-}
-
-fn from_wasi(addr: IpSocketAddress) -> SocketAddr {
-    match addr {
-        IpSocketAddress::Ipv4(a) => {
-            let (x, y, z, w) = a.address;
-            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(x, y, z, w), a.port))
-        }
-        IpSocketAddress::Ipv6(a) => {
-            let (s0, s1, s2, s3, s4, s5, s6, s7) = a.address;
-            SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::new(s0, s1, s2, s3, s4, s5, s6, s7),
-                a.port,
-                a.flow_info,
-                a.scope_id,
-            ))
-        }
-    }
-}
-
 /// A wasi socket error as an `io::Error` that says what failed, and for a
 /// denied operation, how to allow it.
 fn error(code: ErrorCode, what: &str) -> io::Error {
     use io::ErrorKind as K;
     let kind = match code {
-        ErrorCode::AccessDenied => {
-            return io::Error::new(
-                K::PermissionDenied,
-                format!(
-                    "{what}: the host denied network access (wasi:sockets access-denied); \
-                     grant it to the guest, for example `wasmtime run -S inherit-network` \
-                     or `wasync-harness --network`"
-                ),
-            );
-        }
+        ErrorCode::AccessDenied => return denied(what),
         ErrorCode::NotSupported => K::Unsupported,
         ErrorCode::InvalidArgument => K::InvalidInput,
         ErrorCode::OutOfMemory => K::OutOfMemory,
@@ -252,14 +163,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn socket_addresses_round_trip_through_wasi() {
-        for a in ["127.0.0.1:80", "[::1]:8080", "[fe80::1%3]:9"] {
-            let addr: SocketAddr = a.parse().unwrap();
-            assert_eq!(from_wasi(to_wasi(addr)), addr, "{a}");
-        }
-    }
-
-    #[test]
     fn a_denied_operation_says_how_to_allow_it() {
         let e = error(ErrorCode::AccessDenied, "connect to 127.0.0.1:9");
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
@@ -269,13 +172,5 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("-S inherit-network"), "{text}");
-    }
-
-    #[test]
-    fn an_address_without_a_port_is_invalid_input() {
-        let e = crate::block_on(resolve("localhost")).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        let e = crate::block_on(resolve("localhost:http")).unwrap_err();
-        assert!(e.to_string().contains("not a port number"), "{e}");
     }
 }
