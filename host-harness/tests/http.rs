@@ -19,6 +19,15 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| Harness::new().expect("engi
 
 use common::LOOPBACK;
 
+/// The harness serving `path` with captured output.
+async fn serve(path: &str) -> wasync_harness::serve::Server {
+    let loaded = HARNESS.load(path).unwrap();
+    HARNESS
+        .serve(&loaded, LOOPBACK, &WasiOptions::captured())
+        .await
+        .unwrap()
+}
+
 /// Every behaviour of the `http-service` guest, against a server at `addr`.
 async fn check_service(addr: SocketAddr) {
     let hello = fetch(addr, "GET", "/hello", Bytes::new()).await.unwrap();
@@ -66,11 +75,7 @@ async fn check_service(addr: SocketAddr) {
 #[tokio::test]
 async fn the_harness_serves_an_http_service_in_modes_s_and_c() {
     for path in [test_programs::HTTP_SERVICE, test_programs::HTTP_SERVICE_C] {
-        let loaded = HARNESS.load(path).unwrap();
-        let server = HARNESS
-            .serve(&loaded, LOOPBACK, &WasiOptions::captured())
-            .await
-            .unwrap();
+        let server = serve(path).await;
         check_service(server.addr()).await;
         let stats = server.stats();
         assert_eq!(stats.failures.load(Ordering::Relaxed), 0);
@@ -84,11 +89,7 @@ async fn the_harness_serves_an_http_service_in_modes_s_and_c() {
 
 #[tokio::test]
 async fn the_harness_serves_a_mode_n_http_service_as_it_serves_mode_s() {
-    let loaded = HARNESS.load(test_programs::HTTP_SERVICE_N).unwrap();
-    let server = HARNESS
-        .serve(&loaded, LOOPBACK, &WasiOptions::captured())
-        .await
-        .unwrap();
+    let server = serve(test_programs::HTTP_SERVICE_N).await;
     check_service(server.addr()).await;
     let stats = server.stats();
     assert_eq!(stats.failures.load(Ordering::Relaxed), 0);
@@ -120,11 +121,7 @@ async fn at_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_overlapping_requests_shares_mode_n_instances() {
-    let loaded = HARNESS.load(test_programs::HTTP_SERVICE_N).unwrap();
-    let server = HARNESS
-        .serve(&loaded, LOOPBACK, &WasiOptions::captured())
-        .await
-        .unwrap();
+    let server = serve(test_programs::HTTP_SERVICE_N).await;
     let requests = 24;
     let answers = at_once(server.addr(), requests, "/sleep?ms=300").await;
     for r in &answers {
@@ -146,11 +143,7 @@ async fn a_burst_of_overlapping_requests_shares_mode_n_instances() {
         .collect();
     assert_eq!(seen.len() as u64, made);
     // In mode S each of them gets an instance of its own.
-    let loaded = HARNESS.load(test_programs::HTTP_SERVICE).unwrap();
-    let server = HARNESS
-        .serve(&loaded, LOOPBACK, &WasiOptions::captured())
-        .await
-        .unwrap();
+    let server = serve(test_programs::HTTP_SERVICE).await;
     at_once(server.addr(), 4, "/sleep?ms=10").await;
     assert_eq!(server.stats().instances.load(Ordering::Relaxed), 4);
 }
@@ -207,11 +200,7 @@ async fn echo_piece_by_piece(addr: SocketAddr) {
 
 /// Serves `path` with the harness and echoes piece by piece through it.
 async fn echo_through_the_harness(path: &str) {
-    let loaded = HARNESS.load(path).unwrap();
-    let server = HARNESS
-        .serve(&loaded, LOOPBACK, &WasiOptions::captured())
-        .await
-        .unwrap();
+    let server = serve(path).await;
     // A hang here would be a body that does not stream: fail instead.
     tokio::time::timeout(
         std::time::Duration::from_secs(120),
@@ -240,11 +229,7 @@ async fn a_request_body_streams_through_to_the_response_in_mode_n() {
 #[tokio::test]
 async fn a_trap_answers_500_and_the_next_request_is_served_in_modes_s_and_n() {
     for path in [test_programs::HTTP_SERVICE, test_programs::HTTP_SERVICE_N] {
-        let loaded = HARNESS.load(path).unwrap();
-        let server = HARNESS
-            .serve(&loaded, LOOPBACK, &WasiOptions::captured())
-            .await
-            .unwrap();
+        let server = serve(path).await;
         let trapped = fetch(server.addr(), "GET", "/trap", Bytes::new())
             .await
             .unwrap();
@@ -301,11 +286,7 @@ async fn a_mode_n_request_past_the_call_timeout_gets_500_and_the_server_goes_on(
 
 #[tokio::test]
 async fn requests_on_one_connection_each_get_a_fresh_instance() {
-    let loaded = HARNESS.load(test_programs::HTTP_SERVICE).unwrap();
-    let server = HARNESS
-        .serve(&loaded, LOOPBACK, &WasiOptions::captured())
-        .await
-        .unwrap();
+    let server = serve(test_programs::HTTP_SERVICE).await;
     let mut conn = Connection::open(server.addr()).await.unwrap();
     let mut seen = std::collections::HashSet::new();
     for _ in 0..3 {

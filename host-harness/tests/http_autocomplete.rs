@@ -53,9 +53,8 @@ async fn setup(tag: &str, native: bool) -> (SuggestServer, Environment, std::pat
     (suggest, env, path)
 }
 
-/// `GET /complete` answers JSON with ranked suggestions and each
-/// source's status; a bad query is a 400.
-async fn check_autocomplete(addr: SocketAddr) {
+/// `GET /complete?prefix=was&limit=3`, which must answer JSON.
+async fn complete_was(addr: SocketAddr) -> serde_json::Value {
     let r = fetch(
         addr,
         "GET",
@@ -66,7 +65,13 @@ async fn check_autocomplete(addr: SocketAddr) {
     .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json"));
-    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+/// `GET /complete` answers JSON with ranked suggestions and each
+/// source's status; a bad query is a 400.
+async fn check_autocomplete(addr: SocketAddr) {
+    let v = complete_was(addr).await;
     assert_eq!(v["prefix"], "was");
     let suggestions = v["suggestions"].as_array().unwrap();
     assert_eq!(suggestions.len(), 3, "{v}");
@@ -120,16 +125,7 @@ async fn without_http_access_the_mode_n_autocomplete_reports_its_web_source_fail
     let mut wasi = env.wasi();
     wasi.http = wasync_harness::HttpAccess::None;
     let server = HARNESS.serve(&loaded, LOOPBACK, &wasi).await.unwrap();
-    let r = fetch(
-        server.addr(),
-        "GET",
-        "/complete?prefix=was&limit=3&timeout_ms=2000",
-        Bytes::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let v = complete_was(server.addr()).await;
     let web = v["sources"]
         .as_array()
         .unwrap()
