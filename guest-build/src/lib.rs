@@ -56,26 +56,48 @@ pub const CARGO_COMPONENT_VERSION: &str = "0.21.1";
 pub enum BuildError {
     /// A command could not be started at all (not installed, not on `PATH`).
     Spawn {
+        /// The command, as it would be typed.
         command: String,
+        /// Why it could not be started.
         error: std::io::Error,
     },
     /// A tool install step failed; `output` is what the tool printed.
-    Install { what: String, output: String },
+    Install {
+        /// The tool.
+        what: String,
+        /// What the install step printed.
+        output: String,
+    },
     /// A guest failed to compile; `output` is cargo's and rustc's output.
     Guest {
+        /// The guest crate.
         guest: String,
+        /// The mode it was built for.
         mode: Mode,
+        /// What cargo and rustc printed.
         output: String,
     },
     /// A manifest or metadata file could not be read or understood.
-    Manifest { path: PathBuf, message: String },
+    Manifest {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Reading or writing a file failed.
     Io {
+        /// The file.
         path: PathBuf,
+        /// What went wrong.
         error: std::io::Error,
     },
     /// Lowering the world of a cargo-component guest failed.
-    Lower { guest: String, message: String },
+    Lower {
+        /// The guest crate.
+        guest: String,
+        /// wasync-lower's error.
+        message: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -116,8 +138,11 @@ pub struct Artifact {
     /// `<crate name>` for mode S builds, `<crate name>-c` for mode C builds,
     /// `<crate name>-n` for mode N builds.
     pub name: String,
+    /// The guest crate it was built from.
     pub guest: String,
+    /// The mode it was built for.
     pub mode: Mode,
+    /// Where the component is.
     pub path: PathBuf,
     /// Whether this run compiled it (false when the stamp was still fresh).
     pub rebuilt: bool,
@@ -127,7 +152,9 @@ pub struct Artifact {
 /// their stderr unless they fail); the demo prints a line per guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
+    /// Print nothing (build scripts, tests).
     Quiet,
+    /// Print a line per guest built.
     Lines,
 }
 
@@ -138,6 +165,7 @@ pub struct Pipeline {
     pub repo: PathBuf,
     /// Where guests are compiled and where the final `.wasm` files land.
     pub target_dir: PathBuf,
+    /// How much the pipeline prints.
     pub progress: Progress,
     /// Only build these guests (crate names); empty means all of them.
     pub only: Vec<String>,

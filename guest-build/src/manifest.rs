@@ -16,6 +16,7 @@ pub use wasync_lower::Mode;
 pub struct GuestSpec {
     /// The crate name, which is also the base name of its artifacts.
     pub name: String,
+    /// The crate's folder.
     pub dir: PathBuf,
     /// Built with `cargo component build` (wasip1 plus the adapter).
     pub cargo_component: bool,

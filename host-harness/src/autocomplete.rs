@@ -21,9 +21,13 @@ pub const COMPLETER: &str = "examples:wasync/completer";
 /// Where the scenario's components are, for one mode.
 #[derive(Debug, Clone)]
 pub struct Components {
+    /// The `autocomplete` component.
     pub autocomplete: PathBuf,
+    /// The `dict` source: a word list in memory.
     pub dict: PathBuf,
+    /// The `web` source: an HTTP endpoint.
     pub web: PathBuf,
+    /// The `slow` source: answers after a delay.
     pub slow: PathBuf,
 }
 
@@ -117,7 +121,9 @@ impl Environment {
 
 /// A running scenario: the driver and the instances in it.
 pub struct Running {
+    /// The driver that runs every instance.
     pub driver: Driver,
+    /// The `autocomplete` instance, the one users call.
     pub autocomplete: InstanceId,
     /// The sources' instances (mode C), in the order dict, web, slow.
     pub sources: Vec<InstanceId>,
@@ -227,8 +233,11 @@ async fn start_static(
 /// How a source fared.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Status {
+    /// It answered in time.
     Ok,
+    /// It did not answer before the deadline.
     TimedOut,
+    /// It failed, for the reason given.
     Failed(String),
 }
 
@@ -239,6 +248,7 @@ pub struct Completion {
     pub suggestions: Vec<(String, f32, String)>,
     /// `(source, status, suggestions)`.
     pub sources: Vec<(String, Status, u32)>,
+    /// Whether the answer came from the component's cache.
     pub cached: bool,
 }
 

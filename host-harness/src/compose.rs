@@ -47,7 +47,9 @@ impl Part {
 /// else into every import whose name one of its exports has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plug {
+    /// The import to plug into; `None` plugs every import an export matches.
     pub import: Option<String>,
+    /// The component plugged in.
     pub path: PathBuf,
 }
 

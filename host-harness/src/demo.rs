@@ -28,16 +28,23 @@ use wasync_lower::Mode;
 /// The demo's settings (every one is a CLI flag).
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
+    /// Users typing at once.
     pub users: usize,
     /// Keystrokes per user: prefixes of length 1 up to this.
     pub keystrokes: usize,
+    /// Suggestions asked for per call.
     pub limit: u32,
+    /// The deadline the component gives its sources.
     pub timeout: Duration,
+    /// How long the `slow` source takes to answer.
     pub slow_delay: Duration,
+    /// The local HTTP endpoint the `web` source asks.
     pub server: ServerConfig,
     /// Pause between one user's keystrokes, drawn in [min, max].
     pub think: (Duration, Duration),
+    /// Seed of the users' keystrokes and pauses, so a run can be repeated.
     pub seed: u64,
+    /// Where the SVG timeline is written.
     pub svg: PathBuf,
 }
 
@@ -50,15 +57,20 @@ const WORDS: &[&str] = &[
 /// One call as a user saw it.
 #[derive(Debug, Clone)]
 pub struct CallRecord {
+    /// Which user typed it.
     pub user: usize,
+    /// The prefix sent.
     pub prefix: String,
     /// From the session's start.
     pub start: Duration,
+    /// When the answer came, from the session's start.
     pub end: Duration,
+    /// The completion, or why the call failed.
     pub outcome: std::result::Result<Completion, String>,
 }
 
 impl CallRecord {
+    /// How long the user waited.
     pub fn latency(&self) -> Duration {
         self.end - self.start
     }
@@ -67,8 +79,11 @@ impl CallRecord {
 /// One mode's session.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The mode's name as the demo prints it.
     pub mode: &'static str,
+    /// How long the whole session took.
     pub wall: Duration,
+    /// Every call, in the order they finished.
     pub calls: Vec<CallRecord>,
 }
 

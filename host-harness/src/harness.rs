@@ -37,7 +37,16 @@ pub struct HarnessConfig {
     /// given its own ([`Harness::instantiate_with_limits`],
     /// [`Harness::concurrent_with_limits`]).
     pub limits: Limits,
+    /// Writes `/tmp/perf-<pid>.map` as guests are compiled, so that `perf`
+    /// names the guest's functions instead of showing bare addresses
+    /// (wasmtime's `ProfilingStrategy::PerfMap`). Also on when the
+    /// environment says `WASYNC_PERFMAP=1`, which reaches harnesses that
+    /// the benchmarks make for themselves, and their child processes.
+    pub perfmap: bool,
 }
+
+/// The environment variable that turns on [`HarnessConfig::perfmap`].
+pub const PERFMAP_ENV: &str = "WASYNC_PERFMAP";
 
 impl HarnessConfig {
     /// Whether the engine can enforce call timeouts.
@@ -48,6 +57,19 @@ impl HarnessConfig {
     /// Whether the engine can enforce fuel limits.
     fn counts_fuel(&self) -> bool {
         self.fuel || self.limits.fuel.is_some()
+    }
+
+    /// Whether the engine writes a perf map: the setting, or
+    /// [`PERFMAP_ENV`], whose only values are `1` and `0` (or empty).
+    fn wants_perfmap(&self) -> Result<bool> {
+        match std::env::var(PERFMAP_ENV).as_deref() {
+            _ if self.perfmap => Ok(true),
+            Err(_) | Ok("" | "0") => Ok(false),
+            Ok("1") => Ok(true),
+            Ok(other) => Err(Error::Config(format!(
+                "{PERFMAP_ENV}={other}: expected 1 (write a perf map) or 0"
+            ))),
+        }
     }
 }
 
@@ -290,6 +312,9 @@ fn new_engine(config: &HarnessConfig, concurrency_support: bool) -> Result<Engin
         .concurrency_support(concurrency_support)
         .epoch_interruption(config.epochs())
         .consume_fuel(config.counts_fuel());
+    if config.wants_perfmap()? {
+        cfg.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&cfg).map_err(|e| Error::Config(e.to_string()))?;
     if config.epochs() {
         wasync_host::start_epoch_ticker(&engine)?;

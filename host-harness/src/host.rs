@@ -12,8 +12,11 @@ use crate::output::{Output, Stdio};
 /// A host directory made visible to the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirMount {
+    /// The folder on the host.
     pub host: PathBuf,
+    /// The path the guest sees it at.
     pub guest: String,
+    /// Whether the guest may only read it.
     pub read_only: bool,
 }
 
@@ -89,9 +92,13 @@ pub enum Stdin {
 pub struct WasiOptions {
     /// What `wasi:cli/stdin` reads.
     pub stdin: Stdin,
+    /// Where the guest's `wasi:cli/stdout` goes.
     pub stdout: Stdio,
+    /// Where the guest's `wasi:cli/stderr` goes.
     pub stderr: Stdio,
+    /// Host folders the guest may open.
     pub dirs: Vec<DirMount>,
+    /// The environment variables the guest sees.
     pub env: Vec<(String, String)>,
     /// The command line `wasi:cli/environment` gives: the program's name
     /// first, then its arguments.
@@ -133,6 +140,7 @@ pub struct HostState {
 }
 
 impl HostState {
+    /// A store's state with the given capabilities; fails on a folder that cannot be opened.
     pub fn new(opts: &WasiOptions) -> Result<HostState> {
         let stdout = Output::stdout(opts.stdout);
         let stderr = Output::stderr(opts.stderr);

@@ -49,7 +49,7 @@ mod error {
 pub use clock::WaitCounters;
 pub use command::{CommandRun, Exit};
 pub use error::{Error, ErrorKind, Result};
-pub use harness::{Harness, HarnessConfig};
+pub use harness::{Harness, HarnessConfig, PERFMAP_ENV};
 pub use host::{DirMount, HostState, Stdin, WasiOptions, parse_env};
 pub use http_policy::{HttpAccess, is_loopback};
 pub use instance::{Instance, exported_functions};

@@ -259,6 +259,7 @@ fn bench_runtime_prints_json_lines() {
             "finished",
             "wall_ms",
             "mean_lateness_ms",
+            "p99_lateness_ms",
             "max_lateness_ms",
         ] {
             assert!(t.get(f).is_some(), "{t} lacks {f}");
@@ -657,4 +658,39 @@ fn bench_soak_quick_ends_where_it_started() {
         (&0.into(), &0.into()),
         "{r}"
     );
+}
+
+/// With `WASYNC_PERFMAP=1`, perf can name guest functions: the harness's
+/// engine writes `/tmp/perf-<pid>.map` with the guest's compiled code.
+#[test]
+fn a_perf_map_names_the_guests_functions_when_the_environment_asks() {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wasync-harness"))
+        .args(["call", test_programs::HELLO, r#"greet("world")"#])
+        .env(wasync_harness::PERFMAP_ENV, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&map).unwrap();
+    std::fs::remove_file(&map).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains("greet")),
+        "no line of {} names `greet`:\n{}",
+        map.display(),
+        text.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn a_bad_perf_map_setting_is_one_clear_line() {
+    harness()
+        .env(wasync_harness::PERFMAP_ENV, "yes")
+        .args(["call", test_programs::HELLO, r#"greet("world")"#])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "WASYNC_PERFMAP=yes: expected 1 (write a perf map) or 0",
+        ));
 }

@@ -85,13 +85,25 @@ impl Limits {
 #[non_exhaustive]
 pub enum Limit {
     /// [`Limits::max_memory`].
-    Memory { max_bytes: usize },
+    Memory {
+        /// The most linear memory the instance may have, in bytes.
+        max_bytes: usize,
+    },
     /// [`Limits::call_timeout`].
-    CallTimeout { timeout: Duration },
+    CallTimeout {
+        /// How long one call may run.
+        timeout: Duration,
+    },
     /// [`Limits::max_calls`].
-    Calls { max: usize },
+    Calls {
+        /// The most calls in flight at once.
+        max: usize,
+    },
     /// [`Limits::fuel`].
-    Fuel { fuel: u64 },
+    Fuel {
+        /// The fuel one entry into the instance may burn.
+        fuel: u64,
+    },
 }
 
 impl fmt::Display for Limit {

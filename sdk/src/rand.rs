@@ -1,7 +1,7 @@
 //! Random numbers from the host: `wasi:random`.
 //!
-//! [`fill`] and [`u64`] are cryptographically secure (`wasi:random/random`);
-//! [`insecure::fill`] and [`insecure::u64`] are fast and fine for hashing
+//! [`fill`] and [`u64()`] are cryptographically secure (`wasi:random/random`);
+//! [`insecure::fill`] and [`insecure::u64()`] are fast and fine for hashing
 //! or jitter (`wasi:random/insecure`). None of them waits.
 //!
 //! Natively (in tests) the host is simulated: the numbers come from a

@@ -23,6 +23,7 @@ impl Guest for Bench {
             early: l.early,
             wall_ns,
             mean_lateness_ns: l.mean_ns,
+            p99_lateness_ns: l.p99_ns,
             max_lateness_ns: l.max_ns,
         }
     }

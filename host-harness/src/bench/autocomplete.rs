@@ -25,6 +25,7 @@ use wasync_lower::Mode;
 /// What `bench autocomplete` runs.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Print one JSON object per line instead of a table.
     pub json: bool,
     /// Fewer calls, to check that everything runs.
     pub quick: bool,

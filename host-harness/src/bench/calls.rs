@@ -22,6 +22,7 @@ use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 /// What `bench calls` runs.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Print one JSON object per line instead of a table.
     pub json: bool,
     /// Small sizes only, to check that everything runs.
     pub quick: bool,
@@ -238,7 +239,7 @@ struct Overlap {
 
 /// Measures one throughput run in this process and returns it as a JSON
 /// object: what the hidden `bench overlap` subcommand prints for
-/// [`overlap`] in the parent.
+/// `overlap` in the parent.
 ///
 /// # Examples
 ///

@@ -31,6 +31,7 @@ pub struct Sink {
 }
 
 impl Sink {
+    /// A sink printing text (`json == false`) or JSON lines.
     pub fn new(json: bool) -> Sink {
         Sink {
             json,
@@ -38,6 +39,7 @@ impl Sink {
         }
     }
 
+    /// Whether rows print as JSON lines.
     pub fn is_json(&self) -> bool {
         self.json
     }
@@ -66,6 +68,7 @@ impl Sink {
         }
     }
 
+    /// Every row emitted, for `--save` and `--baseline`.
     pub fn into_rows(self) -> Vec<Value> {
         self.rows
     }

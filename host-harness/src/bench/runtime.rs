@@ -14,6 +14,7 @@ use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 /// What `bench runtime` (and `bench timers`) runs.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Print one JSON object per line instead of a table.
     pub json: bool,
     /// Small sizes only: checks that everything runs, measures little.
     pub quick: bool,
@@ -86,9 +87,9 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
 
 async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
     sink.heading(&format!(
-        "timer storm: N tasks each sleep a seeded random time in [0, 1 s]; wstd stops at {} s\n  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>10} {:>12}",
+        "timer storm: N tasks each sleep a seeded random time in [0, 1 s]; wstd stops at {} s\n  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>13} {:>10} {:>12}",
         opts.storm_limit.as_secs(),
-        "runtime", "n", "finished", "wall_ms", "mean_late_ms", "max_late_ms", "polls", "ready_calls"
+        "runtime", "n", "finished", "wall_ms", "mean_late_ms", "p99_late_ms", "max_late_ms", "polls", "ready_calls"
     ));
     let sizes: &[u32] = if opts.quick {
         &[1_000]
@@ -114,6 +115,7 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
                         "finished": field(r, "fired") == u64::from(n),
                         "wall_ms": ms(field(r, "wall-ns")),
                         "mean_lateness_ms": ms(field(r, "mean-lateness-ns")),
+                        "p99_lateness_ms": ms(field(r, "p99-lateness-ns")),
                         "max_lateness_ms": ms(field(r, "max-lateness-ns")),
                         "early": field(r, "early"),
                         "polls": counters.polls,
@@ -128,14 +130,14 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
                         "bench": "timers", "runtime": runtime, "n": n,
                         "finished": false,
                         "wall_ms": started.elapsed().as_millis() as u64,
-                        "mean_lateness_ms": null, "max_lateness_ms": null,
+                        "mean_lateness_ms": null, "p99_lateness_ms": null, "max_lateness_ms": null,
                     })
                 }
                 Err(e) => return Err(e),
             };
             sink.row(row, |r| {
                 format!(
-                    "  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>10} {:>12}",
+                    "  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>13} {:>10} {:>12}",
                     r["runtime"].as_str().unwrap_or(""),
                     r["n"],
                     if r["finished"] == true {
@@ -145,6 +147,7 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
                     },
                     r["wall_ms"],
                     r["mean_lateness_ms"],
+                    r["p99_lateness_ms"],
                     r["max_lateness_ms"],
                     r["polls"],
                     r["ready_calls"],

@@ -24,6 +24,7 @@ use crate::{Harness, WasiOptions};
 /// What `bench soak` runs.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Print one JSON object instead of text.
     pub json: bool,
     /// How the guests are built (`--guest-profile`).
     pub guests: wasync_build::GuestProfile,
@@ -36,6 +37,7 @@ pub struct Options {
     pub seconds: Option<u64>,
     /// Calls in flight at once.
     pub concurrency: usize,
+    /// Seed of the random mix of calls, so a run can be repeated.
     pub seed: u64,
 }
 

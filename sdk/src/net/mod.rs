@@ -1,10 +1,10 @@
 //! Networking over `wasi:sockets`: TCP streams and listeners, UDP sockets,
 //! and name lookup, all asynchronous on the instance's runtime.
 //!
-//! - [`TcpStream`] is a `futures::io::AsyncRead` + `AsyncWrite`;
-//!   [`TcpListener`] accepts connections (also as a `Stream`).
-//! - [`UdpSocket`] sends and receives datagrams.
-//! - [`lookup_host`] resolves a name with `wasi:sockets/ip-name-lookup`.
+//! - [`TcpStream`](crate::net::TcpStream) is a `futures::io::AsyncRead` + `AsyncWrite`;
+//!   [`TcpListener`](crate::net::TcpListener) accepts connections (also as a `Stream`).
+//! - [`UdpSocket`](crate::net::UdpSocket) sends and receives datagrams.
+//! - [`lookup_host`](crate::net::lookup_host) resolves a name with `wasi:sockets/ip-name-lookup`.
 //!
 //! The host decides what a guest may reach: without network access every
 //! operation fails with `io::ErrorKind::PermissionDenied` and a message

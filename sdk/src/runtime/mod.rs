@@ -16,7 +16,7 @@
 //!   are registered), and only once 64 task polls have run since the last
 //!   check. If nothing is runnable it makes one blocking `poll` over every
 //!   registered pollable plus the single timer pollable.
-//! - In mode C the instance never blocks: [`run_until_idle`] runs turns
+//! - In mode C the instance never blocks: `run_until_idle` runs turns
 //!   until nothing is runnable and then the glue *parks*, handing the host
 //!   the same poll list.
 //! - In mode N there are no pollables and the instance never blocks either:
