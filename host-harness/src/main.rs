@@ -36,9 +36,11 @@ enum Command {
     ///
     /// Example: echo hello | wasync-harness run app.wasm -- --upper
     Run(RunArgs),
-    /// Serve an HTTP proxy component (one that exports
-    /// `wasi:http/incoming-handler`, such as a `#[wasync::http_service]`)
-    /// on a local address: one instance per request, as `wasmtime serve`.
+    /// Serve an HTTP component (a `#[wasync::http_service]`) on a local
+    /// address, as `wasmtime serve`: a 0.2 proxy (exports
+    /// `wasi:http/incoming-handler`, modes S and C) gets one instance per
+    /// request; a 0.3 service (exports `wasi:http/handler@0.3`, mode N)
+    /// shares an instance between up to 16 overlapping requests.
     ///
     /// Example: wasync-harness serve service.wasm --addr 127.0.0.1:8080
     Serve(ServeArgs),
@@ -119,9 +121,9 @@ enum BenchCommand {
         #[command(flatten)]
         track: Track,
     },
-    /// The autocomplete served over HTTP on loopback: mode S by the
-    /// harness's server and, with mode N, by the stock `wasmtime serve` if
-    /// installed: a burst of concurrent requests from a Rust client;
+    /// The autocomplete served over HTTP on loopback: modes S and N by the
+    /// harness's server and by the stock `wasmtime serve` if installed: a
+    /// burst of concurrent requests from a Rust client;
     /// p50/p99 latency, requests per second, and instances that served them.
     Http {
         /// Print one JSON object per line instead of a table.
@@ -382,7 +384,7 @@ struct RunArgs {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// The proxy component (.wasm).
+    /// The HTTP component (.wasm): a 0.2 proxy or a 0.3 service.
     component: PathBuf,
     /// Where to listen (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -625,7 +627,7 @@ async fn run_command(args: RunArgs) -> wasync_harness::Result<i32> {
     Ok(exit.status)
 }
 
-/// Serves a proxy until the process is stopped.
+/// Serves an HTTP component until the process is stopped.
 async fn serve(args: ServeArgs) -> wasync_harness::Result<Option<String>> {
     let harness = args.run.harness()?;
     let loaded = harness.load(&args.component)?;

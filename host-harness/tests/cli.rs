@@ -425,10 +425,11 @@ fn bench_http_prints_json_lines_for_modes_s_and_n() {
         .iter()
         .map(|r| (r["mode"].as_str().unwrap(), r["host"].as_str().unwrap()))
         .collect();
-    // Mode N needs a WASI 0.3 HTTP host: the stock CLI, which the guest
-    // pipeline installed.
+    // The stock CLI's rows need it installed, which the guest pipeline
+    // did.
     let expected: &[(&str, &str)] = &[
         ("S", "harness"),
+        ("N", "harness"),
         ("S", "wasmtime-serve"),
         ("N", "wasmtime-serve"),
     ];
@@ -517,8 +518,64 @@ fn run_and_serve_refuse_components_of_the_wrong_kind() {
     fails_with(&["run", test_programs::HELLO], "wasi:cli/run#run");
     fails_with(
         &["serve", test_programs::JOBS, "--addr", "127.0.0.1:0"],
-        "wasi:http/incoming-handler#handle",
+        "wasi:http/incoming-handler#handle (0.2) or wasi:http/handler#handle (0.3)",
     );
+}
+
+/// `wasync-harness serve` killed on drop, with the address it printed.
+struct Serving {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(component: &str) -> Serving {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasync-harness"))
+        .args(["serve", component, "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("`serve` exited before it listened")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("serving http://") {
+            break rest.split('/').next().unwrap().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Serving { child, addr }
+}
+
+#[test]
+fn serve_serves_a_mode_n_service_as_it_serves_mode_s() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for component in [test_programs::HTTP_SERVICE, test_programs::HTTP_SERVICE_N] {
+        let serving = serve(component);
+        rt.block_on(async {
+            let get = |path: &'static str| {
+                wasync_harness::http_client::fetch(serving.addr, "GET", path, Default::default())
+            };
+            let hello = get("/hello").await.unwrap();
+            assert_eq!(
+                (hello.status, hello.text().as_str()),
+                (200, "hello from wasync\n")
+            );
+            let slept = get("/sleep?ms=5").await.unwrap();
+            assert_eq!((slept.status, slept.text().as_str()), (200, "slept 5 ms\n"));
+        });
+    }
 }
 
 #[test]

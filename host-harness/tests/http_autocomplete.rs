@@ -2,7 +2,7 @@
 //! composed statically in front of `autocomplete` and its three sources
 //! (mode S, and mode N: a `wasi:http/handler@0.3` in front of the mode N
 //! builds), with the suggestion server the HTTP source asks; served by the
-//! harness (mode S) and by the stock `wasmtime serve` (both).
+//! harness and by the stock `wasmtime serve`, both in both modes.
 
 mod common;
 
@@ -53,9 +53,8 @@ async fn setup(tag: &str, native: bool) -> (SuggestServer, Environment, std::pat
     (suggest, env, path)
 }
 
-/// `GET /complete` answers JSON with ranked suggestions and each
-/// source's status; a bad query is a 400.
-async fn check_autocomplete(addr: SocketAddr) {
+/// `GET /complete?prefix=was&limit=3`, which must answer JSON.
+async fn complete_was(addr: SocketAddr) -> serde_json::Value {
     let r = fetch(
         addr,
         "GET",
@@ -66,7 +65,13 @@ async fn check_autocomplete(addr: SocketAddr) {
     .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json"));
-    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+/// `GET /complete` answers JSON with ranked suggestions and each
+/// source's status; a bad query is a 400.
+async fn check_autocomplete(addr: SocketAddr) {
+    let v = complete_was(addr).await;
     assert_eq!(v["prefix"], "was");
     let suggestions = v["suggestions"].as_array().unwrap();
     assert_eq!(suggestions.len(), 3, "{v}");
@@ -102,11 +107,32 @@ async fn check_autocomplete(addr: SocketAddr) {
 }
 
 #[tokio::test]
-async fn the_harness_serves_the_autocomplete_over_http() {
-    let (_suggest, env, path) = setup("harness", false).await;
+async fn the_harness_serves_the_autocomplete_over_http_in_modes_s_and_n() {
+    for (tag, native) in [("harness", false), ("harness-n", true)] {
+        let (_suggest, env, path) = setup(tag, native).await;
+        let loaded = HARNESS.load(&path).unwrap();
+        assert_eq!(loaded.is_native(), native);
+        let server = HARNESS.serve(&loaded, LOOPBACK, &env.wasi()).await.unwrap();
+        check_autocomplete(server.addr()).await;
+        std::fs::remove_file(path).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn without_http_access_the_mode_n_autocomplete_reports_its_web_source_failed() {
+    let (_suggest, env, path) = setup("harness-n-denied", true).await;
     let loaded = HARNESS.load(&path).unwrap();
-    let server = HARNESS.serve(&loaded, LOOPBACK, &env.wasi()).await.unwrap();
-    check_autocomplete(server.addr()).await;
+    let mut wasi = env.wasi();
+    wasi.http = wasync_harness::HttpAccess::None;
+    let server = HARNESS.serve(&loaded, LOOPBACK, &wasi).await.unwrap();
+    let v = complete_was(server.addr()).await;
+    let web = v["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "web")
+        .unwrap();
+    assert_ne!(web["status"], "ok", "{v}");
     std::fs::remove_file(path).unwrap();
 }
 

@@ -7,7 +7,10 @@
 //!   to `N` written by a spawned task, one every `M` ms (the handler returns
 //!   before the body is written);
 //! - `GET /random`: 16 random bytes from `wasync::rand`, in hex;
+//! - `GET /sleep?ms=M`: `slept M ms` after `M` ms (in mode N, one instance
+//!   can overlap many of these, since the handler waits without blocking);
 //! - `GET /fail`: the handler returns an error (a `500`);
+//! - `GET /trap`: the handler panics, which traps the instance;
 //! - anything else: `404`.
 //!
 //! Every response carries `x-instance` (a random id the instance draws on
@@ -53,7 +56,13 @@ async fn route(req: Request<Body>) -> Result<Response<Body>, String> {
             let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
             Ok(Response::new(format!("{hex}\n").into()))
         }
+        "/sleep" => {
+            let ms = param(&req, "ms").unwrap_or(100);
+            wasync::time::sleep(Duration::from_millis(ms)).await;
+            Ok(Response::new(format!("slept {ms} ms\n").into()))
+        }
         "/fail" => Err("the handler failed on purpose".to_owned()),
+        "/trap" => panic!("the handler trapped on purpose"),
         _ => Ok(Response::builder()
             .status(StatusCode::NOT_FOUND)
             .body(Body::from("no such page\n"))
