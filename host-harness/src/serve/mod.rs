@@ -2,10 +2,10 @@
 //! `wasmtime serve` does, in either of its two shapes:
 //!
 //! - a `wasi:http/incoming-handler@0.2` proxy (modes S and C): each request
-//!   gets a fresh instance in a store of its own ([`p2`]);
+//!   gets a fresh instance in a store of its own (`p2.rs`);
 //! - a `wasi:http/handler@0.3` service (mode N): an instance takes up to
 //!   [`MAX_CONCURRENT`] requests at once, and a new one is made when every
-//!   instance is full or one has trapped ([`p3`]).
+//!   instance is full or one has trapped (`p3.rs`).
 //!
 //! Either way requests run in parallel, a trap answers `500` and ends only
 //! its instance, the response's head goes to the client as soon as the
