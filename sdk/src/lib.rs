@@ -85,6 +85,8 @@ pub mod native;
 pub mod poll;
 #[allow(unsafe_code)]
 mod raw;
+#[allow(unsafe_code)]
+mod raw_task;
 pub mod runtime;
 pub mod task;
 pub mod time;

@@ -1,4 +1,5 @@
-//! The only module of wasync that contains `unsafe`. Two things need it:
+//! With its sibling `raw_task` (task cells: one allocation per task), the
+//! only module of wasync that contains `unsafe`. Two things need it here:
 //!
 //! 1. **Allocation-free task wakers.** A task's waker carries the task's key
 //!    (slab index and generation) packed into the `RawWaker` data pointer,

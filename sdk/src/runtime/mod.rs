@@ -499,14 +499,14 @@ fn wakes_pending(rt: &Runtime) -> bool {
 
 /// Pops and polls the next queued task. Returns false if the queue is empty.
 fn run_next() -> bool {
-    let Some((packed, mut future)) = with(|rt| {
+    let Some((packed, raw)) = with(|rt| {
         loop {
             let packed = rt.queue.pop_front()?;
             // Entries of aborted or removed tasks are skipped here.
-            if let Some(f) = rt.task_for(packed).and_then(|(_, t)| t.start_poll()) {
+            if let Some(raw) = rt.task_for(packed).and_then(|(_, t)| t.start_poll()) {
                 rt.stats.tasks_polled += 1;
                 rt.polls_since_check += 1;
-                return Some((packed, f));
+                return Some((packed, raw));
             }
         }
     }) else {
@@ -514,30 +514,31 @@ fn run_next() -> bool {
     };
     let waker = raw::task_waker(packed);
     let mut cx = Context::from_waker(&waker);
-    let result = enter_poll(|| future.as_mut().poll(&mut cx));
-    let (drop_now, dropped, foreign, flush) = with(|rt| {
+    let polled = enter_poll(|| raw.poll(&mut cx));
+    // The slot holds the cell too: dropping this reference drops nothing.
+    drop(raw);
+    let (done, foreign, flush) = with(|rt| {
         let index = packed & raw::INDEX_MASK;
         let task = &mut rt.tasks[index];
-        let outcome = task.finish_poll(future, result.is_ready());
+        let outcome = task.finish_poll(polled);
+        if outcome.requeue {
+            rt.queue.push_back(packed);
+        }
+        if !outcome.done {
+            return (None, None, wakes_pending(rt));
+        }
         let (call, internal) = (task.call, task.internal);
         if outcome.finished
             && let Some(call) = call
         {
             rt.finished_calls.push(call);
         }
-        if outcome.done {
-            rt.task_done(internal);
-        }
-        if outcome.requeue {
-            rt.queue.push_back(packed);
-        }
-        let dropped = if outcome.remove {
-            rt.remove_task(index).into_future()
-        } else {
-            None
-        };
+        rt.task_done(internal);
+        let task = rt.remove_task(index);
+        task::retire(&task);
+        let raw = task.into_raw();
         // The joiner is usually one of our tasks: schedule it directly.
-        let foreign = match outcome.join_waker {
+        let foreign = match raw.take_join_waker() {
             Some(w) => match raw::packed_key(&w) {
                 Some(p) => {
                     rt.schedule(p);
@@ -547,11 +548,17 @@ fn run_next() -> bool {
             },
             None => None,
         };
-        (outcome.drop_now, dropped, foreign, wakes_pending(rt))
+        (Some((raw, outcome.finished)), foreign, wakes_pending(rt))
     });
     // User code (destructors, foreign wakers) runs here, outside the borrow.
-    drop(drop_now);
-    drop(dropped);
+    if let Some((raw, finished)) = done {
+        if !finished {
+            // Aborted during its own poll.
+            raw.cancel();
+        }
+        // Drops a detached task's output, and frees its cell.
+        drop(raw);
+    }
     if let Some(w) = foreign {
         w.wake();
     }
@@ -810,7 +817,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 pub fn stats() -> Stats {
     with(|rt| {
         let mut s = rt.stats;
-        s.live_tasks = rt.tasks.len();
+        s.live_tasks = rt.tasks.len() + task::unclaimed();
         s.live_timers = rt.timers.len();
         s.timer_rearms = rt.timers.rearms;
         #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]

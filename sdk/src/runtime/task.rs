@@ -6,63 +6,14 @@
 //! cancel on drop instead, wrap the handle with
 //! [`JoinHandle::abort_on_drop`].
 
-use std::any::Any;
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker, ready};
-
-use pin_project_lite::pin_project;
+use std::task::{Context, Poll, ready};
 
 use super::{coop, with};
-
-/// A task's future with its output type erased.
-pub(crate) trait Erased {
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
-    /// Moves the output into `out`, an `&mut Option<Output>`.
-    fn take_output(self: Pin<&mut Self>, out: &mut dyn Any);
-}
-
-pin_project! {
-    #[project = StageProj]
-    enum Stage<F>
-    where
-        F: Future,
-    {
-        Running { #[pin] future: F },
-        Done { output: Option<F::Output> },
-    }
-}
-
-impl<F> Erased for Stage<F>
-where
-    F: Future,
-    F::Output: 'static,
-{
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let output = match self.as_mut().project() {
-            StageProj::Running { future } => ready!(future.poll(cx)),
-            StageProj::Done { .. } => return Poll::Ready(()),
-        };
-        // Dropping the finished future here releases what it held at once.
-        self.set(Stage::Done {
-            output: Some(output),
-        });
-        Poll::Ready(())
-    }
-
-    fn take_output(self: Pin<&mut Self>, out: &mut dyn Any) {
-        if let StageProj::Done { output } = self.project()
-            && let Some(slot) = out.downcast_mut::<Option<F::Output>>()
-        {
-            *slot = output.take();
-        }
-    }
-}
-
-pub(crate) type BoxedTask = Pin<Box<dyn Erased>>;
+use crate::raw_task::{JoinRef, Polled, RawTask};
 
 /// What a task handle holds: the task's slot and that slot's generation at
 /// spawn, in full (a waker's packed key keeps only its low bits).
@@ -77,18 +28,17 @@ enum State {
     Idle,
     Queued,
     Running,
-    Done,
 }
 
-/// A task's slot in the runtime.
+/// A task's slot in the runtime, while the task is unfinished. Its cell
+/// (future, then output) is a separate allocation that the join handle
+/// shares; the slot is removed as soon as the task is done.
 pub(crate) struct Task {
+    raw: RawTask,
     state: State,
     /// Woken while running: queue it again when the poll returns.
     notified: bool,
-    /// `None` while it is being polled, and after an abort.
-    future: Option<BoxedTask>,
-    join_waker: Option<Waker>,
-    detached: bool,
+    /// Aborted while running: cancel it when the poll returns.
     aborted: bool,
     /// Mode C: the export call this task computes.
     pub(crate) call: Option<u32>,
@@ -100,23 +50,42 @@ pub(crate) struct Task {
 /// What happened when a poll returned.
 pub(crate) struct Outcome {
     pub requeue: bool,
-    pub finished: bool,
-    /// The task is done now: it finished or was aborted.
+    /// The task is done now (finished or aborted): remove its slot.
     pub done: bool,
-    pub remove: bool,
-    pub join_waker: Option<Waker>,
-    /// A future to drop outside the runtime borrow.
-    pub drop_now: Option<BoxedTask>,
+    /// It finished (rather than being aborted).
+    pub finished: bool,
+}
+
+thread_local! {
+    /// Tasks that are done but whose join handle has not yet taken (or
+    /// dropped) the result: they count as live in the stats.
+    static UNCLAIMED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Tasks done whose result a join handle still holds.
+pub(crate) fn unclaimed() -> usize {
+    UNCLAIMED.with(Cell::get)
+}
+
+/// Counts a task whose slot is being removed, if a join handle still
+/// holds its cell.
+pub(crate) fn retire(task: &Task) {
+    if task.raw.is_shared() {
+        UNCLAIMED.with(|u| u.set(u.get() + 1));
+    }
+}
+
+/// A join handle took or dropped the result of a task counted by `retire`.
+fn claim() {
+    UNCLAIMED.with(|u| u.set(u.get().saturating_sub(1)));
 }
 
 impl Task {
-    pub(crate) fn new(future: BoxedTask, call: Option<u32>) -> Task {
+    pub(crate) fn new(raw: RawTask, call: Option<u32>) -> Task {
         Task {
+            raw,
             state: State::Queued,
             notified: false,
-            future: Some(future),
-            join_waker: None,
-            detached: false,
             aborted: false,
             call,
             internal: false,
@@ -134,65 +103,41 @@ impl Task {
                 self.notified = true;
                 false
             }
-            State::Queued | State::Done => false,
+            State::Queued => false,
         }
     }
 
-    pub(crate) fn is_done(&self) -> bool {
-        self.state == State::Done
-    }
-
-    /// Takes the future out to poll it, if the task is still queued.
-    pub(crate) fn start_poll(&mut self) -> Option<BoxedTask> {
+    /// A reference to the cell, to poll it, if the task is still queued.
+    pub(crate) fn start_poll(&mut self) -> Option<RawTask> {
         if self.state != State::Queued {
             return None;
         }
-        let future = self.future.take()?;
         self.state = State::Running;
-        Some(future)
+        Some(self.raw.clone())
     }
 
-    pub(crate) fn finish_poll(&mut self, future: BoxedTask, ready: bool) -> Outcome {
-        let mut out = Outcome {
-            requeue: false,
-            finished: false,
+    pub(crate) fn finish_poll(&mut self, polled: Polled) -> Outcome {
+        let pending = polled == Polled::Pending;
+        if !pending || self.aborted {
+            return Outcome {
+                requeue: false,
+                done: true,
+                finished: !pending,
+            };
+        }
+        let requeue = std::mem::take(&mut self.notified);
+        self.state = if requeue { State::Queued } else { State::Idle };
+        Outcome {
+            requeue,
             done: false,
-            remove: false,
-            join_waker: None,
-            drop_now: None,
-        };
-        if ready || self.aborted {
-            self.state = State::Done;
-            out.done = true;
-            out.finished = ready;
-            out.join_waker = self.join_waker.take();
-            out.remove = self.detached;
-            if self.detached || self.aborted {
-                out.drop_now = Some(future);
-            } else {
-                self.future = Some(future);
-            }
-        } else {
-            self.future = Some(future);
-            if std::mem::take(&mut self.notified) {
-                self.state = State::Queued;
-                out.requeue = true;
-            } else {
-                self.state = State::Idle;
-            }
+            finished: false,
         }
-        out
     }
 
-    pub(crate) fn into_future(self) -> Option<BoxedTask> {
-        self.future
-    }
-
-    fn set_join_waker(&mut self, waker: &Waker) {
-        match &mut self.join_waker {
-            Some(old) if old.will_wake(waker) => {}
-            slot => *slot = Some(waker.clone()),
-        }
+    /// The task's cell: the caller cancels it, wakes the joiner and drops
+    /// it outside the runtime borrow.
+    pub(crate) fn into_raw(self) -> RawTask {
+        self.raw
     }
 }
 
@@ -288,13 +233,20 @@ impl fmt::Display for SpawnError {
 
 impl std::error::Error for SpawnError {}
 
-fn spawn_boxed(future: BoxedTask, call: Option<u32>) -> Result<TaskId, SpawnError> {
-    match with(|rt| rt.insert_task(Task::new(future, call))) {
-        Ok(id) => Ok(id),
+/// Puts `future` in a task cell and its slot in the runtime.
+fn spawn_task<F>(future: F, call: Option<u32>) -> Result<JoinHandle<F::Output>, SpawnError>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let (raw, cell) = RawTask::new(future);
+    match with(|rt| rt.insert_task(Task::new(raw, call))) {
+        Ok(id) => Ok(JoinHandle { id, cell }),
         Err(refused) => {
             // Outside the borrow: the future's destructors may use the
             // runtime (dropping a JoinHandle detaches its task).
             drop(refused);
+            drop(cell);
             Err(SpawnError::TooManyTasks)
         }
     }
@@ -307,9 +259,10 @@ pub(crate) fn spawn_internal<F>(future: F) -> usize
 where
     F: Future<Output = ()> + 'static,
 {
-    let mut task = Task::new(Box::pin(Stage::Running { future }), None);
+    let (raw, cell) = RawTask::new(future);
+    drop(cell);
+    let mut task = Task::new(raw, None);
     task.internal = true;
-    task.detached = true;
     match with(|rt| rt.insert_task(task)) {
         Ok(id) => super::raw::pack(id.index, id.generation),
         Err(_) => panic!(
@@ -330,11 +283,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let id = spawn_boxed(Box::pin(Stage::Running { future }), Some(call))?;
-    Ok(JoinHandle {
-        id,
-        _marker: PhantomData,
-    })
+    spawn_task(future, Some(call))
 }
 
 /// Spawns a task on the runtime and returns a handle to await its output.
@@ -392,11 +341,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let id = spawn_boxed(Box::pin(Stage::Running { future }), None)?;
-    Ok(JoinHandle {
-        id,
-        _marker: PhantomData,
-    })
+    spawn_task(future, None)
 }
 
 /// Awaits a spawned task's output.
@@ -415,8 +360,9 @@ where
 #[must_use = "dropping a JoinHandle detaches the task; `.await` it to get the output"]
 pub struct JoinHandle<T> {
     id: TaskId,
-    // Tasks live on one thread: their handles must stay there too.
-    _marker: PhantomData<Rc<T>>,
+    /// The task's cell, where the output waits. Not `Send`: tasks live on
+    /// one thread, and their handles must stay there too.
+    cell: JoinRef<T>,
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
@@ -460,7 +406,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        is_finished(self.id)
+        self.cell.stage().is_done()
     }
 
     /// A handle that can abort the task without owning its output.
@@ -492,7 +438,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort_on_drop(self) -> AbortOnDropHandle<T> {
-        AbortOnDropHandle(self)
+        AbortOnDropHandle(Some(self))
     }
 }
 
@@ -500,7 +446,6 @@ fn abort(id: TaskId) {
     let taken = super::try_with(|rt| {
         let task = rt.task_by_id(id)?;
         match task.state {
-            State::Done => None,
             State::Running => {
                 // The task aborts itself: its poll is on the stack, so the
                 // future is dropped when that poll returns.
@@ -508,29 +453,26 @@ fn abort(id: TaskId) {
                 None
             }
             State::Idle | State::Queued => {
-                task.state = State::Done;
-                task.aborted = true;
-                let future = task.future.take();
-                let waker = task.join_waker.take();
-                let (detached, internal) = (task.detached, task.internal);
+                let internal = task.internal;
                 rt.task_done(internal);
-                if detached {
-                    rt.remove_task(id.index);
-                }
-                Some((future, waker))
+                let task = rt.remove_task(id.index);
+                retire(&task);
+                Some(task.into_raw())
             }
         }
     });
-    if let Some((future, waker)) = taken.flatten() {
-        drop(future);
-        if let Some(w) = waker {
+    if let Some(raw) = taken.flatten() {
+        raw.cancel();
+        if let Some(w) = raw.take_join_waker() {
             w.wake();
         }
     }
 }
 
+/// Whether the task of a handle is done: its slot is gone (a task that
+/// finished or was aborted), since slots only hold unfinished tasks.
 fn is_finished(id: TaskId) -> bool {
-    with(|rt| rt.task_by_id(id).is_none_or(|t| t.is_done()))
+    with(|rt| rt.task_by_id(id).is_none())
 }
 
 impl<T: 'static> Future for JoinHandle<T> {
@@ -538,29 +480,17 @@ impl<T: 'static> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         ready!(coop::poll_proceed(cx));
-        let id = self.id;
-        let finished = with(|rt| {
-            let Some(task) = rt.task_by_id(id) else {
-                return Err(());
-            };
-            if task.is_done() {
-                let future = task.future.take();
-                rt.remove_task(id.index);
-                Ok(Some(future))
-            } else {
-                task.set_join_waker(cx.waker());
-                Ok(None)
+        match self.cell.take() {
+            Some(result) => {
+                claim();
+                Poll::Ready(result.map_err(|()| JoinError::Cancelled))
             }
-        });
-        match finished {
-            Err(()) => panic!("JoinHandle polled again after it returned its output"),
-            Ok(None) => Poll::Pending,
-            Ok(Some(future)) => {
-                let mut out: Option<T> = None;
-                if let Some(mut future) = future {
-                    future.as_mut().take_output(&mut out);
-                }
-                Poll::Ready(out.ok_or(JoinError::Cancelled))
+            None if self.cell.stage().is_done() => {
+                panic!("JoinHandle polled again after it returned its output")
+            }
+            None => {
+                self.cell.set_join_waker(cx.waker());
+                Poll::Pending
             }
         }
     }
@@ -568,20 +498,13 @@ impl<T: 'static> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let id = self.id;
-        let finished = super::try_with(|rt| {
-            let task = rt.task_by_id(id)?;
-            if task.is_done() {
-                let future = task.future.take();
-                rt.remove_task(id.index);
-                future
-            } else {
-                task.detached = true;
-                None
-            }
-        });
-        // The unclaimed output is dropped here, outside the runtime borrow.
-        drop(finished);
+        // Detaching needs nothing more: the runtime's reference keeps an
+        // unfinished task's cell alive, and the last reference (maybe this
+        // one, when the cell is dropped right after) drops the unclaimed
+        // output, outside any runtime borrow.
+        if self.cell.stage().is_done() && self.cell.take().is_some() {
+            claim();
+        }
     }
 }
 
@@ -627,31 +550,32 @@ impl AbortHandle {
 /// ```
 #[must_use = "dropping an AbortOnDropHandle aborts the task"]
 #[derive(Debug)]
-pub struct AbortOnDropHandle<T>(JoinHandle<T>);
+pub struct AbortOnDropHandle<T>(Option<JoinHandle<T>>);
 
 impl<T> AbortOnDropHandle<T> {
+    /// The handle; only `detach`, which consumes `self`, takes it out.
+    fn handle(&self) -> &JoinHandle<T> {
+        self.0.as_ref().expect("only `detach` takes the handle")
+    }
+
     /// Aborts the task now.
     pub fn abort(&self) {
-        self.0.abort();
+        self.handle().abort();
     }
 
     /// Whether the task has finished or was aborted.
     pub fn is_finished(&self) -> bool {
-        self.0.is_finished()
+        self.handle().is_finished()
     }
 
     /// A handle that can abort the task without owning its output.
     pub fn abort_handle(&self) -> AbortHandle {
-        self.0.abort_handle()
+        self.handle().abort_handle()
     }
 
     /// Gives back the plain handle, which detaches on drop.
-    pub fn detach(self) -> JoinHandle<T> {
-        let this = std::mem::ManuallyDrop::new(self);
-        JoinHandle {
-            id: this.0.id,
-            _marker: PhantomData,
-        }
+    pub fn detach(mut self) -> JoinHandle<T> {
+        self.0.take().expect("only `detach` takes the handle")
     }
 }
 
@@ -659,14 +583,17 @@ impl<T: 'static> Future for AbortOnDropHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx)
+        let handle = self.0.as_mut().expect("only `detach` takes the handle");
+        Pin::new(handle).poll(cx)
     }
 }
 
 impl<T> Drop for AbortOnDropHandle<T> {
     fn drop(&mut self) {
         // Aborting a finished task does nothing, so no check is needed.
-        self.0.abort();
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
     }
 }
 
