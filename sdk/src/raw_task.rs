@@ -70,6 +70,8 @@ struct Header {
     stage: Cell<Stage>,
     /// Who awaits the output.
     join_waker: Cell<Option<Waker>>,
+    /// The runtime's slot of the task, while it has one.
+    slot: Cell<u32>,
     vtable: &'static VTable,
 }
 
@@ -203,6 +205,7 @@ impl RawTask {
                 refs: Cell::new(2),
                 stage: Cell::new(Stage::Future),
                 join_waker: Cell::new(None),
+                slot: Cell::new(u32::MAX),
                 vtable: &TaskCell::<F>::VTABLE,
             },
             contents: UnsafeCell::new(Contents {
@@ -286,6 +289,21 @@ impl RawTask {
         self.header().join_waker.take()
     }
 
+    /// Records the runtime's slot of the task, for its join handle.
+    pub(crate) fn set_slot(&self, slot: u32) {
+        self.header().slot.set(slot);
+    }
+
+    /// The slot recorded by `set_slot` (`u32::MAX` before).
+    pub(crate) fn slot(&self) -> u32 {
+        self.header().slot.get()
+    }
+
+    /// Whether both are references to one cell.
+    pub(crate) fn same_cell(&self, other: &RawTask) -> bool {
+        self.ptr == other.ptr
+    }
+
     /// Whether another reference than this one exists (the join handle's,
     /// for the runtime's reference).
     pub(crate) fn is_shared(&self) -> bool {
@@ -347,6 +365,11 @@ pub(crate) struct JoinRef<T> {
 impl<T> JoinRef<T> {
     pub(crate) fn stage(&self) -> Stage {
         self.raw.stage()
+    }
+
+    /// The untyped reference, to find the task's slot.
+    pub(crate) fn raw(&self) -> &RawTask {
+        &self.raw
     }
 
     /// Takes the output if the task finished (`Some(Ok)`), reports the

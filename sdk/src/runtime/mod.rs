@@ -47,6 +47,7 @@ use slab::Slab;
 
 use crate::backend;
 use crate::raw;
+use crate::raw_task;
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 use registry::Registry;
 pub use stats::Stats;
@@ -241,6 +242,13 @@ impl Runtime {
         (self.gens[id.index] == id.generation).then_some(task)
     }
 
+    /// The task whose cell `raw` is, if it is unfinished (only unfinished
+    /// tasks have slots).
+    pub(crate) fn task_by_cell(&mut self, raw: &raw_task::RawTask) -> Option<&mut Task> {
+        let task = self.tasks.get_mut(raw.slot() as usize)?;
+        task.raw().same_cell(raw).then_some(task)
+    }
+
     /// Marks a task runnable. Spurious and stale keys are ignored.
     pub(crate) fn schedule(&mut self, packed: usize) {
         if packed == MAIN {
@@ -263,7 +271,10 @@ impl Runtime {
             return Err(task);
         }
         let internal = task.internal;
-        let index = self.tasks.insert(task);
+        let index = self.tasks.vacant_key();
+        // Below `MAX_TASKS`, so it fits.
+        task.raw().set_slot(index as u32);
+        self.tasks.insert(task);
         if index >= self.gens.len() {
             self.gens.resize(index + 1, 0);
         }
@@ -497,19 +508,101 @@ fn wakes_pending(rt: &Runtime) -> bool {
     !rt.pending_wakes.is_empty() || HAS_DEFERRED.with(Cell::get)
 }
 
-/// Pops and polls the next queued task. Returns false if the queue is empty.
-fn run_next() -> bool {
-    let Some((packed, raw)) = with(|rt| {
+impl Runtime {
+    /// Pops the next queued task that is still runnable, with a reference
+    /// to its cell to poll.
+    fn pop_runnable(&mut self) -> Option<(usize, raw_task::RawTask)> {
         loop {
-            let packed = rt.queue.pop_front()?;
+            let packed = self.queue.pop_front()?;
             // Entries of aborted or removed tasks are skipped here.
-            if let Some(raw) = rt.task_for(packed).and_then(|(_, t)| t.start_poll()) {
-                rt.stats.tasks_polled += 1;
-                rt.polls_since_check += 1;
+            if let Some(raw) = self.task_for(packed).and_then(|(_, t)| t.start_poll()) {
+                self.stats.tasks_polled += 1;
+                self.polls_since_check += 1;
                 return Some((packed, raw));
             }
         }
-    }) else {
+    }
+
+    /// Records what a poll of task `packed` did: requeues it, or removes
+    /// it once it is done and schedules its joiner. What runs user code is
+    /// left to the caller, for after the borrow.
+    fn finish_poll(&mut self, packed: usize, polled: raw_task::Polled) -> Aftermath {
+        let index = packed & raw::INDEX_MASK;
+        let task = &mut self.tasks[index];
+        let outcome = task.finish_poll(polled);
+        if outcome.requeue {
+            self.queue.push_back(packed);
+        }
+        if !outcome.done {
+            return Aftermath {
+                done: None,
+                foreign: None,
+                flush: wakes_pending(self),
+            };
+        }
+        let (call, internal) = (task.call, task.internal);
+        if outcome.finished
+            && let Some(call) = call
+        {
+            self.finished_calls.push(call);
+        }
+        self.task_done(internal);
+        let task = self.remove_task(index);
+        task::retire(&task);
+        let raw = task.into_raw();
+        // The joiner is usually one of our tasks: schedule it directly.
+        let foreign = match raw.take_join_waker() {
+            Some(w) => match raw::packed_key(&w) {
+                Some(p) => {
+                    self.schedule(p);
+                    None
+                }
+                None => Some(w),
+            },
+            None => None,
+        };
+        Aftermath {
+            done: Some((raw, outcome.finished)),
+            foreign,
+            flush: wakes_pending(self),
+        }
+    }
+}
+
+/// What is left to do after a poll, outside the runtime borrow.
+struct Aftermath {
+    /// The cell of a task that is done, and whether it finished (rather
+    /// than being aborted during its poll).
+    done: Option<(raw_task::RawTask, bool)>,
+    /// The joiner's waker, if it is not one of ours.
+    foreign: Option<Waker>,
+    /// Wakes were collected under the borrow.
+    flush: bool,
+}
+
+impl Aftermath {
+    /// Runs user code (destructors, foreign wakers), outside the borrow.
+    fn run(self) {
+        if let Some((raw, finished)) = self.done {
+            if !finished {
+                // Aborted during its own poll.
+                raw.cancel();
+            }
+            // Drops a detached task's output, and frees its cell.
+            drop(raw);
+        }
+        if let Some(w) = self.foreign {
+            w.wake();
+        }
+        if self.flush || HAS_DEFERRED.with(Cell::get) {
+            flush_wakes();
+        }
+    }
+}
+
+/// Pops and polls the next queued task. Returns false if the queue is empty.
+fn run_next() -> bool {
+    let Some((packed, raw)) = with(|rt| rt.pop_runnable()) else {
         return false;
     };
     let waker = raw::task_waker(packed);
@@ -517,54 +610,7 @@ fn run_next() -> bool {
     let polled = enter_poll(|| raw.poll(&mut cx));
     // The slot holds the cell too: dropping this reference drops nothing.
     drop(raw);
-    let (done, foreign, flush) = with(|rt| {
-        let index = packed & raw::INDEX_MASK;
-        let task = &mut rt.tasks[index];
-        let outcome = task.finish_poll(polled);
-        if outcome.requeue {
-            rt.queue.push_back(packed);
-        }
-        if !outcome.done {
-            return (None, None, wakes_pending(rt));
-        }
-        let (call, internal) = (task.call, task.internal);
-        if outcome.finished
-            && let Some(call) = call
-        {
-            rt.finished_calls.push(call);
-        }
-        rt.task_done(internal);
-        let task = rt.remove_task(index);
-        task::retire(&task);
-        let raw = task.into_raw();
-        // The joiner is usually one of our tasks: schedule it directly.
-        let foreign = match raw.take_join_waker() {
-            Some(w) => match raw::packed_key(&w) {
-                Some(p) => {
-                    rt.schedule(p);
-                    None
-                }
-                None => Some(w),
-            },
-            None => None,
-        };
-        (Some((raw, outcome.finished)), foreign, wakes_pending(rt))
-    });
-    // User code (destructors, foreign wakers) runs here, outside the borrow.
-    if let Some((raw, finished)) = done {
-        if !finished {
-            // Aborted during its own poll.
-            raw.cancel();
-        }
-        // Drops a detached task's output, and frees its cell.
-        drop(raw);
-    }
-    if let Some(w) = foreign {
-        w.wake();
-    }
-    if flush || HAS_DEFERRED.with(Cell::get) {
-        flush_wakes();
-    }
+    with(|rt| rt.finish_poll(packed, polled)).run();
     true
 }
 

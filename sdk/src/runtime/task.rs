@@ -134,6 +134,11 @@ impl Task {
         }
     }
 
+    /// The task's cell.
+    pub(crate) fn raw(&self) -> &RawTask {
+        &self.raw
+    }
+
     /// The task's cell: the caller cancels it, wakes the joiner and drops
     /// it outside the runtime borrow.
     pub(crate) fn into_raw(self) -> RawTask {
@@ -241,7 +246,7 @@ where
 {
     let (raw, cell) = RawTask::new(future);
     match with(|rt| rt.insert_task(Task::new(raw, call))) {
-        Ok(id) => Ok(JoinHandle { id, cell }),
+        Ok(_) => Ok(JoinHandle { cell }),
         Err(refused) => {
             // Outside the borrow: the future's destructors may use the
             // runtime (dropping a JoinHandle detaches its task).
@@ -359,7 +364,6 @@ where
 /// ```
 #[must_use = "dropping a JoinHandle detaches the task; `.await` it to get the output"]
 pub struct JoinHandle<T> {
-    id: TaskId,
     /// The task's cell, where the output waits. Not `Send`: tasks live on
     /// one thread, and their handles must stay there too.
     cell: JoinRef<T>,
@@ -368,7 +372,7 @@ pub struct JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("task", &self.id.index)
+            .field("task", &self.cell.raw().slot())
             .finish()
     }
 }
@@ -390,7 +394,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort(&self) {
-        abort(self.id);
+        abort(Target::Cell(self.cell.raw()));
     }
 
     /// Whether the task has finished (or was aborted).
@@ -422,7 +426,22 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort_handle(&self) -> AbortHandle {
-        AbortHandle { id: self.id }
+        let raw = self.cell.raw();
+        let id = with(|rt| {
+            let index = raw.slot() as usize;
+            rt.task_by_cell(raw)?;
+            Some(TaskId {
+                index,
+                generation: rt.gens[index],
+            })
+        });
+        // A done task has no slot: a handle to no slot does nothing.
+        AbortHandle {
+            id: id.unwrap_or(TaskId {
+                index: usize::MAX,
+                generation: 0,
+            }),
+        }
     }
 
     /// Turns this handle into one that aborts the task when dropped.
@@ -442,9 +461,19 @@ impl<T> JoinHandle<T> {
     }
 }
 
-fn abort(id: TaskId) {
+/// The task a handle names: by slot and generation (abort handles), or by
+/// its cell (join handles, whose cell records its slot).
+enum Target<'a> {
+    Id(TaskId),
+    Cell(&'a RawTask),
+}
+
+fn abort(target: Target<'_>) {
     let taken = super::try_with(|rt| {
-        let task = rt.task_by_id(id)?;
+        let (task, index) = match target {
+            Target::Id(id) => (rt.task_by_id(id)?, id.index),
+            Target::Cell(raw) => (rt.task_by_cell(raw)?, raw.slot() as usize),
+        };
         match task.state {
             State::Running => {
                 // The task aborts itself: its poll is on the stack, so the
@@ -455,7 +484,7 @@ fn abort(id: TaskId) {
             State::Idle | State::Queued => {
                 let internal = task.internal;
                 rt.task_done(internal);
-                let task = rt.remove_task(id.index);
+                let task = rt.remove_task(index);
                 retire(&task);
                 Some(task.into_raw())
             }
@@ -529,7 +558,7 @@ pub struct AbortHandle {
 impl AbortHandle {
     /// Aborts the task; see [`JoinHandle::abort`].
     pub fn abort(&self) {
-        abort(self.id);
+        abort(Target::Id(self.id));
     }
 
     /// Whether the task has finished or was aborted.
@@ -650,6 +679,54 @@ mod tests {
             // Dropping the old JoinHandle must not detach the victim either.
             drop(first);
             assert_eq!(victim.await, Ok(3));
+        });
+    }
+
+    #[test]
+    fn a_finished_join_handle_does_not_abort_the_task_that_reuses_its_slot() {
+        block_on(async {
+            let first = spawn(async { 1 });
+            yield_now().await;
+            assert!(first.is_finished());
+            // The slab reuses the freed slot for the next task.
+            let victim = spawn(async {
+                yield_now().await;
+                2
+            });
+            first.abort();
+            first.abort_handle().abort();
+            assert!(!victim.is_finished(), "the old handle aborted the new task");
+            assert_eq!(first.await, Ok(1));
+            assert_eq!(victim.await, Ok(2));
+        });
+    }
+
+    #[test]
+    fn a_finished_task_counts_as_live_until_its_handle_takes_or_drops_the_output() {
+        block_on(async {
+            let kept = spawn(async { String::from("kept") });
+            let dropped = spawn(async { String::from("dropped") });
+            yield_now().await;
+            assert!(kept.is_finished() && dropped.is_finished());
+            assert_eq!(stats().live_tasks, 2, "both outputs wait in their cells");
+            drop(dropped);
+            assert_eq!(stats().live_tasks, 1);
+            assert_eq!(kept.await.as_deref(), Ok("kept"));
+            assert_eq!(stats().live_tasks, 0);
+        });
+    }
+
+    #[test]
+    fn an_aborted_task_reports_cancelled_once_its_handle_polls() {
+        block_on(async {
+            let h = spawn(std::future::pending::<()>());
+            let a = h.abort_handle();
+            yield_now().await;
+            a.abort();
+            assert!(h.is_finished());
+            assert_eq!(stats().live_tasks, 1, "the cancellation is not yet seen");
+            assert_eq!(h.await, Err(JoinError::Cancelled));
+            assert_eq!(stats().live_tasks, 0);
         });
     }
 
