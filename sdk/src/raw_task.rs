@@ -423,6 +423,12 @@ mod tests {
         }
     }
 
+    /// A probe and the count of its drops.
+    fn probe() -> (Rc<Cell<u32>>, Probe) {
+        let drops = Rc::new(Cell::new(0));
+        (drops.clone(), Probe(drops))
+    }
+
     fn noop_cx() -> Context<'static> {
         Context::from_waker(Waker::noop())
     }
@@ -440,10 +446,8 @@ mod tests {
 
     #[test]
     fn the_future_is_dropped_when_it_finishes_and_the_output_with_the_last_reference() {
-        let future_drops = Rc::new(Cell::new(0));
-        let output_drops = Rc::new(Cell::new(0));
-        let held = Probe(future_drops.clone());
-        let out = Probe(output_drops.clone());
+        let (future_drops, held) = probe();
+        let (output_drops, out) = probe();
         let (raw, join) = RawTask::new(async move {
             let _held = held;
             out
@@ -458,8 +462,7 @@ mod tests {
 
     #[test]
     fn cancelling_drops_the_future_once_and_reports_it_once() {
-        let drops = Rc::new(Cell::new(0));
-        let held = Probe(drops.clone());
+        let (drops, held) = probe();
         let (raw, join) = RawTask::new(async move {
             let _held = held;
             std::future::pending::<()>().await;
@@ -477,8 +480,7 @@ mod tests {
 
     #[test]
     fn a_never_polled_future_is_dropped_with_the_last_reference() {
-        let drops = Rc::new(Cell::new(0));
-        let held = Probe(drops.clone());
+        let (drops, held) = probe();
         let (raw, join) = RawTask::new(async move {
             let _held = held;
         });
@@ -508,8 +510,7 @@ mod tests {
 
     #[test]
     fn a_panicking_poll_drops_the_future_and_cancels_the_task() {
-        let drops = Rc::new(Cell::new(0));
-        let held = Probe(drops.clone());
+        let (drops, held) = probe();
         let (raw, join) = RawTask::new(async move {
             let _held = held;
             panic!("the task fails");
