@@ -1,11 +1,15 @@
-//! Builds every guest through the guest build pipeline and records where
-//! each `.wasm` landed, so tests can `use test_programs::HELLO`.
+//! Builds every guest through the guest build pipeline, in its test
+//! profile, and records where each `.wasm` landed, so tests can
+//! `use test_programs::HELLO`.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let pipeline = wasync_build::Pipeline::for_this_repo();
+    // Tests run the quick-to-rebuild guests; the demo and the benchmarks
+    // build their own, fully optimised ones.
+    let mut pipeline = wasync_build::Pipeline::for_this_repo();
+    pipeline.profile = wasync_build::GuestProfile::Test;
     // Each input file, as the pipeline's stamps see them; a new guest shows
     // up in the workspace manifest, which is one of them.
     match pipeline.watched_files() {
@@ -41,6 +45,33 @@ fn main() {
         .unwrap();
         writeln!(src, "pub const {ident}: &str = {path:?};").unwrap();
         writeln!(all, "    ({:?}, {ident}),", a.name).unwrap();
+    }
+    // The stock hosts the tests run guests under. A failed install fails
+    // only the tests that need that host, with the reason.
+    for (name, what, installed) in [
+        (
+            "WASMTIME_CLI",
+            "The stock `wasmtime` CLI",
+            pipeline.ensure_wasmtime_cli(),
+        ),
+        ("JCO", "The `jco` command", pipeline.ensure_jco()),
+    ] {
+        writeln!(
+            src,
+            "/// {what}, installed by the guest pipeline, or why not."
+        )
+        .unwrap();
+        match installed {
+            Ok(path) => {
+                println!("cargo:rerun-if-changed={}", path.display());
+                let path = path.display().to_string();
+                writeln!(src, "pub const {name}: Result<&str, &str> = Ok({path:?});").unwrap();
+            }
+            Err(e) => {
+                let e = e.to_string();
+                writeln!(src, "pub const {name}: Result<&str, &str> = Err({e:?});").unwrap();
+            }
+        }
     }
     let words = pipeline.word_list_dir().display().to_string();
     writeln!(

@@ -2,13 +2,20 @@
 //! `.wasm` files for the tests, the demo and the benchmarks.
 //!
 //! Ground rules:
-//! - Every guest builds in release. Plain guests build with
-//!   `cargo build --target wasm32-wasip2`; guests whose manifest says
-//!   `[package.metadata.wasync] cargo-component = true` build with
-//!   `cargo component build`, which targets wasip1 plus its adapter, in
-//!   modes S and C. Mode N builds always use plain `cargo build` with the
-//!   crate's `native` feature: cargo-component 0.21.1 cannot link the
-//!   component model's async intrinsics.
+//! - Guests build in one of two [`GuestProfile`]s: fully optimised
+//!   (`release`) for the demo and the benchmarks, quick to rebuild
+//!   (`guest-test`) for the tests. Each profile has its own folder of
+//!   components and stamps, so neither rebuilds the other's.
+//! - Plain guests build with `cargo build --target wasm32-wasip2`; guests
+//!   whose manifest says `[package.metadata.wasync] cargo-component = true`
+//!   build with `cargo component build`, which targets wasip1 plus its
+//!   adapter, in modes S and C. Mode N builds always use plain `cargo
+//!   build` with the crate's `native` feature: cargo-component 0.21.1
+//!   cannot link the component model's async intrinsics.
+//! - One cargo invocation builds every guest of one mode and one tool, so
+//!   cargo compiles them side by side and the SDK once per mode; the modes
+//!   build at the same time, each in its own cargo target folder (their
+//!   feature sets differ). See `lanes.rs`.
 //! - Missing tools are installed, never assumed: the wasm targets through
 //!   `rustup target add`, cargo-component through
 //!   `cargo install --locked cargo-component@0.21.1`.
@@ -26,7 +33,10 @@
 
 mod data;
 mod fingerprint;
+mod lanes;
 mod manifest;
+mod profile;
+mod stock_hosts;
 mod tools;
 
 use std::fmt;
@@ -34,6 +44,8 @@ use std::path::{Path, PathBuf};
 
 pub use data::WORD_LIST_PACKAGE;
 pub use manifest::{GuestSpec, Mode};
+pub use profile::{GuestProfile, UnknownProfile};
+pub use stock_hosts::{JCO_VERSION, WASMTIME_CLI_VERSION};
 pub use tools::cargo;
 
 /// The cargo-component release the pipeline installs and expects.
@@ -44,26 +56,48 @@ pub const CARGO_COMPONENT_VERSION: &str = "0.21.1";
 pub enum BuildError {
     /// A command could not be started at all (not installed, not on `PATH`).
     Spawn {
+        /// The command, as it would be typed.
         command: String,
+        /// Why it could not be started.
         error: std::io::Error,
     },
     /// A tool install step failed; `output` is what the tool printed.
-    Install { what: String, output: String },
+    Install {
+        /// The tool.
+        what: String,
+        /// What the install step printed.
+        output: String,
+    },
     /// A guest failed to compile; `output` is cargo's and rustc's output.
     Guest {
+        /// The guest crate.
         guest: String,
+        /// The mode it was built for.
         mode: Mode,
+        /// What cargo and rustc printed.
         output: String,
     },
     /// A manifest or metadata file could not be read or understood.
-    Manifest { path: PathBuf, message: String },
+    Manifest {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Reading or writing a file failed.
     Io {
+        /// The file.
         path: PathBuf,
+        /// What went wrong.
         error: std::io::Error,
     },
     /// Lowering the world of a cargo-component guest failed.
-    Lower { guest: String, message: String },
+    Lower {
+        /// The guest crate.
+        guest: String,
+        /// wasync-lower's error.
+        message: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -104,8 +138,11 @@ pub struct Artifact {
     /// `<crate name>` for mode S builds, `<crate name>-c` for mode C builds,
     /// `<crate name>-n` for mode N builds.
     pub name: String,
+    /// The guest crate it was built from.
     pub guest: String,
+    /// The mode it was built for.
     pub mode: Mode,
+    /// Where the component is.
     pub path: PathBuf,
     /// Whether this run compiled it (false when the stamp was still fresh).
     pub rebuilt: bool,
@@ -115,7 +152,9 @@ pub struct Artifact {
 /// their stderr unless they fail); the demo prints a line per guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
+    /// Print nothing (build scripts, tests).
     Quiet,
+    /// Print a line per guest built.
     Lines,
 }
 
@@ -126,9 +165,12 @@ pub struct Pipeline {
     pub repo: PathBuf,
     /// Where guests are compiled and where the final `.wasm` files land.
     pub target_dir: PathBuf,
+    /// How much the pipeline prints.
     pub progress: Progress,
     /// Only build these guests (crate names); empty means all of them.
     pub only: Vec<String>,
+    /// Fully optimised (the default) or quick to rebuild (the tests').
+    pub profile: GuestProfile,
 }
 
 impl Pipeline {
@@ -141,6 +183,7 @@ impl Pipeline {
             repo,
             progress: Progress::Quiet,
             only: Vec::new(),
+            profile: GuestProfile::Release,
         }
     }
 
@@ -151,9 +194,10 @@ impl Pipeline {
         Pipeline::new(here.parent().unwrap_or(here))
     }
 
-    /// The folder the final `.wasm` files are copied to.
+    /// The folder the final `.wasm` files of this pipeline's profile are
+    /// copied to: `wasm/` for release builds, `wasm-test/` for test builds.
     pub fn wasm_dir(&self) -> PathBuf {
-        self.target_dir.join("wasm")
+        self.target_dir.join(self.profile.wasm_folder())
     }
 
     /// The path a guest's artifact has once built (it may not exist yet).
@@ -192,13 +236,49 @@ impl Pipeline {
             path: self.wasm_dir(),
             error,
         })?;
-        let mut artifacts = Vec::new();
+        let mut jobs = Vec::new();
         for guest in guests {
             for &mode in &guest.modes {
-                artifacts.push(self.build_guest(guest, mode)?);
+                jobs.push(self.job(guest, mode)?);
             }
         }
+        lanes::build_stale(self, &jobs)?;
+        let mut artifacts: Vec<Artifact> = jobs
+            .into_iter()
+            .map(|job| Artifact {
+                path: self.artifact_path(&job.name),
+                rebuilt: !job.fresh,
+                name: job.name,
+                guest: job.guest.name.clone(),
+                mode: job.mode,
+            })
+            .collect();
+        for guest in guests.iter().filter(|g| g.wasm_tests) {
+            artifacts.push(self.build_tests(guest)?);
+        }
         Ok(artifacts)
+    }
+
+    /// One guest in one mode, with whether its stamp is still fresh.
+    fn job<'g>(&self, guest: &'g GuestSpec, mode: Mode) -> Result<lanes::Job<'g>, BuildError> {
+        let name = guest.artifact_name(mode);
+        let inputs = fingerprint::inputs(&self.repo, guest, mode)?;
+        let fresh = self.artifact_path(&name).exists()
+            && std::fs::read_to_string(self.stamp_path(&name))
+                .is_ok_and(|old| old.trim() == inputs);
+        Ok(lanes::Job {
+            guest,
+            mode,
+            name,
+            inputs,
+            fresh,
+        })
+    }
+
+    /// The stamp beside an artifact: the hash of the inputs it was built
+    /// from.
+    fn stamp_path(&self, name: &str) -> PathBuf {
+        self.wasm_dir().join(format!("{name}.stamp"))
     }
 
     /// Every file the guest builds read, for a build script's
@@ -216,11 +296,27 @@ impl Pipeline {
         Ok(files)
     }
 
-    fn build_guest(&self, guest: &GuestSpec, mode: Mode) -> Result<Artifact, BuildError> {
-        let name = guest.artifact_name(mode);
+    /// Builds the guest's unit tests for wasm (`cargo test --no-run`): a
+    /// command whose `wasi:cli/run` runs them, `<name>-tests.wasm`.
+    fn build_tests(&self, guest: &GuestSpec) -> Result<Artifact, BuildError> {
+        let mode = Mode::Standard;
+        let inputs = format!("{}-tests", fingerprint::inputs(&self.repo, guest, mode)?);
+        let name = format!("{}-tests", guest.name);
+        self.build_artifact(guest, mode, name, inputs, || self.compile_tests(guest))
+    }
+
+    /// Copies what `compile` built to the artifact `name`, unless its stamp
+    /// says `inputs` have not changed since the last build.
+    fn build_artifact(
+        &self,
+        guest: &GuestSpec,
+        mode: Mode,
+        name: String,
+        inputs: String,
+        compile: impl FnOnce() -> Result<PathBuf, BuildError>,
+    ) -> Result<Artifact, BuildError> {
         let dest = self.artifact_path(&name);
         let stamp = self.wasm_dir().join(format!("{name}.stamp"));
-        let inputs = fingerprint::inputs(&self.repo, guest, mode)?;
         let fresh =
             dest.exists() && std::fs::read_to_string(&stamp).is_ok_and(|old| old.trim() == inputs);
         if fresh {
@@ -233,13 +329,7 @@ impl Pipeline {
             });
         }
         self.say(format_args!("building guest {name}"));
-        if let Some(world) = &guest.lower_world
-            && uses_cargo_component(guest, mode)
-        {
-            self.write_lowered(guest, world, mode)?;
-        }
-
-        let built = self.compile(guest, mode)?;
+        let built = compile()?;
         std::fs::copy(&built, &dest).map_err(|error| BuildError::Io {
             path: built.clone(),
             error,
@@ -273,41 +363,38 @@ impl Pipeline {
         wasync_lower::write_dir(&resolve, lowering.world, &out).map_err(|e| fail(format!("{e:#}")))
     }
 
-    /// Compiles one guest in one mode and returns the path cargo wrote.
-    fn compile(&self, guest: &GuestSpec, mode: Mode) -> Result<PathBuf, BuildError> {
+    /// Compiles the guest's library unit tests for `wasm32-wasip2` and
+    /// returns the test executable cargo reports.
+    fn compile_tests(&self, guest: &GuestSpec) -> Result<PathBuf, BuildError> {
         let mut cmd = tools::cargo();
-        let triple;
-        if uses_cargo_component(guest, mode) {
-            triple = "wasm32-wasip1";
-            cmd.args(["component", "build", "--release"]);
-        } else {
-            triple = "wasm32-wasip2";
-            cmd.args(["build", "--release", "--target", triple]);
-        }
+        cmd.args([
+            "test",
+            "--profile",
+            self.profile.cargo_profile(),
+            "--no-run",
+            "--lib",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json",
+        ]);
         cmd.arg("--manifest-path").arg(guest.dir.join("Cargo.toml"));
-        cmd.arg("--target-dir").arg(&self.target_dir);
-        match mode {
-            Mode::Standard => {}
-            Mode::Concurrent => {
-                cmd.args(["--features", "concurrent"]);
-            }
-            Mode::Native => {
-                cmd.args(["--features", "native"]);
-            }
-        }
-        if self.progress == Progress::Quiet {
-            cmd.arg("--quiet");
-        }
+        // Apart from the lanes: `cargo test` builds other feature sets.
+        cmd.arg("--target-dir").arg(self.target_dir.join("tests"));
         let output = tools::run_captured(&mut cmd)?;
+        let failed = |output: String| BuildError::Guest {
+            guest: format!("{} (tests)", guest.name),
+            mode: Mode::Standard,
+            output,
+        };
         if !output.status.success() {
-            return Err(BuildError::Guest {
-                guest: guest.name.clone(),
-                mode,
-                output: tools::output_text(&output),
-            });
+            return Err(failed(tools::output_text(&output)));
         }
-        let file = format!("{}.wasm", guest.name.replace('-', "_"));
-        Ok(self.target_dir.join(triple).join("release").join(file))
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["profile"]["test"] == true)
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .ok_or_else(|| failed("`cargo test --no-run` reported no test executable".into()))
     }
 
     pub(crate) fn say(&self, msg: fmt::Arguments<'_>) {
@@ -318,7 +405,7 @@ impl Pipeline {
 }
 
 /// Whether `guest` builds with cargo-component in `mode` (never in mode N).
-fn uses_cargo_component(guest: &GuestSpec, mode: Mode) -> bool {
+pub(crate) fn uses_cargo_component(guest: &GuestSpec, mode: Mode) -> bool {
     guest.cargo_component && mode != Mode::Native
 }
 

@@ -16,6 +16,7 @@ pub use wasync_lower::Mode;
 pub struct GuestSpec {
     /// The crate name, which is also the base name of its artifacts.
     pub name: String,
+    /// The crate's folder.
     pub dir: PathBuf,
     /// Built with `cargo component build` (wasip1 plus the adapter).
     pub cargo_component: bool,
@@ -27,9 +28,24 @@ pub struct GuestSpec {
     /// The `async func` WIT folder that world comes from (relative to the
     /// guest's folder).
     pub wit: PathBuf,
+    /// For a command (a crate with a binary and no `cdylib`): the binary's
+    /// name. Its component exports `wasi:cli/run`.
+    pub bin: Option<String>,
+    /// Also build the library's unit tests for wasm, as the command
+    /// `<name>-tests.wasm` (`[package.metadata.wasync] wasm-tests = true`).
+    pub wasm_tests: bool,
 }
 
 impl GuestSpec {
+    /// The file cargo writes into `<target>/<triple>/release/`: a
+    /// binary keeps its name, a library's dashes become underscores.
+    pub fn output_file(&self) -> String {
+        match &self.bin {
+            Some(bin) => format!("{bin}.wasm"),
+            None => format!("{}.wasm", self.name.replace('-', "_")),
+        }
+    }
+
     /// `name` for mode S, `name-c` for mode C, `name-n` for mode N.
     pub fn artifact_name(&self, mode: Mode) -> String {
         match mode {
@@ -112,20 +128,23 @@ pub fn discover(meta: &Metadata) -> Result<Vec<GuestSpec>, BuildError> {
 }
 
 fn guest(meta: &Metadata, package: &Value) -> Result<Option<GuestSpec>, BuildError> {
-    // Only `cdylib` crates become components; the rest are libraries the
-    // guests share.
-    let cdylib = package["targets"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|t| {
-            t["crate_types"]
-                .as_array()
-                .is_some_and(|types| types.iter().any(|c| c == "cdylib"))
-        });
-    if !cdylib {
+    // `cdylib` crates and binaries (commands) become components; the rest
+    // are libraries the guests share.
+    let targets = || package["targets"].as_array().into_iter().flatten();
+    let has_kind = |t: &Value, kind: &str| {
+        t["crate_types"]
+            .as_array()
+            .is_some_and(|types| types.iter().any(|c| c == kind))
+    };
+    let cdylib = targets().any(|t| has_kind(t, "cdylib"));
+    let bin = targets()
+        .find(|t| has_kind(t, "bin"))
+        .and_then(|t| t["name"].as_str())
+        .map(str::to_owned);
+    if !cdylib && bin.is_none() {
         return Ok(None);
     }
+    let bin = if cdylib { None } else { bin };
     let name = package["name"]
         .as_str()
         .ok_or_else(|| meta.bad("a package without a name".into()))?
@@ -165,5 +184,7 @@ fn guest(meta: &Metadata, package: &Value) -> Result<Option<GuestSpec>, BuildErr
         modes,
         name,
         dir,
+        bin,
+        wasm_tests: wasync["wasm-tests"].as_bool().unwrap_or(false),
     }))
 }

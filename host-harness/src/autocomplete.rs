@@ -1,12 +1,14 @@
 //! The autocomplete scenario, assembled: the component and its three
-//! sources, composed host-mediated (mode C) or statically (mode S), with
-//! what they need from the host (the word list, the HTTP endpoint, the slow
-//! source's delay). The demo, the tests and the benchmark share it.
+//! sources, composed host-mediated (mode C) or statically (modes S and N),
+//! with what they need from the host (the word list, the HTTP endpoint, the
+//! slow source's delay). The demo, the tests and the benchmark share it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmtime::component::Val;
+
+use wasync_lower::Mode;
 
 use crate::compose::{Plug, compose};
 use crate::concurrent::{Call, Driver, InstanceId};
@@ -19,21 +21,59 @@ pub const COMPLETER: &str = "examples:wasync/completer";
 /// Where the scenario's components are, for one mode.
 #[derive(Debug, Clone)]
 pub struct Components {
+    /// The `autocomplete` component.
     pub autocomplete: PathBuf,
+    /// The `dict` source: a word list in memory.
     pub dict: PathBuf,
+    /// The `web` source: an HTTP endpoint.
     pub web: PathBuf,
+    /// The `slow` source: answers after a delay.
     pub slow: PathBuf,
 }
 
 impl Components {
     /// The artifacts of the guest pipeline in `wasm_dir`; `concurrent`
-    /// picks the mode C builds.
+    /// picks the mode C builds, else mode S.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wasync_harness::autocomplete::Components;
+    ///
+    /// let c = Components::in_dir("target/guests/wasm".as_ref(), true);
+    /// assert!(c.autocomplete.ends_with("autocomplete-c.wasm"));
+    /// ```
     pub fn in_dir(wasm_dir: &Path, concurrent: bool) -> Components {
+        let mode = if concurrent {
+            Mode::Concurrent
+        } else {
+            Mode::Standard
+        };
+        Components::of_mode(wasm_dir, mode)
+    }
+
+    /// The mode N (native WASI 0.3) builds in `wasm_dir`, which compose
+    /// statically as the mode S ones do.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wasync_harness::autocomplete::Components;
+    ///
+    /// let n = Components::native_in_dir("target/guests/wasm".as_ref());
+    /// assert!(n.slow.ends_with("slow-source-n.wasm"));
+    /// ```
+    pub fn native_in_dir(wasm_dir: &Path) -> Components {
+        Components::of_mode(wasm_dir, Mode::Native)
+    }
+
+    /// The builds of `mode` among the artifacts in `wasm_dir`.
+    pub fn of_mode(wasm_dir: &Path, mode: Mode) -> Components {
         let name = |n: &str| {
-            let n = if concurrent {
-                format!("{n}-c")
-            } else {
-                n.to_owned()
+            let n = match mode {
+                Mode::Standard => n.to_owned(),
+                Mode::Concurrent => format!("{n}-c"),
+                Mode::Native => format!("{n}-n"),
             };
             wasm_dir.join(format!("{n}.wasm"))
         };
@@ -81,7 +121,9 @@ impl Environment {
 
 /// A running scenario: the driver and the instances in it.
 pub struct Running {
+    /// The driver that runs every instance.
     pub driver: Driver,
+    /// The `autocomplete` instance, the one users call.
     pub autocomplete: InstanceId,
     /// The sources' instances (mode C), in the order dict, web, slow.
     pub sources: Vec<InstanceId>,
@@ -118,7 +160,7 @@ pub async fn start_concurrent(
     })
 }
 
-/// The mode S components composed statically into one.
+/// The components (mode S or N) composed statically into one.
 pub fn compose_static(c: &Components) -> Result<Vec<u8>> {
     let plug = |import: &str, path: &Path| Plug {
         import: Some(import.to_owned()),
@@ -134,6 +176,27 @@ pub fn compose_static(c: &Components) -> Result<Vec<u8>> {
     )
 }
 
+/// Mode S: the HTTP front (`autocomplete-http`) composed in front of the
+/// static composition: one `wasi:http` proxy component holding all five,
+/// which `wasmtime serve` or [`Harness::serve`] runs with [`Environment::wasi`].
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn demo() -> wasync_harness::Result<()> {
+/// use std::path::Path;
+/// use wasync_harness::autocomplete::{Components, compose_http};
+///
+/// let wasm = Path::new("target/guests/wasm");
+/// let bytes = compose_http(&wasm.join("autocomplete-http.wasm"), &Components::in_dir(wasm, false))?;
+/// std::fs::write("autocomplete-service.wasm", bytes).unwrap();
+/// # Ok(()) }
+/// ```
+pub fn compose_http(front: &Path, c: &Components) -> Result<Vec<u8>> {
+    let back = compose_static(c)?;
+    crate::compose::compose_with_bytes(front, &c.autocomplete, back)
+}
+
 /// Mode S: the static composition, one instance, driven through the same
 /// API (its calls run one after another).
 pub async fn start_standard(
@@ -141,10 +204,25 @@ pub async fn start_standard(
     c: &Components,
     env: &Environment,
 ) -> Result<Running> {
+    start_static(harness, c, env, "autocomplete (mode S)").await
+}
+
+/// Mode N: the mode N components composed statically too (calls between
+/// them are native subtasks), one instance whose calls overlap.
+pub async fn start_native(harness: &Harness, c: &Components, env: &Environment) -> Result<Running> {
+    start_static(harness, c, env, "autocomplete (mode N)").await
+}
+
+async fn start_static(
+    harness: &Harness,
+    c: &Components,
+    env: &Environment,
+    name: &str,
+) -> Result<Running> {
     let bytes = compose_static(c)?;
     let loaded = harness.compile_bytes(&c.autocomplete, &bytes)?;
     let mut host = harness.concurrent(&env.wasi())?;
-    let ac = host.add("autocomplete (mode S)", &loaded, &[]).await?;
+    let ac = host.add(name, &loaded, &[]).await?;
     Ok(Running {
         driver: host.start(),
         autocomplete: ac,
@@ -155,8 +233,11 @@ pub async fn start_standard(
 /// How a source fared.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Status {
+    /// It answered in time.
     Ok,
+    /// It did not answer before the deadline.
     TimedOut,
+    /// It failed, for the reason given.
     Failed(String),
 }
 
@@ -167,6 +248,7 @@ pub struct Completion {
     pub suggestions: Vec<(String, f32, String)>,
     /// `(source, status, suggestions)`.
     pub sources: Vec<(String, Status, u32)>,
+    /// Whether the answer came from the component's cache.
     pub cached: bool,
 }
 

@@ -47,7 +47,9 @@ impl Part {
 /// else into every import whose name one of its exports has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plug {
+    /// The import to plug into; `None` plugs every import an export matches.
     pub import: Option<String>,
+    /// The component plugged in.
     pub path: PathBuf,
 }
 
@@ -145,6 +147,28 @@ pub fn compose(socket: &Path, plugs: &[Plug]) -> Result<Vec<u8>> {
         .map(|p| Ok((p.import.clone(), Part::load(&p.path)?)))
         .collect::<Result<Vec<_>>>()?;
     compose_parts(Part::load(socket)?, plugs)
+}
+
+/// Plugs a component held in memory (`plug`; `origin` names it in
+/// messages) into every import of `socket` named like one of its exports.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn demo() -> wasync_harness::Result<()> {
+/// use std::path::Path;
+/// use wasync_harness::compose::{Plug, compose, compose_with_bytes};
+///
+/// let back = compose(Path::new("middle.wasm"), &["backend.wasm".parse::<Plug>().unwrap()])?;
+/// let all = compose_with_bytes(Path::new("frontend.wasm"), Path::new("middle.wasm"), back)?;
+/// # Ok(()) }
+/// ```
+pub fn compose_with_bytes(socket: &Path, origin: &Path, plug: Vec<u8>) -> Result<Vec<u8>> {
+    let plug = Part {
+        origin: origin.to_owned(),
+        bytes: plug,
+    };
+    compose_parts(Part::load(socket)?, vec![(None, plug)])
 }
 
 /// Composes a chain `first -> second -> ... -> last`, where each component

@@ -4,6 +4,8 @@
 
 pub use wasync_host::{Call, HostStats, InstanceId, TraceEvent, TypedExport};
 
+use wasync_host::{Limits, WasyncCtx};
+
 use crate::error::Result;
 use crate::{Harness, HostState, Loaded, WasiOptions};
 
@@ -16,8 +18,23 @@ impl Harness {
     /// A mode C host on this harness's engine and linker, whose instances
     /// each get a store with the capabilities of `opts`.
     pub fn concurrent(&self, opts: &WasiOptions) -> Result<Concurrent> {
+        let limits = self.config().limits;
+        self.concurrent_with_limits(opts, move |_| limits)
+    }
+
+    /// [`Harness::concurrent`] with each instance's limits given by
+    /// `limits_of`, from the instance's name.
+    pub fn concurrent_with_limits(
+        &self,
+        opts: &WasiOptions,
+        mut limits_of: impl FnMut(&str) -> Limits + Send + 'static,
+    ) -> Result<Concurrent> {
         let opts = opts.clone();
-        let host = Concurrent::new(self.engine(), self.linker(), move |_| HostState::new(&opts))?;
+        let host = Concurrent::new(self.engine(), self.linker(), move |name| {
+            let mut state = HostState::new(&opts)?;
+            state.wasync = WasyncCtx::with_limits(limits_of(name));
+            Ok(state)
+        })?;
         Ok(host.with_native(self.native_engine(), self.native_linker()))
     }
 }

@@ -2,9 +2,9 @@
 //! pipeline (`wasync-build`) first, so that both commands work on a fresh
 //! clone.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use wasync_build::{Artifact, Pipeline, Progress};
+use wasync_build::{Artifact, GuestProfile, Pipeline, Progress};
 
 use crate::error::{Error, Result};
 
@@ -15,22 +15,19 @@ pub struct Guests {
 }
 
 impl Guests {
-    /// Runs the pipeline: installs what is missing, rebuilds what changed.
-    /// With `progress`, it prints a line per step.
-    pub fn build(progress: bool) -> Result<Guests> {
-        let mut pipeline = Pipeline::for_this_repo();
-        if !pipeline
-            .repo
-            .join("guest-examples")
-            .join("Cargo.toml")
-            .is_file()
-        {
-            return Err(Error::Config(format!(
-                "demo and bench build this repository's guests, and {} holds no checkout of it; \
-                 run them from a clone of wasync (`cargo run --release -p wasync-harness -- demo`)",
-                pipeline.repo.display()
-            )));
-        }
+    /// Runs the pipeline in `profile`: installs what is missing, rebuilds
+    /// what changed. With `progress`, it prints a line per step.
+    pub fn build(profile: GuestProfile, progress: bool) -> Result<Guests> {
+        let Some(repo) = find_checkout() else {
+            return Err(Error::Config(
+                "demo and bench build this repository's guests, and no checkout of wasync \
+                 was found (in WASYNC_REPO, this folder or one above it); run them from a \
+                 clone (`cargo run --release -p wasync-harness -- demo`) or set WASYNC_REPO"
+                    .into(),
+            ));
+        };
+        let mut pipeline = Pipeline::new(repo);
+        pipeline.profile = profile;
         if progress {
             pipeline.progress = Progress::Lines;
         }
@@ -54,6 +51,38 @@ impl Guests {
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
     }
+}
+
+/// The wasync checkout whose guests demo and bench build.
+///
+/// An installed binary must not trust the folder it was compiled in: a
+/// `cargo install --git` checkout outlives the install, and would hand the
+/// binary a copy of the sources nobody asked for. So the checkout is, in
+/// this order: `WASYNC_REPO`; the folder this binary was built in, when it
+/// runs from that folder's `target` (`cargo run`, `cargo test`); the
+/// nearest folder at or above the current one that is a checkout.
+fn find_checkout() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WASYNC_REPO") {
+        return Some(PathBuf::from(dir)).filter(|d| is_checkout(d));
+    }
+    let built_in = Pipeline::for_this_repo().repo;
+    let exe = std::env::current_exe().and_then(|e| e.canonicalize());
+    if let (Ok(exe), Ok(repo)) = (exe, built_in.canonicalize())
+        && exe.starts_with(repo.join("target"))
+        && is_checkout(&repo)
+    {
+        return Some(repo);
+    }
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .find(|d| is_checkout(d))
+        .map(Path::to_path_buf)
+}
+
+/// Whether `dir` holds a wasync checkout: the guests and the harness.
+fn is_checkout(dir: &Path) -> bool {
+    dir.join("guest-examples").join("Cargo.toml").is_file()
+        && dir.join("host-harness").join("Cargo.toml").is_file()
 }
 
 /// A failed guest build, as the harness's error: its message carries the

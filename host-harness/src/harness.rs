@@ -6,14 +6,14 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, Store};
 
-use wasync_host::{WasyncView, check_component, read_component, unsatisfied};
+use wasync_host::{Limits, WasyncCtx, check_component, read_component, unsatisfied};
 
 use crate::error::{Error, Result};
 use crate::host::{HostState, WasiOptions};
-use crate::instance::{EPOCH_TICK, Instance};
+use crate::instance::Instance;
 use crate::loaded::Loaded;
 
 /// Engine settings. The defaults are the fastest for modes S and C.
@@ -24,11 +24,53 @@ pub struct HarnessConfig {
     /// call machinery, which costs much more per call (wasmtime#12836; see
     /// `docs/benchmarks.md`), and modes S and C do not need it.
     pub concurrency_support: bool,
-    /// Lets [`Instance::set_time_limit`](crate::Instance::set_time_limit)
-    /// stop a guest that runs too long (wasmtime's epoch interruption, ticked
-    /// every 10 ms by a background thread). Off by default: it costs a
-    /// little on every loop iteration of every guest.
+    /// Compiles guests so that a call timeout can stop them (wasmtime's
+    /// epoch interruption, ticked every 10 ms by a background thread). Off
+    /// by default, since it costs a little on every loop iteration of every
+    /// guest; on whenever `limits` has a call timeout.
     pub time_limits: bool,
+    /// Compiles guests to count fuel, so that a fuel limit can stop them.
+    /// Off by default (it costs more than `time_limits`); on whenever
+    /// `limits` has a fuel limit.
+    pub fuel: bool,
+    /// The limits every instance gets, in modes S and C, unless it is
+    /// given its own ([`Harness::instantiate_with_limits`],
+    /// [`Harness::concurrent_with_limits`]).
+    pub limits: Limits,
+    /// Writes `/tmp/perf-<pid>.map` as guests are compiled, so that `perf`
+    /// names the guest's functions instead of showing bare addresses
+    /// (wasmtime's `ProfilingStrategy::PerfMap`). Also on when the
+    /// environment says `WASYNC_PERFMAP=1`, which reaches harnesses that
+    /// the benchmarks make for themselves, and their child processes.
+    pub perfmap: bool,
+}
+
+/// The environment variable that turns on [`HarnessConfig::perfmap`].
+pub const PERFMAP_ENV: &str = "WASYNC_PERFMAP";
+
+impl HarnessConfig {
+    /// Whether the engine can enforce call timeouts.
+    fn epochs(&self) -> bool {
+        self.time_limits || self.limits.call_timeout.is_some()
+    }
+
+    /// Whether the engine can enforce fuel limits.
+    fn counts_fuel(&self) -> bool {
+        self.fuel || self.limits.fuel.is_some()
+    }
+
+    /// Whether the engine writes a perf map: the setting, or
+    /// [`PERFMAP_ENV`], whose only values are `1` and `0` (or empty).
+    fn wants_perfmap(&self) -> Result<bool> {
+        match std::env::var(PERFMAP_ENV).as_deref() {
+            _ if self.perfmap => Ok(true),
+            Err(_) | Ok("" | "0") => Ok(false),
+            Ok("1") => Ok(true),
+            Ok(other) => Err(Error::Config(format!(
+                "{PERFMAP_ENV}={other}: expected 1 (write a perf map) or 0"
+            ))),
+        }
+    }
 }
 
 /// A compiled component and the bytes it was compiled from.
@@ -196,36 +238,70 @@ impl Harness {
         }
     }
 
-    /// A new store with the given WASI capabilities.
+    /// Instantiates `loaded` in a new store with the given WASI
+    /// capabilities, held to the harness's [`HarnessConfig::limits`].
+    pub async fn instantiate(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<Instance> {
+        self.instantiate_with_limits(loaded, opts, self.inner.config.limits)
+            .await
+    }
+
+    /// The linker's pre-instantiation of `loaded` (on the linker of its
+    /// engine), or the first import it cannot satisfy.
+    pub(crate) fn instance_pre(&self, loaded: &Loaded) -> Result<InstancePre<HostState>> {
+        self.linker_for(loaded)
+            .instantiate_pre(&loaded.component)
+            .map_err(|e| unsatisfied(&e))
+    }
+
+    /// `MissingExport` for `name`, listing the functions `loaded` does
+    /// export.
+    pub(crate) fn missing_export(&self, loaded: &Loaded, name: &str) -> Error {
+        Error::MissingExport {
+            name: name.to_owned(),
+            available: wasync_host::exported_funcs(loaded.component().engine(), loaded.component())
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
+        }
+    }
+
+    /// A new store with the given WASI capabilities, held to the harness's
+    /// [`HarnessConfig::limits`] (memory and fuel; a call timeout applies
+    /// where an entry is armed with `wasync_host::begin_entry`).
     pub(crate) fn new_store(
         &self,
         engine: &Engine,
         opts: &WasiOptions,
     ) -> Result<Store<HostState>> {
-        let mut store = Store::new(engine, HostState::new(opts)?);
-        if self.inner.config.time_limits {
-            store.set_epoch_deadline(u64::MAX / 2);
-            store.epoch_deadline_trap();
-        }
+        let mut state = HostState::new(opts)?;
+        state.wasync = WasyncCtx::with_limits(self.inner.config.limits);
+        let mut store = Store::new(engine, state);
+        wasync_host::apply_limits(&mut store)?;
         Ok(store)
     }
 
-    /// Instantiates `loaded` in a new store with the given WASI capabilities.
-    pub async fn instantiate(&self, loaded: &Loaded, opts: &WasiOptions) -> Result<Instance> {
-        let pre = self
-            .linker_for(loaded)
-            .instantiate_pre(&loaded.component)
-            .map_err(|e| unsatisfied(&e))?;
-        let mut store = self.new_store(loaded.component.engine(), opts)?;
-        let instance = pre.instantiate_async(&mut store).await.map_err(|e| {
-            wasync_host::call_error("<instantiation>", e, store.data().panic_message())
+    /// [`Harness::instantiate`] with limits of its own. A limit the
+    /// harness's engine cannot enforce (a call timeout without
+    /// [`HarnessConfig::time_limits`], fuel without
+    /// [`HarnessConfig::fuel`]) is an [`Error::Config`].
+    pub async fn instantiate_with_limits(
+        &self,
+        loaded: &Loaded,
+        opts: &WasiOptions,
+        limits: Limits,
+    ) -> Result<Instance> {
+        let pre = self.instance_pre(loaded)?;
+        let mut state = HostState::new(opts)?;
+        state.wasync = WasyncCtx::with_limits(limits);
+        let mut store = Store::new(loaded.component.engine(), state);
+        wasync_host::apply_limits(&mut store)?;
+        let timeout = wasync_host::begin_entry(&mut store)?;
+        let instance = wasync_host::run_entry(timeout, pre.instantiate_async(&mut store)).await;
+        wasync_host::end_entry(&mut store);
+        let instance = instance.map_err(|e| {
+            wasync_host::entry_error(&mut store, &loaded.name, "<instantiation>", e)
         })?;
-        Ok(Instance::new(
-            store,
-            instance,
-            loaded.clone(),
-            self.inner.config.time_limits,
-        ))
+        Ok(Instance::new(store, instance, loaded.clone()))
     }
 }
 
@@ -234,21 +310,14 @@ fn new_engine(config: &HarnessConfig, concurrency_support: bool) -> Result<Engin
     let mut cfg = Config::new();
     cfg.wasm_component_model(true)
         .concurrency_support(concurrency_support)
-        .epoch_interruption(config.time_limits);
+        .epoch_interruption(config.epochs())
+        .consume_fuel(config.counts_fuel());
+    if config.wants_perfmap()? {
+        cfg.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&cfg).map_err(|e| Error::Config(e.to_string()))?;
-    if config.time_limits {
-        // The ticker holds only a weak handle, so it ends with the engine.
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("wasync-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })
-            .map_err(|e| Error::Config(format!("cannot start the epoch ticker: {e}")))?;
+    if config.epochs() {
+        wasync_host::start_epoch_ticker(&engine)?;
     }
     Ok(engine)
 }

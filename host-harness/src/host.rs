@@ -12,8 +12,11 @@ use crate::output::{Output, Stdio};
 /// A host directory made visible to the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirMount {
+    /// The folder on the host.
     pub host: PathBuf,
+    /// The path the guest sees it at.
     pub guest: String,
+    /// Whether the guest may only read it.
     pub read_only: bool,
 }
 
@@ -61,16 +64,48 @@ pub fn parse_env(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// What a guest reads from `wasi:cli/stdin`.
+///
+/// # Examples
+///
+/// ```
+/// use wasync_harness::{Stdin, WasiOptions};
+///
+/// assert_eq!(WasiOptions::default().stdin, Stdin::Empty);
+/// let fed = WasiOptions { stdin: Stdin::Bytes(b"one\ntwo\n".to_vec()), ..WasiOptions::default() };
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Stdin {
+    /// Nothing: the stream is at its end at once.
+    #[default]
+    Empty,
+    /// These bytes, then the end.
+    Bytes(Vec<u8>),
+    /// The host process's own standard input.
+    Inherit,
+}
+
 /// The WASI capabilities an instance receives. The default is none at all:
-/// no directories, no environment, no network; output passes through.
+/// no directories, no environment, no arguments, no network, empty stdin;
+/// output passes through.
 #[derive(Debug, Clone, Default)]
 pub struct WasiOptions {
+    /// What `wasi:cli/stdin` reads.
+    pub stdin: Stdin,
+    /// Where the guest's `wasi:cli/stdout` goes.
     pub stdout: Stdio,
+    /// Where the guest's `wasi:cli/stderr` goes.
     pub stderr: Stdio,
+    /// Host folders the guest may open.
     pub dirs: Vec<DirMount>,
+    /// The environment variables the guest sees.
     pub env: Vec<(String, String)>,
-    /// Lets the guest open sockets and resolve names.
-    pub network: bool,
+    /// The command line `wasi:cli/environment` gives: the program's name
+    /// first, then its arguments.
+    pub args: Vec<String>,
+    /// What the guest may reach with `wasi:sockets` (and whether it may
+    /// resolve names).
+    pub network: crate::net_policy::NetworkAccess,
     /// Where the guest may send HTTP requests.
     pub http: crate::http_policy::HttpAccess,
     /// Counts of the WASI 0.3 `wait-until`s the instances made with these
@@ -105,6 +140,7 @@ pub struct HostState {
 }
 
 impl HostState {
+    /// A store's state with the given capabilities; fails on a folder that cannot be opened.
     pub fn new(opts: &WasiOptions) -> Result<HostState> {
         let stdout = Output::stdout(opts.stdout);
         let stderr = Output::stderr(opts.stderr);
@@ -113,6 +149,16 @@ impl HostState {
         b.stdout(stdout.clone())
             .stderr(stderr.clone())
             .monotonic_clock(clock.clone());
+        match &opts.stdin {
+            Stdin::Empty => {}
+            Stdin::Bytes(bytes) => {
+                b.stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(bytes.clone()));
+            }
+            Stdin::Inherit => {
+                b.inherit_stdin();
+            }
+        }
+        b.args(&opts.args);
         for (k, v) in &opts.env {
             b.env(k, v);
         }
@@ -130,12 +176,7 @@ impl HostState {
                 ))
             })?;
         }
-        if opts.network {
-            b.inherit_network()
-                .allow_tcp(true)
-                .allow_udp(true)
-                .allow_ip_name_lookup(true);
-        }
+        crate::net_policy::apply(opts.network, &mut b);
         Ok(HostState {
             wasi: b.build(),
             table: ResourceTable::new(),

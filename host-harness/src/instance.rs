@@ -4,11 +4,11 @@
 use wasmtime::component::{Func, Instance as WasmInstance, Val};
 use wasmtime::{Engine, Store};
 use wasync_host::{
-    Signature, WasyncView, call_error, check_args, exported_funcs, lookup_func, parse_call,
-    signature,
+    Limits, Signature, begin_entry, check_args, end_entry, entry_error, exported_funcs,
+    lookup_func, parse_call, run_entry, signature,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostState;
 use crate::loaded::Loaded;
 use crate::output::Output;
@@ -22,9 +22,6 @@ pub fn exported_functions(engine: &Engine, loaded: &Loaded) -> Vec<String> {
         .collect()
 }
 
-/// How often the epoch advances when time limits are on.
-pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
-
 /// An instance and the store it lives in.
 pub struct Instance {
     store: Store<HostState>,
@@ -32,22 +29,15 @@ pub struct Instance {
     loaded: Loaded,
     /// Set by the first trap: the instance must not be entered again.
     dead: Option<String>,
-    time_limits: bool,
 }
 
 impl Instance {
-    pub(crate) fn new(
-        store: Store<HostState>,
-        instance: WasmInstance,
-        loaded: Loaded,
-        time_limits: bool,
-    ) -> Instance {
+    pub(crate) fn new(store: Store<HostState>, instance: WasmInstance, loaded: Loaded) -> Instance {
         Instance {
             store,
             instance,
             loaded,
             dead: None,
-            time_limits,
         }
     }
 
@@ -66,21 +56,20 @@ impl Instance {
         self.store.data().stderr.clone()
     }
 
-    /// Stops any call that runs past `limit` from now with a trap, if the
-    /// harness was made with [`HarnessConfig::time_limits`]; `None` lifts
-    /// the limit. Returns whether limits are available.
-    ///
-    /// [`HarnessConfig::time_limits`]: crate::HarnessConfig::time_limits
-    pub fn set_time_limit(&mut self, limit: Option<std::time::Duration>) -> bool {
-        if !self.time_limits {
-            return false;
-        }
-        let ticks = match limit {
-            Some(l) => (l.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
-            None => u64::MAX / 2,
-        };
-        self.store.set_epoch_deadline(ticks);
-        true
+    /// Holds the instance's next calls to `limits` (the memory limit from
+    /// its next growth on). A limit the harness's engine cannot enforce is
+    /// an [`Error::Config`]; see [`HarnessConfig`](crate::HarnessConfig).
+    /// An instance takes one call at a time, so `max_calls` means nothing
+    /// here; it counts in a mode C host
+    /// ([`Harness::concurrent`](crate::Harness::concurrent)).
+    pub fn set_limits(&mut self, limits: Limits) -> Result<()> {
+        self.store.data_mut().wasync.set_limits(limits);
+        wasync_host::apply_limits(&mut self.store)
+    }
+
+    /// The limits the instance is held to.
+    pub fn limits(&self) -> Limits {
+        *self.store.data().wasync.limits()
     }
 
     /// What this instance asked of `wasi:io/poll` so far.
@@ -130,11 +119,18 @@ impl Instance {
         let sig = signature(&self.store, &func);
         check_args(name, &sig, args)?;
         let mut results = vec![Val::Bool(false); sig.results.len()];
-        match func.call_async(&mut self.store, args, &mut results).await {
+        let timeout = begin_entry(&mut self.store)?;
+        let out = run_entry(
+            timeout,
+            func.call_async(&mut self.store, args, &mut results),
+        )
+        .await;
+        end_entry(&mut self.store);
+        match out {
             Ok(()) => Ok(results),
             Err(e) => {
-                let err = call_error(name, e, self.store.data().panic_message());
-                if err.kind() == crate::ErrorKind::Trap {
+                let err = entry_error(&mut self.store, &self.loaded.name, name, e);
+                if matches!(err.kind(), ErrorKind::Trap | ErrorKind::Limit) {
                     self.dead = Some(err.headline());
                 }
                 Err(err)

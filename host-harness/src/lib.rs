@@ -20,19 +20,25 @@
 pub mod autocomplete;
 pub mod bench;
 mod clock;
+pub mod command;
 pub mod compose;
 pub mod concurrent;
 pub mod demo;
 pub mod guests;
 mod harness;
 mod host;
+pub mod http_client;
 mod http_policy;
 mod instance;
+pub mod limit_args;
 mod loaded;
+mod net_policy;
 mod output;
 mod poll_counters;
 pub mod scaffold;
+pub mod serve;
 pub mod suggest_server;
+pub mod wasmtime_cli;
 pub mod wit;
 
 /// Errors: the host library's, which cover everything the harness does.
@@ -41,15 +47,17 @@ mod error {
 }
 
 pub use clock::WaitCounters;
+pub use command::{CommandRun, Exit};
 pub use error::{Error, ErrorKind, Result};
-pub use harness::{Harness, HarnessConfig};
-pub use host::{DirMount, HostState, WasiOptions, parse_env};
+pub use harness::{Harness, HarnessConfig, PERFMAP_ENV};
+pub use host::{DirMount, HostState, Stdin, WasiOptions, parse_env};
 pub use http_policy::{HttpAccess, is_loopback};
 pub use instance::{Instance, exported_functions};
 pub use loaded::Loaded;
+pub use net_policy::NetworkAccess;
 pub use output::{Output, Stdio};
 pub use poll_counters::PollCounters;
-pub use wasync_host::{Signature, results_to_wave, type_name};
+pub use wasync_host::{Limit, Limits, Signature, results_to_wave, type_name};
 
 /// wasmtime, as the harness links it, for callers that build `Val`s.
 pub use wasmtime;

@@ -6,12 +6,20 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use wasync_harness::{DirMount, Harness, HarnessConfig, WasiOptions, parse_env, results_to_wave};
+use wasync_build::GuestProfile;
+use wasync_harness::{
+    DirMount, Harness, HarnessConfig, Limits, WasiOptions, limit_args, parse_env, results_to_wave,
+};
 
 /// Load, call and inspect WebAssembly components built with wasync.
 #[derive(Parser)]
 #[command(name = "wasync-harness", version, about, long_about = None)]
 struct Cli {
+    /// How `demo` and `bench` build the guests: `release` (fully
+    /// optimised, what the published figures use) or `test` (the quick
+    /// build `cargo test` uses; its figures are not comparable).
+    #[arg(long, global = true, default_value_t = GuestProfile::Release, value_name = "PROFILE")]
+    guest_profile: GuestProfile,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,6 +30,20 @@ enum Command {
     ///
     /// Example: wasync-harness call hello.wasm 'greet("world")'
     Call(CallArgs),
+    /// Run a command component (one that exports `wasi:cli/run`, such as a
+    /// `#[wasync::main]` binary) with this process's stdin, stdout and
+    /// stderr, and exit with its status.
+    ///
+    /// Example: echo hello | wasync-harness run app.wasm -- --upper
+    Run(RunArgs),
+    /// Serve an HTTP component (a `#[wasync::http_service]`) on a local
+    /// address, as `wasmtime serve`: a 0.2 proxy (exports
+    /// `wasi:http/incoming-handler`, modes S and C) gets one instance per
+    /// request; a 0.3 service (exports `wasi:http/handler@0.3`, mode N)
+    /// shares an instance between up to 16 overlapping requests.
+    ///
+    /// Example: wasync-harness serve service.wasm --addr 127.0.0.1:8080
+    Serve(ServeArgs),
     /// The autocomplete demo: build everything, start the HTTP source's
     /// server, and replay users typing into ONE autocomplete instance,
     /// composed statically (mode S) and host-mediated (mode C).
@@ -85,21 +107,10 @@ struct DemoArgs {
 enum BenchCommand {
     /// The guest runtime on wasync against the same program on wstd 0.6.8:
     /// timer storm, idle-timer overhead, spawn and join, poll-turn cost.
-    Runtime {
-        /// Print one JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Small sizes only, to check that everything runs.
-        #[arg(long)]
-        quick: bool,
-        /// Seconds a timer storm may run before it counts as not finished.
-        #[arg(long, default_value_t = 30)]
-        storm_limit: u64,
-        #[command(flatten)]
-        track: Track,
-    },
-    /// 100 concurrent `complete` calls: one mode C instance, one mode S
-    /// instance, and 100 mode S instances (one per request).
+    Runtime(StormArgs),
+    /// 100 concurrent `complete` calls: one mode C instance, one mode N
+    /// instance, one mode S instance, and 100 mode S instances (one per
+    /// request).
     Autocomplete {
         /// Print one JSON object per line instead of a table.
         #[arg(long)]
@@ -110,8 +121,65 @@ enum BenchCommand {
         #[command(flatten)]
         track: Track,
     },
-    /// The cost of one call in modes S and C next to a plain export, and
-    /// overlapping calls into one instance in each mode.
+    /// The autocomplete served over HTTP on loopback: modes S and N by the
+    /// harness's server and by the stock `wasmtime serve` if installed: a
+    /// burst of concurrent requests from a Rust client;
+    /// p50/p99 latency, requests per second, and instances that served them.
+    Http {
+        /// Print one JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Requests in the burst.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Connections sending at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[command(flatten)]
+        track: Track,
+    },
+    /// A long run of mode C calls with random sleeps, cancellations and
+    /// compositions: memory after warm-up, the host's table and the
+    /// guests' runtimes must end where they started.
+    Soak {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// 5,000 calls, to check that everything runs.
+        #[arg(long)]
+        quick: bool,
+        /// Calls to make (1,000,000 unless only --seconds is given).
+        #[arg(long, value_parser = limit_args::parse_count)]
+        calls: Option<u64>,
+        /// Stop after this many seconds (with --calls, whichever comes
+        /// first).
+        #[arg(long, value_parser = limit_args::parse_count)]
+        seconds: Option<u64>,
+        /// Calls in flight at once.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        /// Seed of the mix of calls.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// The timer storm as an async export: wasync's mode N next to bare
+    /// wit-bindgen 0.63 (one `wait-until` per timer), and mode C.
+    Timers(StormArgs),
+    /// One throughput run of `bench calls` (`calls` overlapping
+    /// `sleep-for` calls into one instance of WASM), measured in this
+    /// process; `bench calls` runs each in a process of its own, so that
+    /// each has its own peak memory.
+    #[command(hide = true)]
+    Overlap {
+        wasm: PathBuf,
+        #[arg(long)]
+        calls: u32,
+        #[arg(long)]
+        sleep_ms: u32,
+    },
+    /// The cost of one call in modes S, C and N next to a plain export and
+    /// to bare wit-bindgen, and overlapping calls into one instance in each
+    /// mode.
     Calls {
         /// Print one JSON object per line instead of a table.
         #[arg(long)]
@@ -122,6 +190,33 @@ enum BenchCommand {
         #[command(flatten)]
         track: Track,
     },
+}
+
+/// The flags of the benchmarks that run timer storms (`runtime`, `timers`).
+#[derive(Args)]
+struct StormArgs {
+    /// Print one JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Small sizes only, to check that everything runs.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds a timer storm may run before it counts as not finished.
+    #[arg(long, default_value_t = 30)]
+    storm_limit: u64,
+    #[command(flatten)]
+    track: Track,
+}
+
+impl StormArgs {
+    fn options(&self, guests: GuestProfile) -> wasync_harness::bench::runtime::Options {
+        wasync_harness::bench::runtime::Options {
+            json: self.json,
+            quick: self.quick,
+            storm_limit: std::time::Duration::from_secs(self.storm_limit),
+            guests,
+        }
+    }
 }
 
 /// Regression tracking, for every benchmark.
@@ -188,9 +283,11 @@ struct RunOptions {
     /// Set an environment variable for the guest. Repeatable.
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    /// Let the guest open sockets and resolve host names.
-    #[arg(long)]
-    network: bool,
+    /// Let the guest open sockets and resolve host names: `--network` (or
+    /// `--network any`) for every address, `--network loopback` for
+    /// loopback addresses only.
+    #[arg(long, value_name = "WHERE", num_args = 0..=1, default_missing_value = "any")]
+    network: Option<wasync_harness::NetworkAccess>,
     /// Let the guest send HTTP requests (wasi:http) to loopback addresses.
     #[arg(long)]
     http_loopback: bool,
@@ -198,6 +295,42 @@ struct RunOptions {
     /// calls; see docs/benchmarks.md).
     #[arg(long)]
     concurrency_support: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// What each instance may use. A guest that goes over a limit is stopped
+/// with an error naming it; the host and other instances carry on.
+#[derive(Args)]
+struct LimitArgs {
+    /// The most memory an instance's linear memory may grow to: 65536,
+    /// 512KiB, 64MiB, 1GiB.
+    #[arg(long, value_name = "SIZE", value_parser = limit_args::parse_size)]
+    max_memory: Option<usize>,
+    /// The longest one call (in mode C, one entry into the guest) may run:
+    /// 500ms, 2s, 1m. A mode C call still in flight then is cancelled.
+    #[arg(long, value_name = "DURATION", value_parser = limit_args::parse_duration)]
+    call_timeout: Option<Duration>,
+    /// The most calls in flight in one mode C instance; one more is refused.
+    #[arg(long, value_name = "N", value_parser = limit_args::parse_count)]
+    max_calls: Option<u64>,
+    /// The fuel (about one unit per wasm instruction) one call (in mode C,
+    /// one entry) may burn.
+    #[arg(long, value_name = "N", value_parser = limit_args::parse_count)]
+    fuel: Option<u64>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_memory: self.max_memory,
+            call_timeout: self.call_timeout,
+            max_calls: self
+                .max_calls
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            fuel: self.fuel,
+        }
+    }
 }
 
 impl RunOptions {
@@ -205,7 +338,7 @@ impl RunOptions {
         WasiOptions {
             dirs: self.dirs.clone(),
             env: self.env.clone(),
-            network: self.network,
+            network: self.network.unwrap_or_default(),
             http: if self.http_loopback {
                 wasync_harness::HttpAccess::Loopback
             } else {
@@ -218,6 +351,7 @@ impl RunOptions {
     fn harness(&self) -> wasync_harness::Result<Harness> {
         Harness::with_config(HarnessConfig {
             concurrency_support: self.concurrency_support,
+            limits: self.limits.limits(),
             ..HarnessConfig::default()
         })
     }
@@ -233,6 +367,28 @@ struct CallArgs {
     /// Print the wasm backtrace when the guest traps.
     #[arg(long)]
     backtrace: bool,
+    #[command(flatten)]
+    run: RunOptions,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The command component (.wasm).
+    component: PathBuf,
+    /// Arguments for the command (after `--`).
+    #[arg(last = true)]
+    args: Vec<String>,
+    #[command(flatten)]
+    run: RunOptions,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The HTTP component (.wasm): a 0.2 proxy or a 0.3 service.
+    component: PathBuf,
+    /// Where to listen (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
     #[command(flatten)]
     run: RunOptions,
 }
@@ -456,11 +612,36 @@ async fn call(args: CallArgs) -> wasync_harness::Result<String> {
     results_to_wave(&results)
 }
 
-async fn demo(args: DemoArgs) -> wasync_harness::Result<Option<String>> {
+/// Runs a command with this process's stdio; returns its exit status.
+async fn run_command(args: RunArgs) -> wasync_harness::Result<i32> {
+    let harness = args.run.harness()?;
+    let loaded = harness.load(&args.component)?;
+    let name = args.component.file_name().map_or_else(
+        || "command".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut wasi = args.run.wasi();
+    wasi.stdin = wasync_harness::Stdin::Inherit;
+    wasi.args = std::iter::once(name).chain(args.args).collect();
+    let exit = harness.run_command(&loaded, &wasi).await?;
+    Ok(exit.status)
+}
+
+/// Serves an HTTP component until the process is stopped.
+async fn serve(args: ServeArgs) -> wasync_harness::Result<Option<String>> {
+    let harness = args.run.harness()?;
+    let loaded = harness.load(&args.component)?;
+    let server = harness.serve(&loaded, args.addr, &args.run.wasi()).await?;
+    eprintln!("serving http://{}/ (stop with Ctrl-C)", server.addr());
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(None)
+}
+
+async fn demo(args: DemoArgs, profile: GuestProfile) -> wasync_harness::Result<Option<String>> {
     eprintln!(
         "building the guests (the first run installs the wasm targets and cargo-component, and writes the word list)"
     );
-    let guests = wasync_harness::guests::Guests::build(true)?;
+    let guests = wasync_harness::guests::Guests::build(profile, true)?;
     let pipeline = guests.pipeline();
     let harness = Harness::new()?;
     let cfg = wasync_harness::demo::DemoConfig {
@@ -491,30 +672,84 @@ async fn demo(args: DemoArgs) -> wasync_harness::Result<Option<String>> {
 }
 
 async fn run(cli: Cli) -> wasync_harness::Result<Option<String>> {
+    let guests = cli.guest_profile;
     match cli.command {
-        Command::Demo(args) => demo(args).await,
+        Command::Demo(args) => demo(args, guests).await,
         Command::Call(args) => call(args).await.map(Some),
-        Command::Bench(BenchCommand::Runtime {
-            json,
-            quick,
-            storm_limit,
-            track,
-        }) => {
-            let opts = wasync_harness::bench::runtime::Options {
-                json,
-                quick,
-                storm_limit: std::time::Duration::from_secs(storm_limit),
-            };
-            let rows = wasync_harness::bench::runtime::run(&opts).await?;
-            track.apply("runtime", json, &rows)
+        Command::Run(args) => {
+            let status = run_command(args).await?;
+            if status != 0 {
+                // The guest's status is the process's; nothing to add.
+                std::process::exit(status);
+            }
+            Ok(None)
+        }
+        Command::Serve(args) => serve(args).await,
+        Command::Bench(BenchCommand::Runtime(args)) => {
+            let rows = wasync_harness::bench::runtime::run(&args.options(guests)).await?;
+            args.track.apply("runtime", args.json, &rows)
+        }
+        Command::Bench(BenchCommand::Timers(args)) => {
+            let rows = wasync_harness::bench::timers::run(&args.options(guests)).await?;
+            args.track.apply("timers", args.json, &rows)
         }
         Command::Bench(BenchCommand::Autocomplete { json, quick, track }) => {
-            let opts = wasync_harness::bench::autocomplete::Options { json, quick };
+            let opts = wasync_harness::bench::autocomplete::Options {
+                json,
+                quick,
+                guests,
+            };
             let rows = wasync_harness::bench::autocomplete::run(&opts).await?;
             track.apply("autocomplete", json, &rows)
         }
+        Command::Bench(BenchCommand::Http {
+            json,
+            requests,
+            concurrency,
+            track,
+        }) => {
+            let opts = wasync_harness::bench::http::Options {
+                json,
+                requests,
+                concurrency,
+                guests,
+            };
+            let rows = wasync_harness::bench::http::run(&opts).await?;
+            track.apply("http", json, &rows)
+        }
+        Command::Bench(BenchCommand::Overlap {
+            wasm,
+            calls,
+            sleep_ms,
+        }) => {
+            let row = wasync_harness::bench::calls::overlap_here(&wasm, calls, sleep_ms).await?;
+            Ok(Some(row.to_string()))
+        }
+        Command::Bench(BenchCommand::Soak {
+            json,
+            quick,
+            calls,
+            seconds,
+            concurrency,
+            seed,
+        }) => {
+            let opts = wasync_harness::bench::soak::Options {
+                json,
+                quick,
+                guests,
+                calls,
+                seconds,
+                concurrency: concurrency.max(1),
+                seed,
+            };
+            wasync_harness::bench::soak::run(&opts).await.map(|_| None)
+        }
         Command::Bench(BenchCommand::Calls { json, quick, track }) => {
-            let opts = wasync_harness::bench::calls::Options { json, quick };
+            let opts = wasync_harness::bench::calls::Options {
+                json,
+                quick,
+                guests,
+            };
             let rows = wasync_harness::bench::calls::run(&opts).await?;
             track.apply("calls", json, &rows)
         }
@@ -530,7 +765,10 @@ fn main() -> ExitCode {
     let backtrace = matches!(&cli.command, Command::Call(a) if a.backtrace);
     // Per-call overheads are measured on one thread, so that they show the
     // cost of a call rather than of waking a task on another thread.
-    let one_thread = matches!(&cli.command, Command::Bench(BenchCommand::Calls { .. }));
+    let one_thread = matches!(
+        &cli.command,
+        Command::Bench(BenchCommand::Calls { .. } | BenchCommand::Overlap { .. })
+    );
     let built = if one_thread {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -11,7 +11,12 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WasyncSource {
     /// A git repository holding wasync, at a branch, tag or commit if given.
-    Git { url: String, rev: Option<String> },
+    Git {
+        /// The repository's URL.
+        url: String,
+        /// A branch, tag or commit; the default branch if `None`.
+        rev: Option<String>,
+    },
     /// A local checkout's `sdk/` folder (or the repository root).
     Path(PathBuf),
 }

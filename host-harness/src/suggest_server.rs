@@ -162,8 +162,11 @@ impl Default for ServerConfig {
 /// What the endpoint served.
 #[derive(Debug, Default)]
 pub struct ServerStats {
+    /// Requests received.
     pub requests: AtomicU64,
+    /// Requests answered `500` (the configured failure rate).
     pub failures: AtomicU64,
+    /// Responses cut mid-body (the configured cut rate).
     pub cuts: AtomicU64,
 }
 

@@ -140,13 +140,15 @@ async fn merged_ranking_matches_a_reference_implementation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_source_times_out_and_its_query_is_cancelled() {
     let server = quick_server().await;
-    let run = start_concurrent(&HARNESS, &components(true), &env(server.url(), 1_500))
+    // The timeout leaves the other sources a second, and the slow source
+    // misses it by a second and a half.
+    let run = start_concurrent(&HARNESS, &components(true), &env(server.url(), 2_500))
         .await
         .unwrap();
-    // Warm up (the dict source reads its word list on first use), so that
-    // only the slow source can miss the deadline below.
-    complete(&run, "warm", 1, 10_000).await;
-    let got = complete(&run, "as", 6, 300).await;
+    // The dict source reads its word list on first use: read it now, so
+    // that only the slow source can miss the deadline below.
+    query_source(&run, 0, "warm", 1).await;
+    let got = complete(&run, "as", 6, 1_000).await;
     assert_eq!(got.status("slow"), Some(&Status::TimedOut));
     assert_eq!(got.status("dict"), Some(&Status::Ok));
     assert_eq!(got.status("web"), Some(&Status::Ok));
@@ -187,7 +189,7 @@ async fn a_slow_source_times_out_and_its_query_is_cancelled() {
     // The refresh finishes with no call active, and its answer is visible
     // in the next call for the prefix.
     let refreshes = format!("{}#refreshes", wasync_harness::autocomplete::COMPLETER);
-    for _ in 0..1000 {
+    for _ in 0..3000 {
         let n = run
             .driver
             .call_concurrent(run.autocomplete, &refreshes, vec![])
@@ -199,7 +201,7 @@ async fn a_slow_source_times_out_and_its_query_is_cancelled() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let again = complete(&run, "as", 6, 300).await;
+    let again = complete(&run, "as", 6, 1_000).await;
     assert!(again.cached);
     assert_eq!(again.status("slow"), Some(&Status::Ok));
     assert!(again.suggestions.iter().any(|s| s.2 == "slow"), "{again:?}");
@@ -323,39 +325,42 @@ async fn http_is_denied_unless_the_host_allows_it() {
     );
 }
 
-/// Starts a long call, then 20 ms later a short one; returns whether the
-/// short one finished first.
-async fn short_after_long(run: &Running) -> bool {
+/// Mode C: a long call, whose slow source answers only after `SLOW_MS`
+/// (well inside the long call's own timeout), then a short call whose
+/// 30 ms timeout cuts its slow query off. The short call finishes while the
+/// long one still waits: the margin is the slow source's whole delay, not a
+/// race between two timeouts, so a loaded machine cannot turn it around.
+/// Mode S: the same two calls run one after the other, and neither timeout
+/// cuts the slow source short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_call_overtakes_a_long_one_in_mode_c_but_not_in_mode_s() {
+    const SLOW_MS: u64 = 3_000;
+    let server = quick_server().await;
+    let c = start_concurrent(&HARNESS, &components(true), &env(server.url(), SLOW_MS))
+        .await
+        .unwrap();
+    // The dict source reads its word list on first use; read it now, so
+    // that neither call below waits for it.
+    query_source(&c, 0, "warm", 1).await;
+    c.driver.record_trace(true);
     let long = tokio::spawn(Running::completion(
-        run.complete("ti", 5, Duration::from_millis(400)).unwrap(),
+        c.complete("ti", 5, Duration::from_secs(60)).unwrap(),
     ));
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let short = Running::completion(run.complete("wa", 5, Duration::from_millis(30)).unwrap())
+    let short = Running::completion(c.complete("wa", 5, Duration::from_millis(30)).unwrap())
         .await
         .unwrap();
     assert_eq!(short.status("slow"), Some(&Status::TimedOut));
-    let short_first = !long.is_finished();
-    long.await.unwrap().unwrap();
-    short_first
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_short_call_overtakes_a_long_one_in_mode_c_but_not_in_mode_s() {
-    let server = quick_server().await;
-    let c = start_concurrent(&HARNESS, &components(true), &env(server.url(), 1_000))
-        .await
-        .unwrap();
-    c.driver.record_trace(true);
-    assert!(
-        short_after_long(&c).await,
-        "mode C: the short call finished first"
-    );
+    assert!(!long.is_finished(), "mode C: the short call finished first");
+    let long = long.await.unwrap().unwrap();
+    assert_eq!(long.status("slow"), Some(&Status::Ok), "{long:?}");
     let (external, forwarded): (Vec<_>, Vec<_>) = c
         .driver
         .trace()
         .into_iter()
         .partition(|t| t.caller.is_none());
     assert!(external[0].overlaps(&external[1]), "{external:?}");
+    assert!(external[1].end_us < external[0].end_us, "{external:?}");
     // The calls the autocomplete instance made into its sources are traced
     // too, in the instances that served them; the short call's slow query
     // was cut off at its timeout.
@@ -375,12 +380,13 @@ async fn a_short_call_overtakes_a_long_one_in_mode_c_but_not_in_mode_s() {
         "{forwarded:?}"
     );
 
-    let s = start_standard(&HARNESS, &components(false), &env(server.url(), 1_000))
+    // Mode S, with both timeouts shorter than the slow source's delay.
+    let s = start_standard(&HARNESS, &components(false), &env(server.url(), 300))
         .await
         .unwrap();
     s.driver.record_trace(true);
     let long = tokio::spawn(Running::completion(
-        s.complete("ti", 5, Duration::from_millis(400)).unwrap(),
+        s.complete("ti", 5, Duration::from_millis(100)).unwrap(),
     ));
     tokio::time::sleep(Duration::from_millis(20)).await;
     let short = Running::completion(s.complete("wa", 5, Duration::from_millis(30)).unwrap());

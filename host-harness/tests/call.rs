@@ -113,7 +113,7 @@ async fn the_network_is_closed_unless_configured() {
     );
 
     let mut open = hello(WasiOptions {
-        network: true,
+        network: wasync_harness::NetworkAccess::Any,
         ..WasiOptions::captured()
     })
     .await;

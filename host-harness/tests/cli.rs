@@ -141,7 +141,7 @@ fn compose_concurrent_runs_overlapping_calls_and_writes_a_trace() {
         .args([
             "--concurrent",
             "--call",
-            r#"examples:wasync/frontend#relay("a", 100)"#,
+            r#"examples:wasync/frontend#relay("a", 1000)"#,
         ])
         .args(["--call", "examples:wasync/frontend#ping()", "--trace"])
         .arg(trace.path())
@@ -156,7 +156,8 @@ fn compose_concurrent_runs_overlapping_calls_and_writes_a_trace() {
     let (external, forwarded): (Vec<_>, Vec<_>) =
         events.iter().partition(|e| e["caller"].is_null());
     assert_eq!(external.len(), 2, "{events:?}");
-    // The ping started after the relay and ended before it.
+    // The ping started after the relay and ended before it (the relay's
+    // backend sleeps a second: the ping's margin).
     assert!(
         external[1]["end_us"].as_u64() < external[0]["end_us"].as_u64(),
         "{events:?}"
@@ -211,9 +212,12 @@ fn lower_prints_each_mode() {
         .stderr(predicate::str::contains("unknown mode `Z`"));
 }
 
-/// Every line of a `--json` benchmark is an object with these fields.
+/// Every line of a `--json` benchmark is an object with these fields. It
+/// runs the guests `cargo test` built (the test profile), which are up to
+/// date: the benchmark builds nothing.
 fn json_lines(args: &[&str], fields: &[&str]) -> Vec<serde_json::Value> {
     let out = harness()
+        .args(["--guest-profile", "test"])
         .args(args)
         .assert()
         .success()
@@ -255,6 +259,7 @@ fn bench_runtime_prints_json_lines() {
             "finished",
             "wall_ms",
             "mean_lateness_ms",
+            "p99_lateness_ms",
             "max_lateness_ms",
         ] {
             assert!(t.get(f).is_some(), "{t} lacks {f}");
@@ -287,6 +292,7 @@ fn bench_calls_prints_json_lines_saves_them_and_compares_with_a_baseline() {
     )
     .unwrap();
     let out = harness()
+        .args(["--guest-profile", "test"])
         .args(["bench", "calls", "--quick", "--json", "--save"])
         .arg(&saved)
         .arg("--baseline")
@@ -315,20 +321,74 @@ fn bench_calls_prints_json_lines_saves_them_and_compares_with_a_baseline() {
         "{stderr}"
     );
     assert!(stderr.contains("WORSE"), "{stderr}");
-    for mode in ["plain", "S", "C"] {
-        assert!(rows.iter().any(|r| r["bench"] == "call-overhead"
-            && r["mode"] == mode
-            && r.get("ns_per_call").is_some()));
-    }
-    for mode in ["C", "S"] {
-        assert!(rows.iter().any(|r| {
-            r["bench"] == "calls"
+    for mode in ["plain", "S", "C", "N", "wit-bindgen"] {
+        assert!(
+            rows.iter().any(|r| r["bench"] == "call-overhead"
                 && r["mode"] == mode
-                && ["calls", "sleep_ms", "wall_ms"]
+                && r.get("ns_per_call").is_some()),
+            "no call-overhead row for {mode}"
+        );
+    }
+    for mode in ["C", "S", "N", "wit-bindgen"] {
+        assert!(
+            rows.iter().any(|r| {
+                r["bench"] == "calls"
+                    && r["mode"] == mode
+                    && [
+                        "calls",
+                        "sleep_ms",
+                        "wall_ms",
+                        "peak_rss_mb",
+                        "rss_growth_mb",
+                    ]
                     .iter()
                     .all(|f| r.get(f).is_some())
-        }));
+            }),
+            "no calls row for {mode}"
+        );
     }
+    // The host counts the native guests' `wait-until`s: wasync's one timer
+    // against bare wit-bindgen's one per sleeping call.
+    let overlapping = |mode: &str| {
+        rows.iter()
+            .find(|r| r["bench"] == "calls" && r["mode"] == mode && r["calls"] == 100)
+            .unwrap_or_else(|| panic!("no row of 100 {mode} calls"))
+    };
+    assert_eq!(overlapping("N")["max_outstanding_wait_untils"], 1);
+    assert_eq!(overlapping("wit-bindgen")["wait_untils"], 100);
+    assert!(overlapping("C").get("wait_untils").is_none());
+}
+
+#[test]
+fn bench_timers_prints_json_lines_with_the_wait_untils_the_host_saw() {
+    let rows = json_lines(
+        &["bench", "timers", "--quick", "--json"],
+        &[
+            "bench",
+            "runtime",
+            "n",
+            "spread_ms",
+            "finished",
+            "wall_ms",
+            "mean_lateness_ms",
+            "p99_lateness_ms",
+            "max_lateness_ms",
+            "early",
+        ],
+    );
+    let runtimes: Vec<&str> = rows.iter().filter_map(|r| r["runtime"].as_str()).collect();
+    assert_eq!(runtimes, ["wasync-N", "wit-bindgen", "wasync-C"]);
+    for r in &rows {
+        assert_eq!(r["bench"], "timers");
+        assert_eq!(r["finished"], true, "{r}");
+        assert_eq!(r["early"], 0, "{r}");
+    }
+    // wasync keeps every timer behind one `wait-until`; bare wit-bindgen
+    // starts one per timer. Mode C waits on WASI 0.2 pollables: no count.
+    let n = rows[0]["n"].as_u64().unwrap();
+    assert_eq!(rows[0]["max_outstanding_wait_untils"], 1, "{}", rows[0]);
+    assert_eq!(rows[1]["wait_untils"].as_u64(), Some(n), "{}", rows[1]);
+    assert!(rows[2].get("wait_untils").is_none());
 }
 
 #[test]
@@ -338,14 +398,59 @@ fn bench_autocomplete_prints_json_lines() {
         &["bench", "mode", "calls", "wall_ms", "p50_ms", "p99_ms"],
     );
     let modes: Vec<&str> = rows.iter().filter_map(|r| r["mode"].as_str()).collect();
-    assert_eq!(modes, ["C", "S", "S-per-request"]);
+    assert_eq!(modes, ["C", "N", "S", "S-per-request"]);
 }
 
 #[test]
-fn the_demo_runs_both_modes_and_writes_its_timeline() {
+fn bench_http_prints_json_lines_for_modes_s_and_n() {
+    let rows = json_lines(
+        &[
+            "bench",
+            "http",
+            "--json",
+            "--requests",
+            "6",
+            "--concurrency",
+            "2",
+        ],
+        &[
+            "bench",
+            "mode",
+            "host",
+            "requests",
+            "concurrency",
+            "p50_ms",
+            "p99_ms",
+            "rps",
+            "instances",
+        ],
+    );
+    let runs: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["mode"].as_str().unwrap(), r["host"].as_str().unwrap()))
+        .collect();
+    // The stock CLI's rows need it installed, which the guest pipeline
+    // did.
+    let expected: &[(&str, &str)] = &[
+        ("S", "harness"),
+        ("N", "harness"),
+        ("S", "wasmtime-serve"),
+        ("N", "wasmtime-serve"),
+    ];
+    assert_eq!(runs, expected);
+    for row in &rows {
+        assert_eq!(row["requests"], 6, "{row}");
+        assert!(row["instances"].as_u64().unwrap() >= 1, "{row}");
+    }
+}
+
+#[test]
+fn the_demo_runs_every_mode_and_writes_its_timeline() {
     let svg = tempfile::tempdir().unwrap().keep().join("timeline.svg");
     harness()
         .args([
+            "--guest-profile",
+            "test",
             "demo",
             "--users",
             "3",
@@ -363,12 +468,21 @@ fn the_demo_runs_both_modes_and_writes_its_timeline() {
         .stdout(
             predicate::str::contains("mode S:")
                 .and(predicate::str::contains("mode C:"))
+                .and(predicate::str::contains("mode N:"))
                 .and(predicate::str::contains("faster than in mode S")),
         );
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.starts_with("<svg") && text.contains("mode S:") && text.contains("mode C:"));
-    // One lane per call: 3 users x 2 keystrokes, in each mode.
-    assert_eq!(text.matches("<rect x=").count(), 12);
+    assert!(text.starts_with("<svg"));
+    for mode in ["S", "C", "N"] {
+        assert!(
+            text.contains(&format!("mode {mode}:")),
+            "no panel of mode {mode}"
+        );
+    }
+    assert!(text.contains("every mode on one time axis"));
+    // 3 users x 2 keystrokes in each of 3 modes: every call once in the
+    // shared panel and once in its mode's panel.
+    assert_eq!(text.matches("<rect x=").count(), 36);
 }
 
 #[test]
@@ -382,4 +496,205 @@ fn call_runs_a_mode_c_component_in_a_wasync_host() {
         .assert()
         .success()
         .stdout("5\n");
+}
+
+#[test]
+fn run_gives_a_command_the_process_stdio_and_arguments_and_takes_its_exit_status() {
+    harness()
+        .args(["run", test_programs::JOBS, "--", "--deadline-ms", "500"])
+        .write_stdin("b 20\na 10\nnever 60000\n")
+        .assert()
+        .success()
+        .stdout("a done after 10 ms\nb done after 20 ms\n2 done, 1 cut off\n");
+    // `main` returned `Err`: the command's status is the process's.
+    harness()
+        .args(["run", test_programs::JOBS])
+        .write_stdin("not a job\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "line 1: expected `NAME MILLISECONDS`",
+        ));
+}
+
+#[test]
+fn run_and_serve_refuse_components_of_the_wrong_kind() {
+    fails_with(&["run", test_programs::HELLO], "wasi:cli/run#run");
+    fails_with(
+        &["serve", test_programs::JOBS, "--addr", "127.0.0.1:0"],
+        "wasi:http/incoming-handler#handle (0.2) or wasi:http/handler#handle (0.3)",
+    );
+}
+
+/// `wasync-harness serve` killed on drop, with the address it printed.
+struct Serving {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(component: &str) -> Serving {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasync-harness"))
+        .args(["serve", component, "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("`serve` exited before it listened")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("serving http://") {
+            break rest.split('/').next().unwrap().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Serving { child, addr }
+}
+
+#[test]
+fn serve_serves_a_mode_n_service_as_it_serves_mode_s() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for component in [test_programs::HTTP_SERVICE, test_programs::HTTP_SERVICE_N] {
+        let serving = serve(component);
+        rt.block_on(async {
+            let get = |path: &'static str| {
+                wasync_harness::http_client::fetch(serving.addr, "GET", path, Default::default())
+            };
+            let hello = get("/hello").await.unwrap();
+            assert_eq!(
+                (hello.status, hello.text().as_str()),
+                (200, "hello from wasync\n")
+            );
+            let slept = get("/sleep?ms=5").await.unwrap();
+            assert_eq!((slept.status, slept.text().as_str()), (200, "slept 5 ms\n"));
+        });
+    }
+}
+
+#[test]
+fn a_guest_over_a_limit_flag_is_stopped_with_one_clear_line() {
+    fails_with(
+        &[
+            "call",
+            &wasm("mode-tests"),
+            "examples:wasync/slow#spin(0, 0)",
+            "--call-timeout",
+            "200ms",
+        ],
+        "went over its call timeout of 200ms",
+    );
+    fails_with(
+        &[
+            "call",
+            &wasm("mode-tests-c"),
+            "examples:wasync/slow#hog(0, 0)",
+            "--max-memory",
+            "16MiB",
+        ],
+        "went over its memory limit of 16 MiB",
+    );
+}
+
+#[test]
+fn network_access_is_loopback_only_when_asked_so() {
+    harness()
+        .args(["run", test_programs::NET_CLIENT, "--network", "loopback"])
+        .args(["--", "lookup", "localhost"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("127.0.0.1").or(predicate::str::contains("::1")));
+    harness()
+        .args(["run", test_programs::NET_CLIENT, "--network", "loopback"])
+        .args(["--", "tcp", "192.0.2.1:9", "x"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the host denied network access"));
+}
+
+#[test]
+fn bad_limit_values_are_rejected_by_name() {
+    for (flag, value, needle) in [
+        ("--max-memory", "lots", "expected a size"),
+        ("--call-timeout", "2", "needs a unit"),
+        ("--max-calls", "0", "at least 1"),
+        ("--fuel", "five", "expected a whole number"),
+    ] {
+        harness()
+            .args(["call", test_programs::HELLO, "greet(\"x\")", flag, value])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(flag).and(predicate::str::contains(needle)));
+    }
+}
+
+#[test]
+fn bench_soak_quick_ends_where_it_started() {
+    let rows = json_lines(
+        &["bench", "soak", "--quick", "--json"],
+        &[
+            "bench",
+            "calls",
+            "rss_start_mib",
+            "rss_end_mib",
+            "host_table_end",
+            "live_tasks_end",
+            "live_timers_end",
+        ],
+    );
+    let r = &rows[0];
+    assert_eq!(r["bench"], "soak");
+    assert_eq!(r["calls"], 5_000, "{r}");
+    assert!(r["cancelled"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["host_table_end"], r["host_table_start"], "{r}");
+    assert_eq!(
+        (&r["live_tasks_end"], &r["live_timers_end"]),
+        (&0.into(), &0.into()),
+        "{r}"
+    );
+}
+
+/// With `WASYNC_PERFMAP=1`, perf can name guest functions: the harness's
+/// engine writes `/tmp/perf-<pid>.map` with the guest's compiled code.
+#[test]
+fn a_perf_map_names_the_guests_functions_when_the_environment_asks() {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wasync-harness"))
+        .args(["call", test_programs::HELLO, r#"greet("world")"#])
+        .env(wasync_harness::PERFMAP_ENV, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&map).unwrap();
+    std::fs::remove_file(&map).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains("greet")),
+        "no line of {} names `greet`:\n{}",
+        map.display(),
+        text.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn a_bad_perf_map_setting_is_one_clear_line() {
+    harness()
+        .env(wasync_harness::PERFMAP_ENV, "yes")
+        .args(["call", test_programs::HELLO, r#"greet("world")"#])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "WASYNC_PERFMAP=yes: expected 1 (write a perf map) or 0",
+        ));
 }

@@ -36,11 +36,13 @@ async fn wave(driver: &Driver, inst: InstanceId, call: &str) -> String {
     results_to_wave(&out).unwrap()
 }
 
+/// The long call sleeps two seconds: that, not a race of timers, is the
+/// short call's margin to finish first on a loaded machine.
 #[tokio::test]
 async fn a_later_short_call_overtakes_an_earlier_long_one_in_one_instance() {
     let (d, g) = single(&MODE_C).await;
     let long = d
-        .call_concurrent_wave(g, &format!("{SLOW}#sleep-for(200)"))
+        .call_concurrent_wave(g, &format!("{SLOW}#sleep-for(2000)"))
         .unwrap();
     let long = tokio::spawn(long);
     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -54,7 +56,7 @@ async fn a_later_short_call_overtakes_an_earlier_long_one_in_one_instance() {
         !long.is_finished(),
         "the short call finished while the long one still waits"
     );
-    assert_eq!(long.await.unwrap().unwrap(), [Val::U32(200)]);
+    assert_eq!(long.await.unwrap().unwrap(), [Val::U32(2000)]);
     let trace = d.trace();
     assert_eq!(trace.len(), 2);
     assert!(trace[0].overlaps(&trace[1]));
@@ -76,10 +78,13 @@ async fn run_many(loaded: &Loaded, calls: usize, ms: u32) -> (Duration, Driver) 
     (start.elapsed(), d)
 }
 
+/// Each mode C call sleeps a second, so that starting all hundred takes
+/// far less than one of them even on a loaded machine. Ten mode S calls
+/// show that they serialise as well as a hundred would.
 #[tokio::test]
 async fn a_hundred_sleeping_calls_overlap_in_mode_c_and_serialise_in_mode_s() {
-    let (wall, d) = run_many(&MODE_C, 100, 100).await;
-    let serial = Duration::from_millis(100 * 100);
+    let (wall, d) = run_many(&MODE_C, 100, 1_000).await;
+    let serial = Duration::from_millis(100 * 1_000);
     assert!(wall < serial / 2, "mode C took {wall:?}");
     let trace = d.trace();
     let overlapping = trace.iter().filter(|t| t.overlaps(&trace[0])).count();
@@ -88,8 +93,8 @@ async fn a_hundred_sleeping_calls_overlap_in_mode_c_and_serialise_in_mode_s() {
         "most calls ran alongside the first: {overlapping}"
     );
 
-    // The same calls in mode S: one after another.
-    let (_, d) = run_many(&MODE_S, 100, 100).await;
+    // Such calls in mode S: one after another.
+    let (_, d) = run_many(&MODE_S, 10, 100).await;
     let trace = d.trace();
     for (i, a) in trace.iter().enumerate() {
         for b in &trace[i + 1..] {
@@ -128,11 +133,13 @@ async fn composed(chain: bool) -> (Driver, InstanceId, InstanceId) {
     (driver, front, back)
 }
 
+/// The relay's backend sleeps two seconds: the ping's margin to overtake
+/// it on a loaded machine.
 #[tokio::test]
 async fn a_call_into_a_proceeds_while_a_awaits_b() {
     let (d, front, back) = composed(false).await;
     let relay = tokio::spawn(
-        d.call_concurrent_wave(front, r#"examples:wasync/frontend#relay("slow", 200)"#)
+        d.call_concurrent_wave(front, r#"examples:wasync/frontend#relay("slow", 2000)"#)
             .unwrap(),
     );
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -163,6 +170,18 @@ async fn a_chain_of_three_works() {
     );
 }
 
+/// Waits until the backend serves one call, for up to 30 s (a signal to
+/// wait for, not a delay to guess).
+async fn wait_until_in_flight(d: &Driver, back: InstanceId) {
+    for _ in 0..6_000 {
+        if wave(d, back, "examples:wasync/backend#in-flight()").await == "1" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the relay never reached the backend");
+}
+
 #[tokio::test]
 async fn cancelling_a_call_into_a_cancels_its_call_into_b() {
     let (d, front, back) = composed(false).await;
@@ -171,12 +190,7 @@ async fn cancelling_a_call_into_a_cancels_its_call_into_b() {
         .unwrap();
     let relay = tokio::spawn(relay);
     // Let it reach the backend.
-    for _ in 0..100 {
-        if wave(&d, back, "examples:wasync/backend#in-flight()").await == "1" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_in_flight(&d, back).await;
     assert_eq!(
         wave(&d, back, "examples:wasync/backend#in-flight()").await,
         "1"
@@ -231,12 +245,7 @@ async fn a_caller_that_traps_has_its_calls_into_others_cancelled() {
         d.call_concurrent_wave(front, r#"examples:wasync/frontend#relay("never", 60000)"#)
             .unwrap(),
     );
-    for _ in 0..100 {
-        if wave(&d, back, "examples:wasync/backend#in-flight()").await == "1" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_in_flight(&d, back).await;
     let err = d
         .call_concurrent_wave(front, r#"examples:wasync/frontend#relay("panic", 0)"#)
         .unwrap()
@@ -391,10 +400,20 @@ async fn ten_thousand_cancelled_calls_across_a_link_leak_nothing() {
 #[tokio::test]
 async fn spawned_work_finishes_with_no_call_active() {
     let (d, g) = single(&MODE_C).await;
-    wave(&d, g, &format!("{SLOW}#spawn-later(30)")).await;
+    // The task sleeps a second: the margin for the next call to see it
+    // still waiting.
+    wave(&d, g, &format!("{SLOW}#spawn-later(1000)")).await;
     assert_eq!(wave(&d, g, &format!("{SLOW}#counter()")).await, "0");
-    // No call is active now: only the host loop can run the task.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(d.stats().await.unwrap().parked, 1, "its timer");
+    // No call is active now: only the host loop can run the task. It has
+    // run when the instance parks nothing more (asking the host, which
+    // enters no guest code).
+    let mut waited = Duration::ZERO;
+    while d.stats().await.unwrap().parked != 0 {
+        assert!(waited < Duration::from_secs(30), "the task never ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += Duration::from_millis(10);
+    }
     assert_eq!(wave(&d, g, &format!("{SLOW}#counter()")).await, "1");
 }
 
@@ -448,7 +467,7 @@ async fn a_plain_export_that_drops_the_last_timer_parks_without_it() {
 async fn the_same_source_gives_the_same_results_in_both_modes() {
     let inputs = [
         format!("{SLOW}#sleep-for(3)"),
-        format!("{SLOW}#fan-out([1, 2, 500], 50)"),
+        format!("{SLOW}#fan-out([1, 2, 2500], 250)"),
         format!("{SLOW}#echo(\"same\")"),
         format!("{SLOW}#echo-plain(\"same\")"),
         "version()".to_owned(),

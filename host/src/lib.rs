@@ -15,6 +15,9 @@
 //!   [`Driver::call_concurrent`] (by name, with `Val`s or WAVE text) or
 //!   [`Driver::typed`] (with Rust types); dropping a `Call` cancels it in
 //!   the guest;
+//! - [`Limits`] per instance (memory, a call timeout, calls in flight,
+//!   fuel), kept in its [`WasyncCtx`]: a guest that goes over one is
+//!   stopped with [`Error::Limit`], and the other instances carry on;
 //! - traces of calls, [`HostStats`], and a typed [`Error`] for every way a
 //!   guest or a caller can get things wrong.
 //!
@@ -57,6 +60,7 @@ mod concurrent;
 mod error;
 mod event_loop;
 mod job;
+mod limits;
 mod native;
 mod plug;
 mod shared;
@@ -76,6 +80,10 @@ pub use concurrent::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use job::{Params, Results};
+pub use limits::{
+    EPOCH_TICK, Limit, Limits, apply_limits, begin_entry, end_entry, entry_error, run_entry,
+    start_epoch_ticker,
+};
 pub use plug::match_plug;
 pub use state::WasyncCtx;
 pub use trace::TraceEvent;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::oneshot;
 use wasmtime::Store;
@@ -32,6 +32,9 @@ pub(crate) struct Member<T: 'static> {
     pub guest: Option<GuestAbi>,
     /// Why it may not be entered any more.
     pub dead: Option<String>,
+    /// Imported calls from other instances (caller, call id) waiting for
+    /// a place among this instance's calls in flight.
+    pub waiting: std::collections::VecDeque<(usize, u32)>,
 }
 
 /// What a caller can ask of the loop.
@@ -45,10 +48,7 @@ pub(crate) enum Request<T: 'static> {
     Typed {
         inst: usize,
         func: String,
-        #[allow(clippy::type_complexity)]
-        check: Box<
-            dyn FnOnce(&Store<T>, Target) -> wasmtime::Result<Box<dyn std::any::Any + Send>> + Send,
-        >,
+        check: TypedCheck<T>,
         reply: oneshot::Sender<Result<Box<dyn std::any::Any + Send>>>,
     },
     Cancel {
@@ -58,6 +58,11 @@ pub(crate) enum Request<T: 'static> {
         reply: oneshot::Sender<HostStats>,
     },
 }
+
+/// Checks an export's type against a typed call's, in the store that
+/// owns it, and gives back the typed target.
+pub(crate) type TypedCheck<T> =
+    Box<dyn FnOnce(&Store<T>, Target) -> wasmtime::Result<Box<dyn std::any::Any + Send>> + Send>;
 
 /// A call as a driver sends it.
 pub(crate) enum CallJob<T: 'static> {
@@ -96,6 +101,40 @@ pub(crate) struct Shared {
     /// External calls whose [`Call`] is alive, and the most allowed.
     pub in_flight: AtomicUsize,
     pub max_calls: usize,
+    /// Each instance's calls in flight, against its limit.
+    pub gauges: Vec<Gauge>,
+}
+
+/// The calls in flight in one instance: taken by a driver when it sends a
+/// call (or by the loop when it starts an imported one), given back by the
+/// loop when the call settles.
+pub(crate) struct Gauge {
+    pub in_flight: AtomicUsize,
+    pub max: Option<usize>,
+}
+
+impl Gauge {
+    /// Takes a place, unless the instance is at its limit.
+    pub(crate) fn take(&self) -> bool {
+        let Some(max) = self.max else {
+            self.in_flight.fetch_add(1, Ordering::AcqRel);
+            return true;
+        };
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    pub(crate) fn give_back(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn has_room(&self) -> bool {
+        self.max
+            .is_none_or(|max| self.in_flight.load(Ordering::Acquire) < max)
+    }
 }
 
 /// A call by name with [`Val`]s, before the loop resolved the name.

@@ -9,6 +9,8 @@ use std::sync::atomic::AtomicBool;
 
 use wasmtime::component::Val;
 
+use crate::limits::{LimitState, Limits};
+
 /// The wasync part of one instance's store data. Create it with
 /// `WasyncCtx::default()` and keep it in your store data.
 ///
@@ -32,6 +34,39 @@ use wasmtime::component::Val;
 #[derive(Default)]
 pub struct WasyncCtx {
     pub(crate) abi: AbiState,
+    pub(crate) limits: LimitState,
+}
+
+impl WasyncCtx {
+    /// A context whose instance is held to `limits` (see
+    /// [`apply_limits`](crate::apply_limits) for what enforces them).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wasync_host::{Limits, WasyncCtx};
+    ///
+    /// let limits = Limits { max_calls: Some(8), ..Limits::default() };
+    /// assert_eq!(WasyncCtx::with_limits(limits).limits(), &limits);
+    /// ```
+    pub fn with_limits(limits: Limits) -> WasyncCtx {
+        WasyncCtx {
+            abi: AbiState::default(),
+            limits: LimitState::new(limits),
+        }
+    }
+
+    /// The limits of this instance.
+    pub fn limits(&self) -> &Limits {
+        &self.limits.limits
+    }
+
+    /// Replaces the limits; they take effect at the next entry (the memory
+    /// limit at the next growth). Call [`apply_limits`](crate::apply_limits)
+    /// again if the store had none that needed the engine before.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = LimitState::new(limits);
+    }
 }
 
 /// What an entry asked of the loop.

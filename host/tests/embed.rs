@@ -40,11 +40,7 @@ impl WasyncView for State {
     }
 }
 
-static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
-    let mut config = Config::new();
-    config.async_support(true);
-    Engine::new(&config).unwrap()
-});
+static ENGINE: LazyLock<Engine> = LazyLock::new(|| Engine::new(&Config::new()).unwrap());
 
 static MODE_TESTS: LazyLock<Component> =
     LazyLock::new(|| Component::from_file(&ENGINE, test_programs::MODE_TESTS_C).unwrap());

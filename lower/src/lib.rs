@@ -121,13 +121,16 @@ impl FromStr for Mode {
 /// Which side of the world a function is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
+    /// The world imports the function.
     Import,
+    /// The world exports the function.
     Export,
 }
 
 /// One `async func` the lowering rewrote.
 #[derive(Debug, Clone)]
 pub struct AsyncFunc {
+    /// Whether the world imports or exports it.
     pub direction: Direction,
     /// The interface it belongs to; `None` for a function of the world.
     pub interface: Option<InterfaceId>,
@@ -153,7 +156,9 @@ impl AsyncFunc {
 /// What [`lower`] did.
 #[derive(Debug, Clone)]
 pub struct Lowering {
+    /// The mode the world was lowered for.
     pub mode: Mode,
+    /// The lowered world, in the resolve the lowering was given.
     pub world: WorldId,
     /// Every async function, as it was.
     pub funcs: Vec<AsyncFunc>,

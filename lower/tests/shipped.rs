@@ -163,7 +163,7 @@ fn the_authors_own_deps_win_over_the_shipped_packages() {
             ),
         ],
     );
-    let loaded = load(&[dir.clone()], None).unwrap();
+    let loaded = load(std::slice::from_ref(&dir), None).unwrap();
     assert!(
         loaded
             .files

@@ -11,9 +11,14 @@
 //! - `#[async_export]` turns the author's `async fn`s into the functions of
 //!   the lowered trait: in mode S they run the future to completion, in
 //!   mode C they start it on the runtime and return when it would wait.
+//! - `#[main]`, `#[test]` and `#[http_service]` make entry points of an
+//!   `async fn`: a command's `wasi:cli/run`, a test, and a service's
+//!   `wasi:http/incoming-handler` (in mode N, the async 0.3 `wasi:cli/run`
+//!   and `wasi:http/handler`).
 
 mod attr;
 mod config;
+mod entry;
 mod expand;
 mod rewrite;
 
@@ -49,5 +54,78 @@ pub fn async_export(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = syn::parse_macro_input!(item as syn::ItemImpl);
     attr::expand(item)
         .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// The error, and the author's function as written, so that the error is
+/// the only one (its imports stay used, its callers still resolve).
+fn with_item(e: syn::Error, item: &syn::ItemFn) -> proc_macro2::TokenStream {
+    let e = e.into_compile_error();
+    quote::quote! {
+        #e
+        #[allow(dead_code)]
+        #item
+    }
+}
+
+/// Takes no arguments; the error says so at the attribute.
+fn no_args(args: TokenStream, name: &str) -> Result<(), TokenStream> {
+    if args.is_empty() {
+        return Ok(());
+    }
+    let args = proc_macro2::TokenStream::from(args);
+    Err(
+        syn::Error::new_spanned(args, format!("#[wasync::{name}] takes no arguments"))
+            .into_compile_error()
+            .into(),
+    )
+}
+
+/// Makes `async fn main` the command's entry point (`wasi:cli/run`).
+/// See `wasync::main`.
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Err(e) = no_args(args, "main") {
+        return e;
+    }
+    let item = syn::parse_macro_input!(item as syn::ItemFn);
+    // On an error, a stand-in `main` keeps rustc from adding "no `main`
+    // function" to the one message that matters; a function of another
+    // name stays as written.
+    entry::main(item.clone())
+        .unwrap_or_else(|e| {
+            if item.sig.ident == "main" {
+                let e = e.into_compile_error();
+                quote::quote! { #e fn main() {} }
+            } else {
+                with_item(e, &item)
+            }
+        })
+        .into()
+}
+
+/// Runs an `async fn` test on the wasync runtime. See `wasync::test`.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Err(e) = no_args(args, "test") {
+        return e;
+    }
+    let item = syn::parse_macro_input!(item as syn::ItemFn);
+    entry::test(item.clone())
+        .unwrap_or_else(|e| with_item(e, &item))
+        .into()
+}
+
+/// Serves `wasi:http/incoming-handler` (mode N: `wasi:http/handler@0.3`)
+/// with an `async fn(Request<Body>)`.
+/// See `wasync::http_service`.
+#[proc_macro_attribute]
+pub fn http_service(args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Err(e) = no_args(args, "http_service") {
+        return e;
+    }
+    let item = syn::parse_macro_input!(item as syn::ItemFn);
+    entry::http_service(item.clone())
+        .unwrap_or_else(|e| with_item(e, &item))
         .into()
 }

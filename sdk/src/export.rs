@@ -91,10 +91,18 @@ macro_rules! __select_mode {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__select_mode as select_mode;
+    /// Mode N's WASI 0.3 bindings (`#[wasync::main]`'s `wasi:cli/run`).
+    #[cfg(feature = "native")]
+    pub use wasip3;
     pub use wasync_macros::generate_impl;
     pub use {wasip2, wit_bindgen};
 
     pub use crate::abi::host as abi_host;
+
+    /// `#[http_service]`: serves one `wasi:http/incoming-handler` call
+    /// (modes S and C).
+    /// ... and one `wasi:http/handler@0.3` call (mode N).
+    pub use crate::http::server::handle as http_handle;
 
     /// Mode S: runs an export call to completion.
     pub mod standard {

@@ -1,11 +1,15 @@
-//! An async HTTP client with the `http` crate's types: over
-//! `wasi:http/outgoing-handler` (WASI 0.2) in modes S and C, and over
-//! `wasi:http/client` (WASI 0.3) in mode N, with the same API.
+//! HTTP with the `http` crate's types: an async client, over
+//! `wasi:http/outgoing-handler` (WASI 0.2) in modes S and C and over
+//! `wasi:http/client` (WASI 0.3) in mode N with the same API; and services
+//! (`wasi:http/incoming-handler`, modes S and C) through
+//! `#[wasync::http_service]` (see [`server`]).
 //!
-//! Response bodies stream: an [`IncomingBody`] is a `futures::Stream` of
-//! chunks and an `AsyncRead`. Request bodies are written asynchronously (in
-//! mode N by a task of their own: a 0.3 body is read only once the request
-//! is sent, so writing it before sending would wait forever).
+//! Bodies stream both ways: a [`Body`] (and an [`IncomingBody`]) is a
+//! `futures::Stream` of chunks and an `AsyncRead`, and a body to send may
+//! be bytes, a reader, a stream, or a channel written by another task.
+//! Request bodies are written asynchronously (in mode N by a task of their
+//! own: a 0.3 body is read only once the request is sent, so writing it
+//! before sending would wait forever).
 //! A timeout is `wasync::time::timeout` around the future; dropping the
 //! future, by timeout or otherwise, drops the request and the host cancels
 //! it. Errors are typed and nothing panics.
@@ -33,8 +37,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::io::AsyncRead;
-use futures::stream::{Stream, StreamExt};
-pub use http::{HeaderMap, Method, StatusCode, Uri};
+use futures::stream::Stream;
+pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 
 use crate::chunks::{self, CHUNK};
 
@@ -46,6 +50,11 @@ use p2 as backend;
 mod p3;
 #[cfg(all(target_family = "wasm", feature = "native"))]
 use p3 as backend;
+
+mod body;
+pub mod server;
+
+pub use body::{Body, BodyWriter};
 
 /// What can go wrong with a request.
 ///
@@ -200,91 +209,6 @@ macro_rules! wasi_glue {
 }
 use wasi_glue;
 
-/// A request body.
-///
-/// # Examples
-///
-/// ```
-/// let empty = wasync::http::Body::empty();
-/// let text = wasync::http::Body::from("hello");
-/// assert!(empty.is_empty() && !text.is_empty());
-/// ```
-pub struct Body(Inner);
-
-enum Inner {
-    Bytes(Bytes),
-    Reader(Pin<Box<dyn AsyncRead>>),
-}
-
-impl Body {
-    /// No body.
-    pub fn empty() -> Body {
-        Body(Inner::Bytes(Bytes::new()))
-    }
-
-    /// A body read from `reader` and written as it arrives.
-    pub fn from_reader(reader: impl AsyncRead + 'static) -> Body {
-        Body(Inner::Reader(Box::pin(reader)))
-    }
-
-    /// Whether the body is known to be empty.
-    pub fn is_empty(&self) -> bool {
-        matches!(&self.0, Inner::Bytes(b) if b.is_empty())
-    }
-
-    /// Writes the whole body to `out`, and flushes it.
-    async fn write_to<W: futures::io::AsyncWrite + Unpin>(self, out: &mut W) -> Result<(), Error> {
-        use futures::io::AsyncWriteExt;
-        let io = |e: io::Error| Error::Io(e.to_string());
-        match self.0 {
-            Inner::Bytes(b) => out.write_all(&b).await.map_err(io)?,
-            Inner::Reader(reader) => {
-                futures::io::copy(reader, out).await.map_err(io)?;
-            }
-        }
-        out.flush().await.map_err(io)
-    }
-}
-
-impl fmt::Debug for Body {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Inner::Bytes(b) => f.debug_tuple("Body").field(&b.len()).finish(),
-            Inner::Reader(_) => f.write_str("Body(reader)"),
-        }
-    }
-}
-
-impl From<()> for Body {
-    fn from((): ()) -> Body {
-        Body::empty()
-    }
-}
-
-impl From<Bytes> for Body {
-    fn from(b: Bytes) -> Body {
-        Body(Inner::Bytes(b))
-    }
-}
-
-impl From<Vec<u8>> for Body {
-    fn from(b: Vec<u8>) -> Body {
-        Body(Inner::Bytes(b.into()))
-    }
-}
-
-impl From<String> for Body {
-    fn from(s: String) -> Body {
-        Body(Inner::Bytes(s.into()))
-    }
-}
-
-impl From<&'static str> for Body {
-    fn from(s: &'static str) -> Body {
-        Body(Inner::Bytes(Bytes::from_static(s.as_bytes())))
-    }
-}
-
 /// A response whose body has not been read yet.
 ///
 /// # Examples
@@ -386,12 +310,7 @@ impl Response {
     /// # Ok(()) }
     /// ```
     pub async fn bytes(self) -> Result<Bytes, Error> {
-        let mut body = self.body;
-        let mut out = Vec::new();
-        while let Some(chunk) = body.next().await {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(out.into())
+        Body::from(self.body).bytes().await
     }
 
     /// Reads the whole body as UTF-8 text.
@@ -404,13 +323,12 @@ impl Response {
     /// # Ok(()) }
     /// ```
     pub async fn text(self) -> Result<String, Error> {
-        let bytes = self.bytes().await?;
-        String::from_utf8(bytes.to_vec())
-            .map_err(|e| Error::Io(format!("the body is not UTF-8: {e}")))
+        Body::from(self.body).text().await
     }
 }
 
-/// A response body: a stream of chunks, and an `AsyncRead`.
+/// A body that arrived from the host (a response's, or in modes S and C a
+/// service's request): a stream of chunks, and an `AsyncRead`.
 ///
 /// # Examples
 ///

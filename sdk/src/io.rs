@@ -11,6 +11,9 @@
 //! and [`AsyncOutputStream::into_inner`] drop the pollable before handing
 //! the stream back.
 //!
+//! [`stdin`], [`stdout`] and [`stderr`] give the process's standard
+//! streams as these adapters.
+//!
 //! These types wrap the wasi streams, so they do their work only in a wasm
 //! guest; natively they compile but cannot be constructed from a real
 //! stream.
@@ -288,5 +291,91 @@ impl AsyncWrite for AsyncOutputStream {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
+    }
+}
+
+/// The guest's standard input (`wasi:cli/stdin`), read asynchronously:
+/// waiting for input lets other tasks run.
+///
+/// Each call opens the stream anew; keep one reader for the whole input,
+/// as a reader may hold bytes it read ahead.
+///
+/// # Examples
+///
+/// ```no_run
+/// use wasync::futures::{AsyncBufReadExt, StreamExt};
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let mut lines = wasync::futures::io::BufReader::new(wasync::io::stdin()).lines();
+/// while let Some(line) = lines.next().await {
+///     println!("{}", line?.to_uppercase());
+/// }
+/// # Ok(()) }
+/// ```
+pub fn stdin() -> AsyncInputStream {
+    native_guard("wasync::io::stdin");
+    AsyncInputStream::new(wasip2::cli::stdin::get_stdin())
+}
+
+/// The guest's standard output (`wasi:cli/stdout`), written
+/// asynchronously.
+///
+/// Writes go to the host as they are made. (`println!` writes through
+/// std's own line buffer: flush it, or use one of the two, when the order
+/// of lines matters.)
+///
+/// # Examples
+///
+/// ```no_run
+/// use wasync::futures::AsyncWriteExt;
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let mut out = wasync::io::stdout();
+/// out.write_all(b"done\n").await?;
+/// out.flush().await?;
+/// # Ok(()) }
+/// ```
+pub fn stdout() -> AsyncOutputStream {
+    native_guard("wasync::io::stdout");
+    AsyncOutputStream::new(wasip2::cli::stdout::get_stdout())
+}
+
+/// The guest's standard error (`wasi:cli/stderr`), written asynchronously.
+///
+/// # Examples
+///
+/// ```no_run
+/// use wasync::futures::AsyncWriteExt;
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// wasync::io::stderr().write_all(b"warning: slow source\n").await?;
+/// # Ok(()) }
+/// ```
+pub fn stderr() -> AsyncOutputStream {
+    native_guard("wasync::io::stderr");
+    AsyncOutputStream::new(wasip2::cli::stderr::get_stderr())
+}
+
+/// Natively there is no WASI host to ask: say so, rather than let the
+/// bindings fail with `unreachable`.
+#[track_caller]
+fn native_guard(what: &str) {
+    if cfg!(not(target_family = "wasm")) {
+        panic!(
+            "{what} needs a WASI host: it works in a wasm guest only. In native tests, \
+             give the code under test a reader or writer instead (for example a \
+             `futures::io::Cursor`)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "wasync::io::stdin needs a WASI host")]
+    fn natively_stdin_says_it_needs_a_wasi_host() {
+        let _ = stdin();
     }
 }

@@ -14,6 +14,15 @@
 //! reader only starts after the writer's task returns (an HTTP body) must
 //! therefore run in a task of its own (`wasync::spawn`), or it waits
 //! forever.
+//!
+//! Many 0.3 functions that hand out a stream also give a `future` of how
+//! it ended (`wasi:cli` stdio, `wasi:sockets` TCP): an adapter made with
+//! it reports that outcome as the end of the stream (a reader) or as the
+//! result of `close` (a writer), so a reset connection is an error, not a
+//! short read.
+//!
+//! [`stdin`], [`stdout`] and [`stderr`] give the process's standard
+//! streams (`wasi:cli` 0.3) as these adapters.
 
 use std::fmt;
 use std::future::Future;
@@ -31,6 +40,9 @@ use crate::runtime::poll_proceed;
 use crate::chunks::{self, CHUNK};
 
 type Op<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// How a stream ended, as the host reports it once the stream is done.
+type Outcome = Op<io::Result<()>>;
 
 /// A read in flight: the stream end comes back with what was read.
 type Read = Op<(StreamReader<u8>, StreamResult, Vec<u8>)>;
@@ -56,6 +68,8 @@ pub struct AsyncInputStream {
     pending: Vec<u8>,
     offset: usize,
     closed: bool,
+    /// Polled once the stream ended: an error ends the reading with it.
+    outcome: Option<Outcome>,
 }
 
 impl fmt::Debug for AsyncInputStream {
@@ -85,6 +99,19 @@ impl AsyncInputStream {
             pending: Vec::new(),
             offset: 0,
             closed: false,
+            outcome: None,
+        }
+    }
+
+    /// Wraps a stream whose end `outcome` explains: once the writer closed
+    /// the stream, the reader waits for it, and an error is the last read.
+    pub(crate) fn with_outcome(
+        reader: StreamReader<u8>,
+        outcome: impl Future<Output = io::Result<()>> + 'static,
+    ) -> AsyncInputStream {
+        AsyncInputStream {
+            outcome: Some(Box::pin(outcome)),
+            ..AsyncInputStream::new(reader)
         }
     }
 
@@ -133,6 +160,11 @@ impl AsyncInputStream {
         }
         loop {
             if self.closed {
+                if let Some(outcome) = self.outcome.as_mut() {
+                    let ended = ready!(outcome.as_mut().poll(cx));
+                    self.outcome = None;
+                    ended?;
+                }
                 return Poll::Ready(Ok(None));
             }
             if self.reading.is_none() {
@@ -209,6 +241,8 @@ pub struct AsyncOutputStream {
     writer: Option<StreamWriter<u8>>,
     writing: Option<Write>,
     broken: bool,
+    /// Awaited by `poll_close`, after the stream is closed.
+    outcome: Option<Outcome>,
 }
 
 impl fmt::Debug for AsyncOutputStream {
@@ -235,6 +269,19 @@ impl AsyncOutputStream {
             writer: Some(writer),
             writing: None,
             broken: false,
+            outcome: None,
+        }
+    }
+
+    /// Wraps a stream whose end `outcome` explains: closing the writer
+    /// waits for it (the reader took everything, or why not).
+    pub(crate) fn with_outcome(
+        writer: StreamWriter<u8>,
+        outcome: impl Future<Output = io::Result<()>> + 'static,
+    ) -> AsyncOutputStream {
+        AsyncOutputStream {
+            outcome: Some(Box::pin(outcome)),
+            ..AsyncOutputStream::new(writer)
         }
     }
 
@@ -299,9 +346,110 @@ impl AsyncWrite for AsyncOutputStream {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let flushed = ready!(this.poll_previous(cx));
-        // Dropping the writer closes the stream: the reader sees its end.
-        this.writer = None;
-        Poll::Ready(flushed)
+        if this.writer.is_some() || this.writing.is_some() {
+            let flushed = this.poll_previous(cx);
+            let flushed = ready!(flushed);
+            // Dropping the writer closes the stream: the reader sees its end.
+            this.writer = None;
+            if let Err(e) = flushed {
+                this.outcome = None;
+                return Poll::Ready(Err(e));
+            }
+        }
+        if let Some(outcome) = this.outcome.as_mut() {
+            let ended = ready!(outcome.as_mut().poll(cx));
+            this.outcome = None;
+            return Poll::Ready(ended);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The guest's standard input (`wasi:cli/stdin` 0.3, `read-via-stream`),
+/// read asynchronously: waiting for input lets other tasks run.
+///
+/// Each call opens the stream anew; keep one reader for the whole input,
+/// as a reader may hold bytes it read ahead. An error reading stdin is
+/// the last read.
+///
+/// # Examples
+///
+/// ```no_run
+/// use wasync::futures::{AsyncBufReadExt, StreamExt};
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let mut lines = wasync::futures::io::BufReader::new(wasync::io::stdin()).lines();
+/// while let Some(line) = lines.next().await {
+///     println!("{}", line?.to_uppercase());
+/// }
+/// # Ok(()) }
+/// ```
+pub fn stdin() -> AsyncInputStream {
+    let (reader, ended) = wasip3::cli::stdin::read_via_stream();
+    AsyncInputStream::with_outcome(
+        reader,
+        async move { ended.await.map_err(cli_error("stdin")) },
+    )
+}
+
+/// The guest's standard output (`wasi:cli/stdout` 0.3,
+/// `write-via-stream`), written asynchronously.
+///
+/// A write completes when the host took the bytes: `flush` waits for the
+/// last one, `close` also for the host to finish the stream. (`println!`
+/// writes through std's own 0.2 stdout: use one of the two when the order
+/// of lines matters.)
+///
+/// # Examples
+///
+/// ```no_run
+/// use wasync::futures::AsyncWriteExt;
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let mut out = wasync::io::stdout();
+/// out.write_all(b"done\n").await?;
+/// out.flush().await?;
+/// # Ok(()) }
+/// ```
+pub fn stdout() -> AsyncOutputStream {
+    let (writer, reader) = wasip3::wit_stream::new::<u8>();
+    let ended = wasip3::cli::stdout::write_via_stream(reader);
+    AsyncOutputStream::with_outcome(
+        writer,
+        async move { ended.await.map_err(cli_error("stdout")) },
+    )
+}
+
+/// The guest's standard error (`wasi:cli/stderr` 0.3,
+/// `write-via-stream`), written asynchronously.
+///
+/// # Examples
+///
+/// ```no_run
+/// use wasync::futures::AsyncWriteExt;
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// wasync::io::stderr().write_all(b"warning: slow source\n").await?;
+/// # Ok(()) }
+/// ```
+pub fn stderr() -> AsyncOutputStream {
+    let (writer, reader) = wasip3::wit_stream::new::<u8>();
+    let ended = wasip3::cli::stderr::write_via_stream(reader);
+    AsyncOutputStream::with_outcome(
+        writer,
+        async move { ended.await.map_err(cli_error("stderr")) },
+    )
+}
+
+/// A `wasi:cli` 0.3 error of the stream `what`, as an `io::Error`.
+fn cli_error(what: &'static str) -> impl Fn(wasip3::cli::types::ErrorCode) -> io::Error {
+    use wasip3::cli::types::ErrorCode;
+    move |code| {
+        let kind = match code {
+            ErrorCode::Pipe => io::ErrorKind::BrokenPipe,
+            ErrorCode::IllegalByteSequence => io::ErrorKind::InvalidData,
+            ErrorCode::Io => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, format!("{what}: {code:?}"))
     }
 }

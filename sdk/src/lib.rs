@@ -64,6 +64,7 @@ compile_error!(
 #[doc(hidden)]
 pub mod abi;
 mod backend;
+pub mod channel;
 mod chunks;
 #[cfg(any(
     not(target_family = "wasm"),
@@ -82,7 +83,16 @@ pub mod io;
 #[cfg(any(not(target_family = "wasm"), feature = "native"))]
 #[doc(hidden)]
 pub mod native;
+/// Sockets and name lookup over `wasi:sockets` 0.2 (modes S and C).
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+pub mod net;
+/// Sockets and name lookup over `wasi:sockets` 0.3 (mode N), with the API
+/// of modes S and C.
+#[cfg(all(target_family = "wasm", feature = "native"))]
+#[path = "net_p3/mod.rs"]
+pub mod net;
 pub mod poll;
+pub mod rand;
 #[allow(unsafe_code)]
 mod raw;
 #[allow(unsafe_code)]
@@ -96,6 +106,129 @@ pub use backend::sim;
 
 pub use poll::{Pollable, WaitFor, wait_for};
 pub use wasync_macros::async_export;
+
+/// Makes `async fn main` a command's entry point: the component exports
+/// `wasi:cli/run` and runs under `wasmtime run` (or any WASI 0.2 host).
+///
+/// Put it on `async fn main()` in a binary crate built for
+/// `wasm32-wasip2`. `main` may return a `Result`: an `Err` is printed to
+/// stderr and the command exits with status 1, as std does for a plain
+/// `main`. Inside, the whole runtime is at hand: spawn tasks, sleep, read
+/// stdin asynchronously ([`io::stdin`]).
+///
+/// In modes S and C the body runs with [`block_on`] (a command is one
+/// call; no host overlaps it). In mode N (the `native` feature) the
+/// component exports the async `wasi:cli/run@0.3` instead and the body runs
+/// as that export's call (`wasmtime run` runs it); [`io::stdin`],
+/// [`io::stdout`] and [`io::stderr`] keep their API and use `wasi:cli`
+/// 0.3's streams.
+///
+/// # Examples
+///
+/// Natively (as here) it runs on the simulated host, so the sleeps take no
+/// time:
+///
+/// ```
+/// use std::time::Duration;
+/// use wasync::time::sleep;
+///
+/// #[wasync::main]
+/// async fn main() -> Result<(), wasync::JoinError> {
+///     let slow = wasync::spawn(async { sleep(Duration::from_secs(2)).await; "slow" });
+///     let quick = wasync::spawn(async { sleep(Duration::from_secs(1)).await; "quick" });
+///     let (a, b) = wasync::join!(slow, quick);
+///     assert_eq!((a?, b?), ("slow", "quick"));
+///     Ok(())
+/// }
+/// ```
+pub use wasync_macros::main;
+
+/// Runs an `async fn` test on the wasync runtime.
+///
+/// Natively (`cargo test`) the test runs on the simulated host: the clock
+/// is virtual, so a test that sleeps an hour finishes at once, and every
+/// ordering is deterministic. Built for wasm (`cargo test --target
+/// wasm32-wasip2` with a runner such as `wasmtime`), the same test runs on
+/// the real host. Test your component's logic this way: the functions
+/// behind your exports, your HTTP handler, your timeouts.
+///
+/// The test may return a `Result`, and takes the usual test attributes
+/// (`#[should_panic]`, `#[ignore]`) after this one.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wasync::time::{Instant, sleep, timeout};
+///
+/// #[wasync::test]
+/// async fn a_slow_source_is_cut_off_at_the_timeout() {
+///     let start = Instant::now();
+///     let slow = timeout(Duration::from_millis(150), sleep(Duration::from_secs(3600))).await;
+///     assert!(slow.is_err());
+///     assert_eq!(start.elapsed(), Duration::from_millis(150)); // virtual time
+/// }
+/// # fn main() {}
+/// ```
+pub use wasync_macros::test;
+
+/// Makes an `async fn(Request<Body>) -> Response<B>` the component's HTTP
+/// service: it exports `wasi:http/incoming-handler` (a WASI 0.2 proxy that
+/// `wasmtime serve` runs); in mode N, the async `wasi:http/handler@0.3`
+/// (which `wasmtime serve` runs too).
+///
+/// The function stays as written, so tests can call it directly. What it
+/// may return, and how bodies stream both ways, is in [`http::server`].
+///
+/// # Examples
+///
+/// ```
+/// use wasync::http::server::{Request, Response};
+/// use wasync::http::Body;
+///
+/// #[wasync::http_service]
+/// async fn shout(req: Request<Body>) -> Result<Response<String>, wasync::http::Error> {
+///     let text = req.into_body().text().await?;
+///     Ok(Response::new(text.to_uppercase()))
+/// }
+///
+/// fn main() {
+///     // The handler is a plain async fn: call it (here, natively).
+///     let resp = wasync::block_on(shout(Request::new(Body::from("hi"))));
+///     assert_eq!(resp.unwrap().into_body(), "HI");
+/// }
+/// ```
+pub use wasync_macros::http_service;
+
+/// The `futures` crate wasync is built on, so that a guest needs one
+/// dependency: `wasync::futures::{FutureExt, StreamExt, AsyncReadExt, ...}`.
+pub use futures;
+/// `futures`' macros, which work inside wasync tasks as anywhere:
+/// `join!` and `try_join!` poll several futures at once, `select!` and
+/// `select_biased!` take the first to finish (their futures must be
+/// [`FusedFuture`](futures::future::FusedFuture)s: call
+/// [`.fuse()`](futures::FutureExt::fuse)), and `pin_mut!` pins on the stack.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use wasync::futures::FutureExt;
+/// use wasync::time::sleep;
+///
+/// let first = wasync::block_on(async {
+///     let (a, b) = wasync::join!(async { 1 }, async { 2 });
+///     assert_eq!(a + b, 3);
+///     let mut slow = sleep(Duration::from_secs(5)).fuse();
+///     let mut quick = sleep(Duration::from_millis(5)).fuse();
+///     wasync::select! {
+///         () = slow => "slow",
+///         () = quick => "quick",
+///     }
+/// });
+/// assert_eq!(first, "quick");
+/// ```
+pub use futures::{join, pin_mut, select, select_biased, try_join};
 
 #[doc(hidden)]
 pub use export::__private;

@@ -1,6 +1,12 @@
 //! Awaiting any `wasi:io/poll.pollable`: streams, incoming HTTP responses,
 //! clocks, or pollables of custom WIT resources.
 //!
+//! [`Pollable`] is wasi's own type on every target, so guest code that
+//! waits on a pollable compiles unchanged under a native `cargo check`.
+//! Natively, where no WASI host exists, tests wait on the simulated
+//! host's pollables ([`crate::sim::Pollable`]) instead: [`wait_for`]
+//! accepts either (see [`Waitable`]).
+//!
 //! Mode N (WASI 0.3) has no pollables: there, every wait is a 0.3 future,
 //! stream or subtask, awaited directly (wasync's tasks and export calls
 //! poll them like any other future), and [`wait_for`] is a compile error
@@ -8,8 +14,73 @@
 
 #[cfg(all(target_family = "wasm", feature = "native"))]
 pub use mode_n::{NotInModeN, WaitFor, wait_for};
-#[cfg(all(target_family = "wasm", feature = "native"))]
+
+/// `wasi:io/poll.pollable`, the type WASI 0.2 bindings return from every
+/// `subscribe`: the same type on every target.
 pub use wasip2::io::poll::Pollable;
+
+/// What [`wait_for`] accepts: wasi's [`Pollable`] on every target, and
+/// natively the simulated host's [`crate::sim::Pollable`] (also behind a
+/// reference, `Box`, `Rc` or `Arc`).
+///
+/// Sealed: a pollable is a handle that only the host can make ready.
+///
+/// # Examples
+///
+/// ```
+/// fn wait_twice<P: wasync::poll::Waitable>(p: &P) -> impl Future<Output = ()> + '_ {
+///     async move {
+///         wasync::wait_for(p).await;
+///         wasync::wait_for(p).await; // still ready
+///     }
+/// }
+///
+/// let p = wasync::sim::Pollable::new();
+/// p.set_ready();
+/// wasync::block_on(wait_twice(&p));
+/// ```
+pub trait Waitable: sealed::Sealed {
+    /// The handle the host knows this pollable by.
+    #[doc(hidden)]
+    fn waitable_handle(&self) -> u32;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Pollable {}
+    #[cfg(not(target_family = "wasm"))]
+    impl Sealed for crate::sim::Pollable {}
+    impl<P: Sealed + ?Sized> Sealed for &P {}
+    impl<P: Sealed + ?Sized> Sealed for Box<P> {}
+    impl<P: Sealed + ?Sized> Sealed for std::rc::Rc<P> {}
+    impl<P: Sealed + ?Sized> Sealed for std::sync::Arc<P> {}
+}
+
+impl Waitable for Pollable {
+    fn waitable_handle(&self) -> u32 {
+        self.handle()
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl Waitable for crate::sim::Pollable {
+    fn waitable_handle(&self) -> u32 {
+        self.handle()
+    }
+}
+
+/// A pollable behind a pointer waits like the pollable itself.
+macro_rules! waitable_through {
+    ($($ty:ty),*) => {$(
+        impl<P: Waitable + ?Sized> Waitable for $ty {
+            fn waitable_handle(&self) -> u32 {
+                (**self).waitable_handle()
+            }
+        }
+    )*};
+}
+
+waitable_through!(&P, Box<P>, std::rc::Rc<P>, std::sync::Arc<P>);
 
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 pub use mode_s_c::*;
@@ -20,8 +91,7 @@ mod mode_s_c {
     use std::pin::Pin;
     use std::task::{Context, Poll, ready};
 
-    use crate::backend;
-    pub use crate::backend::Pollable;
+    use super::{Pollable, Waitable};
     use crate::runtime::{self, poll_proceed};
 
     /// Waits until the host reports `pollable` ready.
@@ -38,7 +108,18 @@ mod mode_s_c {
     ///
     /// # Examples
     ///
-    /// Natively the pollables are simulated (see [`crate::sim`]):
+    /// In a guest, wait on what a wasi `subscribe` returned; this compiles
+    /// on every target (natively, for `cargo check`):
+    ///
+    /// ```no_run
+    /// # async fn demo(stream: wasip2::io::streams::InputStream) {
+    /// let ready: wasync::Pollable = stream.subscribe();
+    /// wasync::wait_for(&ready).await;
+    /// let bytes = stream.read(1024);
+    /// # }
+    /// ```
+    ///
+    /// Natively (in tests) the host is simulated (see [`crate::sim`]):
     ///
     /// ```
     /// use std::time::Duration;
@@ -48,7 +129,7 @@ mod mode_s_c {
     /// wasync::block_on(wasync::wait_for(&ready_soon));
     /// assert!(ready_soon.is_ready());
     /// ```
-    pub fn wait_for(pollable: &Pollable) -> WaitFor<'_> {
+    pub fn wait_for<P: Waitable + ?Sized>(pollable: &P) -> WaitFor<'_, P> {
         WaitFor {
             pollable,
             wait: Registration::default(),
@@ -62,21 +143,21 @@ mod mode_s_c {
     /// ```
     /// let p = wasync::sim::Pollable::new();
     /// p.set_ready();
-    /// let wait: wasync::WaitFor<'_> = wasync::wait_for(&p);
+    /// let wait: wasync::WaitFor<'_, wasync::sim::Pollable> = wasync::wait_for(&p);
     /// wasync::block_on(wait);
     /// ```
     #[derive(Debug)]
     #[must_use = "futures do nothing unless polled"]
-    pub struct WaitFor<'a> {
-        pollable: &'a Pollable,
+    pub struct WaitFor<'a, P: ?Sized = Pollable> {
+        pollable: &'a P,
         wait: Registration,
     }
 
-    impl Future for WaitFor<'_> {
+    impl<P: Waitable + ?Sized> Future for WaitFor<'_, P> {
         type Output = ();
 
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            let handle = backend::handle(self.pollable);
+            let handle = self.pollable.waitable_handle();
             self.wait.poll_ready(handle, cx)
         }
     }
@@ -135,14 +216,6 @@ mod mode_s_c {
                 drop(waker);
             }
         }
-    }
-
-    /// Waits on a pollable by handle, for wasi types that are not the
-    /// `Pollable` of this build (natively, `wait_for` takes simulated ones).
-    /// The caller keeps the pollable alive across the wait.
-    pub(crate) async fn wait_for_handle(handle: u32) {
-        let mut wait = Registration::default();
-        std::future::poll_fn(|cx| wait.poll_ready(handle, cx)).await;
     }
 }
 

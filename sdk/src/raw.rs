@@ -133,13 +133,11 @@ mod wasi_views {
                 // handle is live by this function's contract.
                 ManuallyDrop::new(unsafe { Pollable::from_handle(h) })
             }));
-            // Reuse the reference vector's allocation across calls: an
-            // empty `Vec<&'static _>` is re-collected, in place, as a
-            // `Vec<&'a _>` borrowing `views`, and given back empty after.
-            let mut refs: Vec<&Pollable> = std::mem::take(&mut self.refs)
-                .into_iter()
-                .map(|r| r)
-                .collect();
+            // Reuse the reference vector's allocation across calls: the
+            // empty `Vec<&'static _>` becomes a `Vec<&'a _>` borrowing
+            // `views` (a `Vec` is covariant), and is given back empty after
+            // by an in-place re-collect (the other direction needs one).
+            let mut refs: Vec<&Pollable> = std::mem::take(&mut self.refs);
             refs.clear();
             refs.extend(self.views.iter().map(|v| &**v));
             let out = f(&refs);

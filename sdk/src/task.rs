@@ -2,10 +2,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::task::ArcWake;
 
 pub use crate::runtime::{
     AbortHandle, AbortOnDropHandle, JoinError, JoinHandle, SpawnError, spawn, try_spawn,
@@ -144,6 +147,104 @@ impl<T: 'static> JoinSet<T> {
         self.tasks.next().await
     }
 
+    /// The output of a task that has already finished, without waiting;
+    /// `None` if none has (or the set is empty).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// wasync::block_on(async {
+    ///     let mut set = wasync::JoinSet::new();
+    ///     set.spawn(async { "quick" });
+    ///     set.spawn(async {
+    ///         wasync::time::sleep(Duration::from_secs(60)).await;
+    ///         "slow"
+    ///     });
+    ///     assert_eq!(set.try_join_next(), None); // nothing ran yet
+    ///     wasync::yield_now().await;
+    ///     assert_eq!(set.try_join_next(), Some(Ok("quick")));
+    ///     assert_eq!(set.try_join_next(), None); // "slow" still sleeps
+    ///     assert_eq!(set.len(), 1);
+    /// });
+    /// ```
+    pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
+        let woken = Arc::new(Woken(AtomicBool::new(false)));
+        let waker = futures::task::waker(woken.clone());
+        let mut cx = Context::from_waker(&waker);
+        // Looking at each task once is bounded work that never waits: the
+        // poll budget must not stop it part-way, or a finished task behind
+        // many pending ones would be missed.
+        crate::runtime::unconstrained(|| {
+            // `FuturesUnordered` returns `Pending` and wakes the caller when
+            // it stops early to stay fair: look again then, at most once
+            // per task.
+            for _ in 0..=self.tasks.len() {
+                woken.0.store(false, Ordering::Relaxed);
+                match self.tasks.poll_next_unpin(&mut cx) {
+                    Poll::Ready(out) => return out,
+                    Poll::Pending if woken.0.load(Ordering::Relaxed) => {}
+                    Poll::Pending => return None,
+                }
+            }
+            None
+        })
+    }
+
+    /// Aborts every task in the set and waits until each is gone, so that
+    /// what they held (timers, streams, sockets) is released when it
+    /// returns. The set is empty afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// wasync::block_on(async {
+    ///     let mut set = wasync::JoinSet::new();
+    ///     for _ in 0..3 {
+    ///         set.spawn(wasync::time::sleep(Duration::from_secs(60)));
+    ///     }
+    ///     set.shutdown().await;
+    ///     assert!(set.is_empty());
+    ///     assert_eq!(wasync::runtime::stats().live_timers, 0);
+    /// });
+    /// ```
+    pub async fn shutdown(&mut self) {
+        self.abort_all();
+        while self.join_next().await.is_some() {}
+    }
+
+    /// Waits for every task and returns their outputs in the order they
+    /// finished. A task that was aborted (through an [`AbortHandle`]) gives
+    /// `Err(JoinError::Cancelled)` in its place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let outputs = wasync::block_on(async {
+    ///     let mut set = wasync::JoinSet::new();
+    ///     for ms in [30u64, 10, 20] {
+    ///         set.spawn(async move {
+    ///             wasync::time::sleep(Duration::from_millis(ms)).await;
+    ///             ms
+    ///         });
+    ///     }
+    ///     set.join_all().await
+    /// });
+    /// assert_eq!(outputs, [Ok(10), Ok(20), Ok(30)]);
+    /// ```
+    pub async fn join_all(mut self) -> Vec<Result<T, JoinError>> {
+        let mut out = Vec::with_capacity(self.len());
+        while let Some(next) = self.join_next().await {
+            out.push(next);
+        }
+        out
+    }
+
     /// Tasks in the set, finished or not, whose output is not yet taken.
     ///
     /// # Examples
@@ -185,6 +286,15 @@ impl<T: 'static> JoinSet<T> {
         for t in self.tasks.iter() {
             t.abort();
         }
+    }
+}
+
+/// Records that `FuturesUnordered` asked to be polled again.
+struct Woken(AtomicBool);
+
+impl ArcWake for Woken {
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.0.store(true, Ordering::Relaxed);
     }
 }
 

@@ -70,3 +70,88 @@ fn abort_all_cancels_what_is_left() {
         );
     });
 }
+
+#[test]
+fn try_join_next_takes_only_what_already_finished() {
+    wasync::block_on(async {
+        let mut set = JoinSet::new();
+        for ms in [20u64, 10] {
+            set.spawn(async move {
+                sleep(Duration::from_millis(ms)).await;
+                ms
+            });
+        }
+        assert_eq!(set.try_join_next(), None);
+        sleep(Duration::from_millis(15)).await;
+        assert_eq!(set.try_join_next(), Some(Ok(10)));
+        assert_eq!(set.try_join_next(), None);
+        sleep(Duration::from_millis(10)).await;
+        assert_eq!(set.try_join_next(), Some(Ok(20)));
+        assert_eq!(set.try_join_next(), None);
+        assert!(set.is_empty());
+    });
+}
+
+#[test]
+fn try_join_next_finds_a_finished_task_among_many_pending_ones() {
+    wasync::block_on(async {
+        let mut set = JoinSet::new();
+        // More than `FuturesUnordered` polls before it yields.
+        for _ in 0..200 {
+            set.spawn(std::future::pending::<u32>());
+        }
+        set.spawn(async { 7 });
+        wasync::yield_now().await;
+        assert_eq!(set.try_join_next(), Some(Ok(7)));
+        assert_eq!(set.len(), 200);
+    });
+}
+
+#[test]
+fn shutdown_waits_until_every_task_is_gone() {
+    let dropped = Rc::new(Cell::new(0));
+    wasync::block_on(async {
+        struct CountDrop(Rc<Cell<u32>>);
+        impl Drop for CountDrop {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() + 1);
+            }
+        }
+        let mut set = JoinSet::new();
+        for _ in 0..4 {
+            let guard = CountDrop(dropped.clone());
+            set.spawn(async move {
+                let _guard = guard;
+                sleep(Duration::from_secs(60)).await;
+            });
+        }
+        wasync::yield_now().await;
+        set.shutdown().await;
+        assert!(set.is_empty());
+        assert_eq!(dropped.get(), 4);
+        assert_eq!(wasync::runtime::stats().live_timers, 0);
+    });
+}
+
+#[test]
+fn join_all_gives_every_output_in_completion_order_with_aborted_tasks_as_errors() {
+    let outputs = wasync::block_on(async {
+        let mut set = JoinSet::new();
+        for ms in [30u64, 10, 20] {
+            set.spawn(async move {
+                sleep(Duration::from_millis(ms)).await;
+                ms
+            });
+        }
+        let victim = set.spawn(async {
+            sleep(Duration::from_millis(5)).await;
+            0
+        });
+        victim.abort();
+        set.join_all().await
+    });
+    assert_eq!(
+        outputs,
+        [Err(wasync::JoinError::Cancelled), Ok(10), Ok(20), Ok(30)]
+    );
+}

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use wasip2::clocks::monotonic_clock;
 use wasync::task::yield_now;
-use wasync::time::{Instant, sleep, sleep_until};
-
-use examples_common::xorshift;
+use wasync::time::sleep;
 
 struct Bench;
 
@@ -17,38 +15,17 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 impl Guest for Bench {
     fn timer_storm(n: u32, spread_ms: u32, seed: u64) -> TimerReport {
-        let spread_ns = u64::from(spread_ms) * 1_000_000;
-        wasync::block_on(async move {
-            let start = Instant::now();
-            let mut x = seed.max(1);
-            let handles: Vec<_> = (0..n)
-                .map(|_| {
-                    let deadline = start + Duration::from_nanos(xorshift(&mut x) % (spread_ns + 1));
-                    wasync::spawn(async move {
-                        sleep_until(deadline).await;
-                        Instant::now().as_nanos() as i64 - deadline.as_nanos() as i64
-                    })
-                })
-                .collect();
-            let (mut fired, mut early, mut sum, mut max) = (0u32, 0u32, 0u64, 0u64);
-            for h in handles {
-                let late = h.await.expect("not aborted");
-                fired += 1;
-                if late < 0 {
-                    early += 1;
-                } else {
-                    sum += late as u64;
-                    max = max.max(late as u64);
-                }
-            }
-            TimerReport {
-                fired,
-                early,
-                wall_ns: start.elapsed().as_nanos() as u64,
-                mean_lateness_ns: sum / u64::from(fired.max(1)),
-                max_lateness_ns: max,
-            }
-        })
+        let (wall_ns, lateness) =
+            wasync::block_on(examples_common::timer_storm(n, spread_ms, seed));
+        let l = examples_common::Lateness::of(&lateness);
+        TimerReport {
+            fired: l.fired,
+            early: l.early,
+            wall_ns,
+            mean_lateness_ns: l.mean_ns,
+            p99_lateness_ns: l.p99_ns,
+            max_lateness_ns: l.max_ns,
+        }
     }
 
     fn idle_timers(idle: u32, tasks: u32, yields: u32) -> u64 {

@@ -52,23 +52,20 @@ impl Guest for Bench {
                     })
                 })
                 .collect();
-            let (mut fired, mut early, mut sum, mut max) = (0u32, 0u32, 0u64, 0u64);
+            let mut lateness = Vec::with_capacity(tasks.len());
             for t in tasks {
-                let late = t.await;
-                fired += 1;
-                if late < 0 {
-                    early += 1;
-                } else {
-                    sum += late as u64;
-                    max = max.max(late as u64);
-                }
+                lateness.push(t.await);
             }
+            let wall_ns = monotonic_clock::now() - start;
+            // The same summary as bench-wasync's, so rows compare.
+            let l = examples_common::Lateness::of(&lateness);
             TimerReport {
-                fired,
-                early,
-                wall_ns: monotonic_clock::now() - start,
-                mean_lateness_ns: sum / u64::from(fired.max(1)),
-                max_lateness_ns: max,
+                fired: l.fired,
+                early: l.early,
+                wall_ns,
+                mean_lateness_ns: l.mean_ns,
+                p99_lateness_ns: l.p99_ns,
+                max_lateness_ns: l.max_ns,
             }
         })
     }

@@ -34,14 +34,20 @@ impl Guest for Driver {
 
     async fn cancel_after(ms_: u32, after_ms: u32) -> RuntimeStats {
         let cut = timeout(ms(after_ms), slow::sleep_for(ms_)).await;
-        assert!(cut.is_err(), "sleep-for({ms_}) finished before {after_ms} ms");
+        assert!(
+            cut.is_err(),
+            "sleep-for({ms_}) finished before {after_ms} ms"
+        );
         slow::stats()
     }
 
     async fn cancel_many(calls: u32, ms_: u32, after_ms: u32) -> RuntimeStats {
         let all = futures::future::join_all((0..calls).map(|_| slow::sleep_for(ms_)));
         let cut = timeout(ms(after_ms), all).await;
-        assert!(cut.is_err(), "{calls} × sleep-for({ms_}) finished before {after_ms} ms");
+        assert!(
+            cut.is_err(),
+            "{calls} × sleep-for({ms_}) finished before {after_ms} ms"
+        );
         slow::stats()
     }
 

@@ -223,6 +223,32 @@ impl Slow for Component {
     async fn copy_stdin() -> u64 {
         copy_stdin_to_stdout().await
     }
+
+    async fn hog(ms_: u32, mib: u32) -> u32 {
+        if ms_ > 0 {
+            sleep(ms(ms_)).await;
+        }
+        let mut held: Vec<Vec<u8>> = Vec::new();
+        while mib == 0 || held.len() < mib as usize {
+            held.push(vec![1; 1 << 20]);
+        }
+        held.len() as u32
+    }
+
+    async fn spin(ms_: u32, iterations: u64) -> u64 {
+        if ms_ > 0 {
+            sleep(ms(ms_)).await;
+        }
+        let mut sum = 0u64;
+        let mut i = 0u64;
+        while iterations == 0 || i < iterations {
+            // The black box keeps the loop a loop, whatever the optimiser
+            // sees.
+            sum = std::hint::black_box(sum.wrapping_mul(31).wrapping_add(i));
+            i += 1;
+        }
+        sum
+    }
 }
 
 impl bindings::Guest for Component {

@@ -1,29 +1,36 @@
 //! `bench autocomplete`: 100 concurrent `complete` calls, into one mode C
-//! instance, into one mode S instance, and into 100 mode S instances (one
-//! per request, the workaround hosts use today).
+//! instance, one mode N instance (the static composition of the mode N
+//! builds), one mode S instance, and 100 mode S instances (one per request,
+//! the workaround hosts use today).
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wasmtime::component::Val;
+use wasync_build::GuestProfile;
 
 use super::Sink;
 use super::with_peak_rss;
 use crate::Harness;
 use crate::autocomplete::{
-    COMPLETER, Components, Environment, Running, compose_static, start_concurrent, start_standard,
+    COMPLETER, Components, Environment, Running, compose_static, start_concurrent, start_native,
+    start_standard,
 };
 use crate::demo::percentile;
 use crate::error::Result;
 use crate::guests::Guests;
 use crate::suggest_server::{ServerConfig, SuggestServer};
+use wasync_lower::Mode;
 
 /// What `bench autocomplete` runs.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Print one JSON object per line instead of a table.
     pub json: bool,
     /// Fewer calls, to check that everything runs.
     pub quick: bool,
+    /// How the guests are built (release for figures worth keeping).
+    pub guests: GuestProfile,
 }
 
 const TIMEOUT: Duration = Duration::from_millis(150);
@@ -123,7 +130,7 @@ async fn per_request(
 
 /// Runs the benchmark and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
-    let guests = Guests::build(!opts.json)?;
+    let guests = Guests::build(opts.guests, !opts.json)?;
     let pipeline = guests.pipeline();
     let calls = if opts.quick { 10 } else { 100 };
     let harness = Harness::new()?;
@@ -146,12 +153,18 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
         "mode", "calls", "wall_ms", "p50_ms", "p99_ms", "peak_rss_mb"
     ));
     let c_parts = Components::in_dir(&pipeline.wasm_dir(), true);
+    let n_parts = Components::of_mode(&pipeline.wasm_dir(), Mode::Native);
     let s_parts = Components::in_dir(&pipeline.wasm_dir(), false);
     let mut results = Vec::new();
-    for mode in ["C", "S", "S-per-request"] {
+    for mode in ["C", "N", "S", "S-per-request"] {
         let m = match mode {
             "C" => {
                 let run = start_concurrent(&harness, &c_parts, &env).await?;
+                run.warm().await?;
+                over_driver(&run, calls).await?
+            }
+            "N" => {
+                let run = start_native(&harness, &n_parts, &env).await?;
                 run.warm().await?;
                 over_driver(&run, calls).await?
             }
@@ -188,6 +201,10 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
         "mode C / mode S speed-up: {:.1}x; one mode C instance vs {calls} mode S instances: {:.2}x the wall time",
         wall("S") / wall("C"),
         wall("C") / wall("S-per-request")
+    ));
+    sink.note(&format!(
+        "mode N / mode C wall time: {:.2}x (goal <= 1.5x)",
+        wall("N") / wall("C")
     ));
     Ok(sink.into_rows())
 }

@@ -1,41 +1,87 @@
-//! `bench calls`: what an async export costs per call in modes S and C next
-//! to a plain export (with wasmtime's `concurrency_support` off and on), and
-//! how many overlapping sleeping calls one instance serves in each mode.
+//! `bench calls`: what an async export costs per call in each mode, and how
+//! many overlapping sleeping calls one instance serves in each mode.
+//!
+//! Every row calls the same exports (`examples:wasync/bench-calls`): on
+//! wasync in modes S, C and N (`bench-async`, one source) and on bare
+//! wit-bindgen 0.63 (`bench-witbindgen`, mode N only, every sleep its own
+//! `wait-until`). Rows name the mode: `"plain"`, `"S"`, `"C"`, `"N"`, or
+//! `"wit-bindgen"` for the raw guest.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wasmtime::component::Val;
+use wasync_build::GuestProfile;
 
-use super::{Sink, build_guests, ms, with_peak_rss};
+use super::{Sink, build_guests, ms, peak_rss_mb, reset_peak_rss, rss_mb};
+use crate::concurrent::{Driver, InstanceId};
 use crate::error::Result;
-use crate::{Harness, HarnessConfig, WasiOptions};
+use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 
 /// What `bench calls` runs.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Print one JSON object per line instead of a table.
     pub json: bool,
     /// Small sizes only, to check that everything runs.
     pub quick: bool,
+    /// How the guests are built (release for figures worth keeping).
+    pub guests: GuestProfile,
 }
 
-const SLOW: &str = "examples:wasync/slow";
+/// The interface both benchmark guests export.
+pub const BENCH: &str = "examples:wasync/bench-calls";
+
+/// The guests, in the order of [`Paths`]' fields.
+const GUESTS: [&str; 4] = [
+    "bench-async",
+    "bench-async-c",
+    "bench-async-n",
+    "bench-witbindgen-n",
+];
+
+/// Where each build of the benchmark guests is.
+pub(crate) struct Paths {
+    pub s: PathBuf,
+    pub c: PathBuf,
+    pub n: PathBuf,
+    pub raw: PathBuf,
+}
+
+impl Paths {
+    /// Builds the guests in `profile` (see [`build_guests`]).
+    pub(crate) fn build(profile: GuestProfile, progress: bool) -> Result<Paths> {
+        let [s, c, n, raw]: [PathBuf; 4] = build_guests(&GUESTS, profile, progress)?
+            .try_into()
+            .map_err(|_| crate::Error::Other(anyhow::anyhow!("one path per guest")))?;
+        Ok(Paths { s, c, n, raw })
+    }
+}
 
 /// Runs every call benchmark and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
-    let paths = build_guests(&["mode-tests", "mode-tests-c"], !opts.json)?;
+    let paths = Paths::build(opts.guests, !opts.json)?;
     let mut sink = Sink::new(opts.json);
-    overhead(&paths[0], &paths[1], opts, &mut sink).await?;
-    throughput(&paths[0], &paths[1], opts, &mut sink).await?;
+    overhead(&paths, opts, &mut sink).await?;
+    native_overhead(&paths, opts, &mut sink).await?;
+    throughput(&paths, opts, &mut sink).await?;
     Ok(sink.into_rows())
 }
 
-async fn overhead(
-    s_path: &std::path::Path,
-    c_path: &std::path::Path,
-    opts: &Options,
-    sink: &mut Sink,
-) -> Result<()> {
+/// One instance of `loaded` in a new host (any mode), whose stores get
+/// `wasi`; the driver owns the host.
+pub(crate) async fn one_instance(
+    harness: &Harness,
+    loaded: &Loaded,
+    wasi: &WasiOptions,
+) -> Result<(Driver, InstanceId)> {
+    let mut host = harness.concurrent(wasi)?;
+    let id = host.add("bench", loaded, &[]).await?;
+    Ok((host.start(), id))
+}
+
+async fn overhead(paths: &Paths, opts: &Options, sink: &mut Sink) -> Result<()> {
     let n: u32 = if opts.quick { 200 } else { 20_000 };
     sink.heading(&format!(
         "call overhead: {n} calls of a trivial export, one after another\n  {:<14} {:>20} {:>12}",
@@ -47,11 +93,11 @@ async fn overhead(
             concurrency_support: support,
             ..HarnessConfig::default()
         })?;
-        let s = harness.load(s_path)?;
+        let s = harness.load(&paths.s)?;
         let mut inst = harness.instantiate(&s, &WasiOptions::default()).await?;
         let mut results = Vec::new();
         for (mode, func) in [("plain", "echo-plain"), ("S", "echo")] {
-            let name = format!("{SLOW}#{func}");
+            let name = format!("{BENCH}#{func}");
             inst.call(&name, &arg).await?;
             let start = Instant::now();
             for _ in 0..n {
@@ -60,10 +106,8 @@ async fn overhead(
             let ns = start.elapsed().as_nanos() as f64 / f64::from(n);
             results.push((mode, ns));
         }
-        let c = harness.compile(c_path)?;
-        let mut host = harness.concurrent(&WasiOptions::default())?;
-        let id = host.add("mode-tests-c", &c, &[]).await?;
-        let driver = host.start();
+        let c = harness.compile(&paths.c)?;
+        let (driver, id) = one_instance(&harness, &c, &WasiOptions::default()).await?;
         // `echo` finishes inside `echo-start`; `wait-ready` returns to the
         // host first, so it pays start, a poll of the host, wake and finish;
         // `sleep-for(0)` also rounds up to the runtime's 1 ms timer.
@@ -72,7 +116,7 @@ async fn overhead(
             ("C, one wait", "wait-ready", vec![]),
             ("C, sleep(0)", "sleep-for", vec![Val::U32(0)]),
         ] {
-            let call = format!("{SLOW}#{func}");
+            let call = format!("{BENCH}#{func}");
             driver.call_concurrent(id, &call, args.clone())?.await?;
             let start = Instant::now();
             for _ in 0..n {
@@ -97,74 +141,261 @@ async fn overhead(
     Ok(())
 }
 
-async fn throughput(
-    s_path: &std::path::Path,
-    c_path: &std::path::Path,
-    opts: &Options,
-    sink: &mut Sink,
-) -> Result<()> {
-    let sleep_ms = 50u32;
+/// The median of `values` (the upper one of the middle two).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Mode N next to bare wit-bindgen: both native WASI 0.3 instances on the
+/// engine with concurrency support, called through typed exports. The two
+/// are measured in alternating rounds and each figure is its median round,
+/// so that a burst of load on the shared machine hits both alike.
+async fn native_overhead(paths: &Paths, opts: &Options, sink: &mut Sink) -> Result<()> {
+    let (n, rounds): (u32, usize) = if opts.quick { (200, 3) } else { (20_000, 9) };
     sink.heading(&format!(
-        "throughput: N overlapping calls into ONE instance, each sleeping {sleep_ms} ms\n  {:<5} {:>7} {:>10} {:>14} {:>12}",
-        "mode", "calls", "wall_ms", "x_serial_time", "peak_rss_mb"
+        "call overhead in mode N: {n} calls one after another, median of {rounds} alternating rounds\n  {:<22} {:>20} {:>12}",
+        "mode", "concurrency_support", "ns_per_call"
     ));
     let harness = Harness::new()?;
-    let sizes_c: &[u32] = if opts.quick { &[100] } else { &[1_000, 10_000] };
-    let calls_s: u32 = if opts.quick { 5 } else { 1_000 };
-    let mut walls = Vec::new();
-    for (mode, path, sizes) in [
-        ("C", c_path, sizes_c),
-        ("S", s_path, std::slice::from_ref(&calls_s)),
-    ] {
-        for &calls in sizes {
-            let loaded = harness.compile(path)?;
-            let mut host = harness.concurrent(&WasiOptions::default())?;
-            let id = host.add("mode-tests", &loaded, &[]).await?;
-            let driver = host.start();
-            let name = format!("{SLOW}#sleep-for");
-            let ((wall, result), peak) = with_peak_rss(async {
+    let mut instances = Vec::new();
+    for (mode, path) in [("N", &paths.n), ("wit-bindgen", &paths.raw)] {
+        let loaded = harness.compile(path)?;
+        let (driver, id) = one_instance(&harness, &loaded, &WasiOptions::default()).await?;
+        let echo = driver
+            .typed::<(String,), (String,)>(id, &format!("{BENCH}#echo"))
+            .await?;
+        let plain = driver
+            .typed::<(String,), (String,)>(id, &format!("{BENCH}#echo-plain"))
+            .await?;
+        let ready = driver
+            .typed::<(), ()>(id, &format!("{BENCH}#wait-ready"))
+            .await?;
+        instances.push((mode, driver, echo, plain, ready));
+    }
+    // (row label, per-round figures), in the order the rows print.
+    let mut figures: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut record = |label: String, ns: f64| match figures.iter_mut().find(|f| f.0 == label) {
+        Some(f) => f.1.push(ns),
+        None => figures.push((label, vec![ns])),
+    };
+    for round in 0..=rounds {
+        for (mode, _driver, echo, plain, ready) in &instances {
+            for (what, export) in [("", echo), (", plain", plain)] {
                 let start = Instant::now();
-                let all: Result<Vec<_>> = (0..calls)
-                    .map(|_| driver.call_concurrent(id, &name, vec![Val::U32(sleep_ms)]))
-                    .collect();
-                let outs = match all {
-                    Ok(all) => futures::future::join_all(all).await,
-                    Err(e) => vec![Err(e)],
-                };
-                let ok = outs.into_iter().collect::<Result<Vec<_>>>();
-                (start.elapsed(), ok)
-            })
-            .await;
-            result?;
-            let serial = Duration::from_millis(u64::from(sleep_ms) * u64::from(calls));
-            walls.push((mode, calls, wall));
-            sink.row(
-                json!({
-                    "bench": "calls", "mode": mode, "calls": calls, "sleep_ms": sleep_ms,
-                    "wall_ms": ms(wall.as_nanos() as u64),
-                    "fraction_of_serial": (wall.as_secs_f64() / serial.as_secs_f64() * 1e4).round() / 1e4,
-                    "peak_rss_mb": peak,
-                }),
-                |r| {
-                    format!(
-                        "  {:<5} {:>7} {:>10} {:>14} {:>12}",
-                        mode, calls, r["wall_ms"], r["fraction_of_serial"], r["peak_rss_mb"]
-                    )
-                },
-            );
+                for _ in 0..n {
+                    export.call_concurrent(("x".to_owned(),))?.await?;
+                }
+                let ns = start.elapsed().as_nanos() as f64 / f64::from(n);
+                // Round 0 warms up: it is not counted.
+                if round > 0 {
+                    record(format!("{mode}{what}"), ns);
+                }
+            }
+            let start = Instant::now();
+            for _ in 0..n {
+                ready.call_concurrent(())?.await?;
+            }
+            if round > 0 {
+                record(
+                    format!("{mode}, one wait"),
+                    start.elapsed().as_nanos() as f64 / f64::from(n),
+                );
+            }
         }
     }
-    let c = walls.iter().find(|w| w.0 == "C");
-    let s = walls.iter().find(|w| w.0 == "S");
-    if let (Some(c), Some(s)) = (c, s) {
-        let per_call = |w: &(&str, u32, Duration)| w.2.as_secs_f64() / f64::from(w.1);
+    let mut medians = Vec::new();
+    for (mode, rounds) in figures {
+        let ns = median(rounds);
+        sink.row(
+            json!({"bench": "call-overhead", "mode": mode, "concurrency_support": true, "ns_per_call": ns.round()}),
+            |r| format!("  {:<22} {:>20} {:>12}", mode, true, r["ns_per_call"]),
+        );
+        medians.push((mode, ns));
+    }
+    let of = |mode: &str| medians.iter().find(|m| m.0 == mode).map_or(0.0, |m| m.1);
+    sink.note(&format!(
+        "N / wit-bindgen: {:.3}x for an async export (goal <= 1.1x), {:.3}x for a plain one, {:.3}x for one wait",
+        of("N") / of("wit-bindgen"),
+        of("N, plain") / of("wit-bindgen, plain"),
+        of("N, one wait") / of("wit-bindgen, one wait"),
+    ));
+    Ok(())
+}
+
+/// One throughput run: `calls` overlapping `sleep-for(sleep_ms)` calls into
+/// one new instance of a guest, measured in a process of its own.
+struct Overlap {
+    wall: Duration,
+    /// The child process's peak resident memory (`VmHWM`) from just before
+    /// the first call, in MiB.
+    peak_rss: f64,
+    /// Its resident memory with the instance made, before the first call.
+    rss_before: f64,
+    /// `wait-until`s the host saw, and the most outstanding at once (mode N
+    /// guests only; the others wait on WASI 0.2 pollables).
+    waits: Option<(u64, u64)>,
+}
+
+/// Measures one throughput run in this process and returns it as a JSON
+/// object: what the hidden `bench overlap` subcommand prints for
+/// `overlap` in the parent.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f() -> wasync_harness::Result<()> {
+/// let path = std::path::Path::new("target/guests/wasm/bench-async-n.wasm");
+/// let row = wasync_harness::bench::calls::overlap_here(path, 100, 50).await?;
+/// assert!(row["wall_ns"].as_u64().is_some());
+/// # Ok(()) }
+/// ```
+pub async fn overlap_here(path: &Path, calls: u32, sleep_ms: u32) -> Result<Value> {
+    let harness = Harness::new()?;
+    let wasi = WasiOptions::default();
+    let loaded = harness.compile(path)?;
+    let (driver, id) = one_instance(&harness, &loaded, &wasi).await?;
+    let name = format!("{BENCH}#sleep-for");
+    reset_peak_rss();
+    let rss_before = rss_mb();
+    let start = Instant::now();
+    let all: Result<Vec<_>> = (0..calls)
+        .map(|_| driver.call_concurrent(id, &name, vec![Val::U32(sleep_ms)]))
+        .collect();
+    futures::future::join_all(all?)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    let wall = start.elapsed();
+    let mut row = json!({
+        "wall_ns": wall.as_nanos() as u64,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    if loaded.is_native() {
+        row["wait_untils"] = json!(wasi.waits.calls());
+        row["max_outstanding_wait_untils"] = json!(wasi.waits.max_outstanding());
+    }
+    Ok(row)
+}
+
+/// Runs [`overlap_here`] in a child process (this executable's hidden
+/// `bench overlap`): the allocator keeps what an earlier run freed, so only
+/// a fresh process shows what each run's memory costs.
+fn overlap(path: &Path, calls: u32, sleep_ms: u32) -> Result<Overlap> {
+    let other = |m: String| crate::Error::Other(anyhow::anyhow!(m));
+    let exe = std::env::current_exe().map_err(|e| other(format!("this executable: {e}")))?;
+    // Blocking is fine here: nothing else runs on this thread meanwhile.
+    let out = std::process::Command::new(&exe)
+        .args(["bench", "overlap"])
+        .arg(path)
+        .args([
+            "--calls",
+            &calls.to_string(),
+            "--sleep-ms",
+            &sleep_ms.to_string(),
+        ])
+        .output()
+        .map_err(|e| other(format!("{}: {e}", exe.display())))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(other(format!(
+            "`bench overlap` of {} failed ({}): {}",
+            path.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let row: Value = serde_json::from_str(stdout.trim())
+        .map_err(|e| other(format!("`bench overlap` printed `{}`: {e}", stdout.trim())))?;
+    let num = |k: &str| row[k].as_f64().unwrap_or(0.0);
+    Ok(Overlap {
+        wall: Duration::from_nanos(row["wall_ns"].as_u64().unwrap_or(0)),
+        peak_rss: num("peak_rss_mb"),
+        rss_before: num("rss_before_mb"),
+        waits: row["wait_untils"]
+            .as_u64()
+            .zip(row["max_outstanding_wait_untils"].as_u64()),
+    })
+}
+
+async fn throughput(paths: &Paths, opts: &Options, sink: &mut Sink) -> Result<()> {
+    let sleep_ms = 50u32;
+    sink.heading(&format!(
+        "throughput: N overlapping calls into ONE instance, each sleeping {sleep_ms} ms\n  {:<12} {:>7} {:>10} {:>14} {:>12} {:>14} {:>12}",
+        "mode", "calls", "wall_ms", "x_serial_time", "peak_rss_mb", "rss_growth_mb", "wait_untils"
+    ));
+    // One call alone first: the time the overlapping calls are held to.
+    let sizes: &[u32] = if opts.quick {
+        &[1, 100]
+    } else {
+        &[1, 1_000, 10_000]
+    };
+    let calls_s: u32 = if opts.quick { 5 } else { 1_000 };
+    let mut walls = Vec::new();
+    let mut runs: Vec<(&str, &Path, u32)> = Vec::new();
+    for &calls in sizes {
+        for (mode, path) in [
+            ("N", &paths.n),
+            ("wit-bindgen", &paths.raw),
+            ("C", &paths.c),
+        ] {
+            runs.push((mode, path, calls));
+        }
+    }
+    runs.push(("S", &paths.s, calls_s));
+    for (mode, path, calls) in runs {
+        let m = overlap(path, calls, sleep_ms)?;
+        let serial = Duration::from_millis(u64::from(sleep_ms) * u64::from(calls));
+        walls.push((mode, calls, m.wall));
+        let mut row = json!({
+            "bench": "calls", "mode": mode, "calls": calls, "sleep_ms": sleep_ms,
+            "wall_ms": ms(m.wall.as_nanos() as u64),
+            "fraction_of_serial": (m.wall.as_secs_f64() / serial.as_secs_f64() * 1e4).round() / 1e4,
+            "peak_rss_mb": m.peak_rss,
+            "rss_growth_mb": ((m.peak_rss - m.rss_before).max(0.0) * 10.0).round() / 10.0,
+        });
+        if let Some((waits, max_outstanding)) = m.waits {
+            row["wait_untils"] = json!(waits);
+            row["max_outstanding_wait_untils"] = json!(max_outstanding);
+        }
+        sink.row(row, |r| {
+            format!(
+                "  {:<12} {:>7} {:>10} {:>14} {:>12} {:>14} {:>12}",
+                mode,
+                calls,
+                r["wall_ms"],
+                r["fraction_of_serial"],
+                r["peak_rss_mb"],
+                r["rss_growth_mb"],
+                r.get("wait_untils")
+                    .map_or("-".to_owned(), Value::to_string),
+            )
+        });
+    }
+    let wall = |mode: &str, calls: u32| {
+        walls
+            .iter()
+            .find(|w| w.0 == mode && w.1 == calls)
+            .map(|w| w.2)
+    };
+    let big = sizes[1];
+    if let (Some(n), Some(raw), Some(one)) =
+        (wall("N", big), wall("wit-bindgen", big), wall("N", 1))
+    {
         sink.note(&format!(
-            "mode S serialises: {} calls took {:.1} s; mode C served {} calls in {:.3} s ({:.0}x more calls per second)",
-            s.1,
-            s.2.as_secs_f64(),
-            c.1,
-            c.2.as_secs_f64(),
-            per_call(s) / per_call(c)
+            "{big} calls: N / wit-bindgen = {:.3}x (goal <= 1x); N / one N call = {:.3}x (goal <= 1.2x)",
+            n.as_secs_f64() / raw.as_secs_f64(),
+            n.as_secs_f64() / one.as_secs_f64()
+        ));
+    }
+    if let (Some(c), Some(s)) = (wall("C", big), wall("S", calls_s)) {
+        let per_call = |d: Duration, calls: u32| d.as_secs_f64() / f64::from(calls);
+        sink.note(&format!(
+            "mode S serialises: {calls_s} calls took {:.1} s; mode C served {big} calls in {:.3} s ({:.0}x more calls per second)",
+            s.as_secs_f64(),
+            c.as_secs_f64(),
+            per_call(s, calls_s) / per_call(c, big)
         ));
     }
     Ok(())

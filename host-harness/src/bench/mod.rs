@@ -3,20 +3,24 @@
 
 pub mod autocomplete;
 pub mod calls;
+pub mod http;
 pub mod runtime;
+pub mod soak;
+pub mod timers;
 pub mod track;
 
 use std::path::PathBuf;
 
 use serde_json::Value;
+use wasync_build::GuestProfile;
 
 use crate::error::Result;
 use crate::guests::Guests;
 
-/// Builds the guests and returns the paths of the named ones, in the order
-/// asked.
-pub fn build_guests(names: &[&str], progress: bool) -> Result<Vec<PathBuf>> {
-    let guests = Guests::build(progress)?;
+/// Builds the guests in `profile` and returns the paths of the named ones,
+/// in the order asked.
+pub fn build_guests(names: &[&str], profile: GuestProfile, progress: bool) -> Result<Vec<PathBuf>> {
+    let guests = Guests::build(profile, progress)?;
     names.iter().map(|n| guests.path(n)).collect()
 }
 
@@ -27,6 +31,7 @@ pub struct Sink {
 }
 
 impl Sink {
+    /// A sink printing text (`json == false`) or JSON lines.
     pub fn new(json: bool) -> Sink {
         Sink {
             json,
@@ -34,6 +39,7 @@ impl Sink {
         }
     }
 
+    /// Whether rows print as JSON lines.
     pub fn is_json(&self) -> bool {
         self.json
     }
@@ -62,6 +68,7 @@ impl Sink {
         }
     }
 
+    /// Every row emitted, for `--save` and `--baseline`.
     pub fn into_rows(self) -> Vec<Value> {
         self.rows
     }
@@ -72,12 +79,45 @@ pub fn ms(ns: u64) -> f64 {
     (ns as f64 / 1e4).round() / 100.0
 }
 
+/// The field `name` of a record such as a guest's stats, as a number (0
+/// if it has none).
+pub(crate) fn field(v: &wasmtime::component::Val, name: &str) -> u64 {
+    use wasmtime::component::Val;
+    match v {
+        Val::Record(fields) => match fields.iter().find(|(n, _)| n == name).map(|f| &f.1) {
+            Some(Val::U64(x)) => *x,
+            Some(Val::U32(x)) => u64::from(*x),
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
 /// Resident memory of this process now, in MiB (Linux; 0 elsewhere).
 pub(crate) fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
+/// The most resident memory this process has had, in MiB (Linux; 0
+/// elsewhere).
+pub(crate) fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// Starts [`peak_rss_mb`] over from the memory resident now (Linux 4.0
+/// and later; elsewhere it keeps the peak so far), so that it leaves out
+/// what setting up used, such as compiling a component.
+pub(crate) fn reset_peak_rss() {
+    // "5" resets the process's peak RSS (see proc(5), `clear_refs`).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A memory figure of `/proc/self/status`, in MiB.
+fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| (kb / 1024.0 * 10.0).round() / 10.0)
 }

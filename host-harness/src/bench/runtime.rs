@@ -5,19 +5,23 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasmtime::component::Val;
+use wasync_build::GuestProfile;
 
-use super::{Sink, build_guests, ms};
-use crate::error::{ErrorKind, Result};
+use super::{Sink, build_guests, field, ms};
+use crate::error::Result;
 use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 
-/// What `bench runtime` runs.
+/// What `bench runtime` (and `bench timers`) runs.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Print one JSON object per line instead of a table.
     pub json: bool,
     /// Small sizes only: checks that everything runs, measures little.
     pub quick: bool,
     /// The longest a timer storm may run before it counts as not finished.
     pub storm_limit: Duration,
+    /// How the guests are built (release for figures worth keeping).
+    pub guests: GuestProfile,
 }
 
 const RUNTIMES: [(&str, &str); 2] = [("wasync", "bench-wasync"), ("wstd", "bench-wstd")];
@@ -40,24 +44,16 @@ impl Guests {
             .find(|(r, _)| *r == runtime)
             .expect("every runtime is compiled")
             .1;
+        let limits = crate::Limits {
+            call_timeout: limit,
+            ..crate::Limits::default()
+        };
         let mut inst = self
             .harness
-            .instantiate(loaded, &WasiOptions::default())
+            .instantiate_with_limits(loaded, &WasiOptions::default(), limits)
             .await?;
-        inst.set_time_limit(limit);
         let out = inst.call_wave(call).await?;
         Ok((out, inst.poll_counters()))
-    }
-}
-
-fn field(v: &Val, name: &str) -> u64 {
-    match v {
-        Val::Record(fields) => match fields.iter().find(|(n, _)| n == name).map(|f| &f.1) {
-            Some(Val::U64(x)) => *x,
-            Some(Val::U32(x)) => u64::from(*x),
-            _ => 0,
-        },
-        _ => 0,
     }
 }
 
@@ -71,7 +67,7 @@ fn scalar(out: &[Val]) -> u64 {
 /// Runs every runtime benchmark and returns the rows it printed.
 pub async fn run(opts: &Options) -> Result<Vec<Value>> {
     let names: Vec<&str> = RUNTIMES.iter().map(|r| r.1).collect();
-    let paths = build_guests(&names, !opts.json)?;
+    let paths = build_guests(&names, opts.guests, !opts.json)?;
     let harness = Harness::with_config(HarnessConfig {
         time_limits: true,
         ..HarnessConfig::default()
@@ -91,9 +87,9 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
 
 async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
     sink.heading(&format!(
-        "timer storm: N tasks each sleep a seeded random time in [0, 1 s]; wstd stops at {} s\n  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>10} {:>12}",
+        "timer storm: N tasks each sleep a seeded random time in [0, 1 s]; wstd stops at {} s\n  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>13} {:>10} {:>12}",
         opts.storm_limit.as_secs(),
-        "runtime", "n", "finished", "wall_ms", "mean_late_ms", "max_late_ms", "polls", "ready_calls"
+        "runtime", "n", "finished", "wall_ms", "mean_late_ms", "p99_late_ms", "max_late_ms", "polls", "ready_calls"
     ));
     let sizes: &[u32] = if opts.quick {
         &[1_000]
@@ -119,25 +115,29 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
                         "finished": field(r, "fired") == u64::from(n),
                         "wall_ms": ms(field(r, "wall-ns")),
                         "mean_lateness_ms": ms(field(r, "mean-lateness-ns")),
+                        "p99_lateness_ms": ms(field(r, "p99-lateness-ns")),
                         "max_lateness_ms": ms(field(r, "max-lateness-ns")),
                         "early": field(r, "early"),
                         "polls": counters.polls,
                         "ready_calls": counters.ready_calls,
                     })
                 }
-                Err(e) if e.kind() == ErrorKind::Trap && e.to_string().contains("interrupt") => {
+                Err(crate::Error::Limit {
+                    limit: crate::Limit::CallTimeout { .. },
+                    ..
+                }) => {
                     json!({
                         "bench": "timers", "runtime": runtime, "n": n,
                         "finished": false,
                         "wall_ms": started.elapsed().as_millis() as u64,
-                        "mean_lateness_ms": null, "max_lateness_ms": null,
+                        "mean_lateness_ms": null, "p99_lateness_ms": null, "max_lateness_ms": null,
                     })
                 }
                 Err(e) => return Err(e),
             };
             sink.row(row, |r| {
                 format!(
-                    "  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>10} {:>12}",
+                    "  {:<7} {:>7} {:>9} {:>9} {:>14} {:>13} {:>13} {:>10} {:>12}",
                     r["runtime"].as_str().unwrap_or(""),
                     r["n"],
                     if r["finished"] == true {
@@ -147,6 +147,7 @@ async fn storm(g: &Guests, opts: &Options, sink: &mut Sink) -> Result<()> {
                     },
                     r["wall_ms"],
                     r["mean_lateness_ms"],
+                    r["p99_lateness_ms"],
                     r["max_lateness_ms"],
                     r["polls"],
                     r["ready_calls"],

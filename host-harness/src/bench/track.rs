@@ -151,7 +151,9 @@ pub struct Compared {
     pub row: String,
     /// The figure's name.
     pub figure: String,
+    /// The figure in this run.
     pub now: f64,
+    /// The figure in the baseline.
     pub baseline: f64,
     /// `now / baseline`.
     pub ratio: f64,

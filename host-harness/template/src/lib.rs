@@ -1,10 +1,12 @@
 //! A wasync component: `async fn`s that spawn tasks, use timeouts and abort
-//! tasks, from one source that builds for any WASI 0.2 host (mode S) and
-//! for a wasync host that serves overlapping calls (mode C):
+//! tasks, from one source that builds for any WASI 0.2 host (mode S), for a
+//! wasync host that serves overlapping calls (mode C), and as a native
+//! WASI 0.3 component (mode N):
 //!
 //! ```sh
 //! cargo build --release --target wasm32-wasip2                         # mode S
 //! cargo build --release --target wasm32-wasip2 --features concurrent   # mode C
+//! cargo build --release --target wasm32-wasip2 --features native       # mode N
 //! ```
 
 mod bindings {

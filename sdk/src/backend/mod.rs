@@ -30,8 +30,9 @@ pub mod sim;
 #[cfg(not(target_family = "wasm"))]
 pub(crate) use sim::backend::*;
 
+/// The runtime's own pollables (its timer, its always-ready check): wasi's
+/// on wasm, simulated natively. What `wait_for` accepts is `poll::Waitable`.
 #[cfg(not(target_family = "wasm"))]
-pub use sim::Pollable;
-/// The pollable type `wait_for` accepts: wasi's on wasm, simulated natively.
+pub(crate) use sim::Pollable;
 #[cfg(all(target_family = "wasm", not(feature = "native")))]
-pub use wasip2::io::poll::Pollable;
+pub(crate) use wasip2::io::poll::Pollable;

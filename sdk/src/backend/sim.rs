@@ -51,6 +51,9 @@ struct Sim {
     waits: Slab<(u64, Option<Waker>)>,
     wait_stats: WaitStats,
     keepers: Vec<Pin<Box<dyn Future<Output = ()>>>>,
+    /// `wasync::rand`: the seed and the generator's state.
+    seed: u64,
+    rng: u64,
 }
 
 /// Mode N: what the simulated host saw of `wait-until`.
@@ -109,9 +112,14 @@ thread_local! {
                 max_outstanding: 0,
             },
             keepers: Vec::new(),
+            seed: DEFAULT_SEED,
+            rng: DEFAULT_SEED,
         })
     };
 }
+
+/// The seed every thread's simulated `wasi:random` starts from.
+const DEFAULT_SEED: u64 = 0x5eed_fa57_c0de;
 
 fn with<R>(f: impl FnOnce(&mut Sim) -> R) -> R {
     SIM.with(|s| f(&mut s.borrow_mut()))
@@ -489,6 +497,48 @@ pub fn finish_imported_call(id: u32) {
 /// ```
 pub fn take_cancelled_calls() -> Vec<u32> {
     with(|s| std::mem::take(&mut s.cancelled_calls))
+}
+
+/// Restarts this thread's simulated `wasi:random` from `seed`:
+/// [`crate::rand`] then gives the same numbers again.
+///
+/// # Examples
+///
+/// ```
+/// wasync::sim::seed_random(7);
+/// let a = wasync::rand::u64();
+/// wasync::sim::seed_random(7);
+/// assert_eq!(wasync::rand::u64(), a);
+/// ```
+pub fn seed_random(seed: u64) {
+    with(|s| {
+        s.seed = seed;
+        s.rng = seed;
+    });
+}
+
+/// The next number of the simulated `wasi:random` (splitmix64).
+pub(crate) fn random_u64() -> u64 {
+    with(|s| {
+        s.rng = s.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
+
+/// Fills `buf` from [`random_u64`].
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    for chunk in buf.chunks_mut(8) {
+        let n = random_u64().to_le_bytes();
+        chunk.copy_from_slice(&n[..chunk.len()]);
+    }
+}
+
+/// The simulated `wasi:random/insecure-seed`: fixed by the seed.
+pub(crate) fn random_seed() -> (u64, u64) {
+    with(|s| (s.seed, s.seed.rotate_left(32)))
 }
 
 /// What the runtime uses in place of the wasi and p3 backends.

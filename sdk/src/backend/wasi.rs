@@ -39,9 +39,7 @@ impl Poller {
     /// ready ones.
     pub(crate) fn poll(&mut self, handles: &[u32], out: &mut Vec<u32>) {
         out.clear();
-        let ready = self
-            .views
-            .with(handles, |list| wasip2::io::poll::poll(list));
+        let ready = self.views.with(handles, wasip2::io::poll::poll);
         out.extend_from_slice(&ready);
     }
 }

@@ -5,7 +5,9 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use wasip2::http::outgoing_handler;
-use wasip2::http::types::{self as wasi, IncomingResponse, OutgoingBody, OutgoingRequest};
+use wasip2::http::types::{
+    self as wasi, IncomingRequest, IncomingResponse, OutgoingBody, OutgoingRequest,
+};
 use wasip2::io::streams::StreamError;
 
 use super::{Body, Error, Head, refused, wasi_glue};
@@ -23,16 +25,37 @@ fn stream_error(e: StreamError) -> Error {
     }
 }
 
-/// A response body being read.
+/// An incoming body being read: a response's, or a service's request's.
 pub(super) struct BodyReader {
     // Field order is drop order: the stream (and its pollable), then the
-    // body it belongs to, then the response the body belongs to.
+    // body it belongs to, then the response or request the body belongs to.
     reader: AsyncInputStream,
     _body: wasi::IncomingBody,
-    _response: IncomingResponse,
+    _owner: Owner,
+}
+
+/// What an incoming body belongs to, kept alive until the body is dropped.
+enum Owner {
+    Response(#[allow(dead_code)] IncomingResponse),
+    Request(#[allow(dead_code)] IncomingRequest),
 }
 
 impl BodyReader {
+    /// The body of `request`, a service's incoming request.
+    pub(super) fn of_request(request: IncomingRequest) -> Result<BodyReader, Error> {
+        let body = request
+            .consume()
+            .map_err(|()| Error::Other("the request body was already taken".into()))?;
+        let stream = body
+            .stream()
+            .map_err(|()| Error::Other("the body stream was already taken".into()))?;
+        Ok(BodyReader {
+            reader: AsyncInputStream::new(stream),
+            _body: body,
+            _owner: Owner::Request(request),
+        })
+    }
+
     pub(super) fn poll_chunk(
         &mut self,
         cx: &mut Context<'_>,
@@ -67,7 +90,7 @@ pub(super) async fn send(
             if let Some(result) = future.get() {
                 break result;
             }
-            crate::poll::wait_for_handle(ready.handle()).await;
+            crate::wait_for(&ready).await;
         }
     };
     let response = match response {
@@ -89,12 +112,14 @@ pub(super) async fn send(
         BodyReader {
             reader: AsyncInputStream::new(stream),
             _body: body,
-            _response: response,
+            _owner: Owner::Response(response),
         },
     ))
 }
 
-async fn write_body(outgoing: &OutgoingBody, body: Body) -> Result<(), Error> {
+/// Writes `body` into `outgoing`'s stream as it becomes available, then
+/// drops the stream (the caller finishes the body).
+pub(super) async fn write_body(outgoing: &OutgoingBody, body: Body) -> Result<(), Error> {
     if body.is_empty() {
         return Ok(());
     }

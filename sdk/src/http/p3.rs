@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures::io::AsyncWriteExt;
 use wasip3::http::client;
 use wasip3::http::types::{self as wasi, Request, Response, Trailers};
-use wasip3::wit_bindgen::{FutureRead, FutureReader, FutureWriter};
+use wasip3::wit_bindgen::{FutureRead, FutureReader, FutureWriter, StreamReader};
 use wasip3::{wit_future, wit_stream};
 
 use super::{Body, Error, Head, wasi_glue};
@@ -36,10 +36,23 @@ pub(super) struct BodyReader {
     _handled: FutureWriter<Result<(), wasi::ErrorCode>>,
     /// How sending the request went. Dropping it early makes the host drop
     /// the connection, response body included: it lives as long as the body.
-    _transmitted: FutureReader<Result<(), wasi::ErrorCode>>,
+    /// (None for the body of a request a service received.)
+    _transmitted: Option<FutureReader<Result<(), wasi::ErrorCode>>>,
 }
 
 impl BodyReader {
+    /// The body of a request the `wasi:http/handler` export received.
+    pub(crate) fn of_request(request: Request) -> BodyReader {
+        let (handled, handled_rx) = wit_future::new(|| Ok(()));
+        let (stream, ending) = Request::consume_body(request, handled_rx);
+        BodyReader {
+            reader: AsyncInputStream::new(stream),
+            ending: Some(Box::pin(ending.into_future())),
+            _handled: handled,
+            _transmitted: None,
+        }
+    }
+
     pub(super) fn poll_chunk(
         &mut self,
         cx: &mut Context<'_>,
@@ -66,22 +79,8 @@ pub(super) async fn send(
     body: Body,
 ) -> Result<(u16, Vec<(String, Vec<u8>)>, BodyReader), Error> {
     let headers = wasi_fields(&head)?;
-    let contents = (!body.is_empty()).then(|| {
-        let (tx, rx) = wit_stream::new::<u8>();
-        drop(crate::spawn(async move {
-            let mut out = AsyncOutputStream::new(tx);
-            // A failed write means the host dropped the body: `send` (or
-            // the response's ending) reports why.
-            if body.write_to(&mut out).await.is_ok() {
-                let _ = out.close().await;
-            }
-        }));
-        rx
-    });
-    // No trailers: the writer's default value, sent when it is dropped.
-    let (trailers, trailers_rx) = wit_future::new(|| Ok(None));
-    drop(trailers);
-    let (request, transmitted) = Request::new(headers, contents, trailers_rx, None);
+    let (contents, trailers) = spawn_body(body);
+    let (request, transmitted) = Request::new(headers, contents, trailers, None);
     set_target(&request, parts, &head)?;
 
     let response = client::send(request).await?;
@@ -96,7 +95,44 @@ pub(super) async fn send(
             reader: AsyncInputStream::new(stream),
             ending: Some(Box::pin(ending.into_future())),
             _handled: handled,
-            _transmitted: transmitted,
+            _transmitted: Some(transmitted),
         },
     ))
 }
+
+/// A body's contents as a `stream<u8>` (none for an empty body) and the
+/// future of its ending, for a request or a response: a task of its own
+/// (`wasync::spawn`) writes the body and then settles the ending, with no
+/// trailers once the whole body went out, or with an error when it failed
+/// part-way (so the peer sees a cut body, not a complete one). The host
+/// reads the body only once the request or response is handed over, so
+/// the writer cannot be the future that hands it over.
+pub(crate) fn spawn_body(body: Body) -> (Option<StreamReader<u8>>, BodyEnding) {
+    let (ending, ending_rx) = wit_future::new(|| Ok(None));
+    if body.is_empty() {
+        // No trailers: the writer's default value, sent when it is dropped.
+        drop(ending);
+        return (None, ending_rx);
+    }
+    let (tx, rx) = wit_stream::new::<u8>();
+    drop(crate::spawn(async move {
+        let mut out = AsyncOutputStream::new(tx);
+        // A failed write may mean the peer dropped the stream: then the
+        // ending is not read either.
+        let result = match body.write_to(&mut out).await {
+            Ok(()) => out
+                .close()
+                .await
+                .map(|()| None)
+                .map_err(|e| Error::Io(e.to_string())),
+            Err(e) => Err(e),
+        };
+        let _ = ending
+            .write(result.map_err(|e| wasi::ErrorCode::InternalError(Some(e.to_string()))))
+            .await;
+    }));
+    (Some(rx), ending_rx)
+}
+
+/// The ending a body's writer reports.
+pub(crate) type BodyEnding = FutureReader<Result<Option<Trailers>, wasi::ErrorCode>>;

@@ -27,6 +27,20 @@ pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Runs `f` without a budget, then gives back what was left: for work that
+/// is bounded and never waits (looking at every task of a `JoinSet` once),
+/// which the budget would otherwise stop part-way.
+pub(crate) fn unconstrained<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(u32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REMAINING.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(REMAINING.with(|r| r.replace(UNLIMITED)));
+    f()
+}
+
 /// Spends one unit, or returns `Pending` (after waking the task) when the
 /// budget is gone. Outside a task poll the budget is unlimited.
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {

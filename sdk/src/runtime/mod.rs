@@ -16,7 +16,7 @@
 //!   are registered), and only once 64 task polls have run since the last
 //!   check. If nothing is runnable it makes one blocking `poll` over every
 //!   registered pollable plus the single timer pollable.
-//! - In mode C the instance never blocks: [`run_until_idle`] runs turns
+//! - In mode C the instance never blocks: `run_until_idle` runs turns
 //!   until nothing is runnable and then the glue *parks*, handing the host
 //!   the same poll list.
 //! - In mode N there are no pollables and the instance never blocks either:
@@ -56,7 +56,7 @@ pub(crate) use task::TaskId;
 pub use task::{AbortHandle, AbortOnDropHandle, JoinError, JoinHandle, SpawnError};
 pub(crate) use timers::Timers;
 
-pub(crate) use coop::poll_proceed;
+pub(crate) use coop::{poll_proceed, unconstrained};
 
 /// The packed key of the `block_on` future's waker: an index no task gets.
 const MAIN: usize = raw::INDEX_MASK;

@@ -1,0 +1,5 @@
+// `#[wasync::main]` goes on `main` itself.
+#[wasync::main]
+async fn start() {}
+
+fn main() {}

@@ -1,0 +1,3 @@
+// `#[wasync::main]` on a plain `fn main`.
+#[wasync::main]
+fn main() {}
