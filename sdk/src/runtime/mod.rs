@@ -65,9 +65,9 @@ pub(crate) const MAX_TASKS: usize = raw::INDEX_MASK;
 
 pub(crate) struct Runtime {
     tasks: Slab<Task>,
-    /// Generation of each slab index, bumped when a task is removed. Full
-    /// width: handles compare all of it, wakers only its low bits.
-    gens: Vec<u64>,
+    /// The id of the next task spawned. Every task gets its own, kept in
+    /// its slot: handles compare all of it, wakers only its low bits.
+    next_id: u64,
     queue: VecDeque<usize>,
     main_woken: bool,
     /// Tasks of the author's not yet finished (internal ones excluded).
@@ -197,7 +197,7 @@ impl Runtime {
     fn new() -> Runtime {
         Runtime {
             tasks: Slab::new(),
-            gens: Vec::new(),
+            next_id: 0,
             queue: VecDeque::new(),
             main_woken: false,
             unfinished: 0,
@@ -233,13 +233,13 @@ impl Runtime {
     fn task_for(&mut self, packed: usize) -> Option<(usize, &mut Task)> {
         let index = packed & raw::INDEX_MASK;
         let task = self.tasks.get_mut(index)?;
-        (raw::pack(index, self.gens[index]) == packed).then_some((index, task))
+        (raw::pack(index, task.id) == packed).then_some((index, task))
     }
 
     /// The task a handle names: only the very task it was made for.
     pub(crate) fn task_by_id(&mut self, id: TaskId) -> Option<&mut Task> {
         let task = self.tasks.get_mut(id.index)?;
-        (self.gens[id.index] == id.generation).then_some(task)
+        (task.id == id.generation).then_some(task)
     }
 
     /// The task whose cell `raw` is, if it is unfinished (only unfinished
@@ -266,7 +266,7 @@ impl Runtime {
 
     /// Adds a task and queues it. A full runtime gives the task back, for
     /// the caller to drop outside the borrow: its future is user code.
-    fn insert_task(&mut self, task: Task) -> Result<TaskId, Task> {
+    fn insert_task(&mut self, mut task: Task) -> Result<TaskId, Task> {
         if self.tasks.len() >= self.task_limit {
             return Err(task);
         }
@@ -274,11 +274,11 @@ impl Runtime {
         let index = self.tasks.vacant_key();
         // Below `MAX_TASKS`, so it fits.
         task.raw().set_slot(index as u32);
+        // 64 bits never wrap in practice; packed keys keep the low bits.
+        let generation = self.next_id;
+        self.next_id = generation.wrapping_add(1);
+        task.id = generation;
         self.tasks.insert(task);
-        if index >= self.gens.len() {
-            self.gens.resize(index + 1, 0);
-        }
-        let generation = self.gens[index];
         self.queue.push_back(raw::pack(index, generation));
         if !internal {
             self.stats.spawned += 1;
@@ -312,8 +312,6 @@ impl Runtime {
     }
 
     fn remove_task(&mut self, index: usize) -> Task {
-        // 64 bits never wrap in practice; packed keys keep the low bits.
-        self.gens[index] = self.gens[index].wrapping_add(1);
         self.tasks.remove(index)
     }
 
@@ -373,7 +371,6 @@ impl Runtime {
             timers,
             stats,
             tasks,
-            gens,
             queue,
             main_woken,
             pending_wakes,
@@ -388,7 +385,6 @@ impl Runtime {
             stats,
             sched: Scheduler {
                 tasks,
-                gens,
                 queue,
                 main_woken,
                 pending_wakes,
@@ -443,7 +439,6 @@ struct Parts<'a> {
 /// wheel and the registry can wake tasks while they are borrowed.
 struct Scheduler<'a> {
     tasks: &'a mut Slab<Task>,
-    gens: &'a [u64],
     queue: &'a mut VecDeque<usize>,
     main_woken: &'a mut bool,
     pending_wakes: &'a mut Vec<Waker>,
@@ -472,7 +467,7 @@ impl Scheduler<'_> {
         let Some(task) = self.tasks.get_mut(index) else {
             return;
         };
-        if raw::pack(index, self.gens[index]) == packed && task.mark_queued() {
+        if raw::pack(index, task.id) == packed && task.mark_queued() {
             self.queue.push_back(packed);
             #[cfg(any(not(target_family = "wasm"), feature = "native"))]
             native::note_work();

@@ -15,8 +15,8 @@ use std::task::{Context, Poll, ready};
 use super::{coop, with};
 use crate::raw_task::{JoinRef, Polled, RawTask};
 
-/// What a task handle holds: the task's slot and that slot's generation at
-/// spawn, in full (a waker's packed key keeps only its low bits).
+/// What a task handle holds: the task's slot and its id (`generation`), in
+/// full (a waker's packed key keeps only the id's low bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TaskId {
     pub(crate) index: usize,
@@ -35,6 +35,9 @@ enum State {
 /// shares; the slot is removed as soon as the task is done.
 pub(crate) struct Task {
     raw: RawTask,
+    /// Unique to the task (ids are never reused): set by the runtime when
+    /// it gives the task its slot.
+    pub(crate) id: u64,
     state: State,
     /// Woken while running: queue it again when the poll returns.
     notified: bool,
@@ -84,6 +87,7 @@ impl Task {
     pub(crate) fn new(raw: RawTask, call: Option<u32>) -> Task {
         Task {
             raw,
+            id: 0,
             state: State::Queued,
             notified: false,
             aborted: false,
@@ -429,11 +433,8 @@ impl<T> JoinHandle<T> {
         let raw = self.cell.raw();
         let id = with(|rt| {
             let index = raw.slot() as usize;
-            rt.task_by_cell(raw)?;
-            Some(TaskId {
-                index,
-                generation: rt.gens[index],
-            })
+            let generation = rt.task_by_cell(raw)?.id;
+            Some(TaskId { index, generation })
         });
         // A done task has no slot: a handle to no slot does nothing.
         AbortHandle {
@@ -651,25 +652,33 @@ mod tests {
         });
     }
 
-    /// Stands in for about four billion spawns and joins in every slot so
-    /// far. The slab reuses the slot freed last, so an instance that spawns
-    /// and joins one task at a time ages one slot that fast.
-    fn age_every_slot() {
-        with(|rt| rt.gens.iter_mut().for_each(|g| *g = u32::MAX.into()));
+    /// Stands in for about four billion spawns (on wasm32, a thousand)
+    /// between `id` and the task spawned after the next one: that task's
+    /// packed key, which keeps only the low bits of its id, is the key of
+    /// task `id` if it gets the same slot.
+    fn age_ids_past(id: u64) {
+        let wrap = 1u64 << (usize::BITS - crate::raw::INDEX_BITS);
+        with(|rt| rt.next_id = id + wrap - 1);
     }
 
     #[test]
     fn stale_handles_do_not_act_on_a_task_that_reuses_their_slot() {
         block_on(async {
             let mut first = spawn(async { 1 });
-            assert_eq!((&mut first).await, Ok(1));
             let stale = first.abort_handle();
-            age_every_slot();
+            assert_eq!((&mut first).await, Ok(1));
+            age_ids_past(stale.id.generation);
             assert_eq!(spawn(async { 2 }).await, Ok(2));
             let victim = spawn(async {
                 yield_now().await;
                 3
             });
+            let new = victim.abort_handle().id;
+            assert_eq!(
+                crate::raw::pack(new.index, new.generation),
+                crate::raw::pack(stale.id.index, stale.id.generation),
+                "the new task's waker key is the stale one's"
+            );
             stale.abort();
             assert!(
                 !victim.is_finished(),
