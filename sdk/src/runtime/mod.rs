@@ -233,13 +233,13 @@ impl Runtime {
     fn task_for(&mut self, packed: usize) -> Option<(usize, &mut Task)> {
         let index = packed & raw::INDEX_MASK;
         let task = self.tasks.get_mut(index)?;
-        (raw::pack(index, task.id) == packed).then_some((index, task))
+        (raw::pack(index, task.id()) == packed).then_some((index, task))
     }
 
     /// The task a handle names: only the very task it was made for.
     pub(crate) fn task_by_id(&mut self, id: TaskId) -> Option<&mut Task> {
         let task = self.tasks.get_mut(id.index)?;
-        (task.id == id.generation).then_some(task)
+        (task.id() == id.generation).then_some(task)
     }
 
     /// The task whose cell `raw` is, if it is unfinished (only unfinished
@@ -277,7 +277,7 @@ impl Runtime {
         // 64 bits never wrap in practice; packed keys keep the low bits.
         let generation = self.next_id;
         self.next_id = generation.wrapping_add(1);
-        task.id = generation;
+        task.set_id(generation);
         self.tasks.insert(task);
         self.queue.push_back(raw::pack(index, generation));
         if !internal {
@@ -467,7 +467,7 @@ impl Scheduler<'_> {
         let Some(task) = self.tasks.get_mut(index) else {
             return;
         };
-        if raw::pack(index, task.id) == packed && task.mark_queued() {
+        if raw::pack(index, task.id()) == packed && task.mark_queued() {
             self.queue.push_back(packed);
             #[cfg(any(not(target_family = "wasm"), feature = "native"))]
             native::note_work();
@@ -535,7 +535,7 @@ impl Runtime {
                 flush: wakes_pending(self),
             };
         }
-        let (call, internal) = (task.call, task.internal);
+        let (call, internal) = (task.call(), task.internal);
         if outcome.finished
             && let Some(call) = call
         {

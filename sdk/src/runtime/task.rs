@@ -35,16 +35,17 @@ enum State {
 /// shares; the slot is removed as soon as the task is done.
 pub(crate) struct Task {
     raw: RawTask,
-    /// Unique to the task (ids are never reused): set by the runtime when
-    /// it gives the task its slot.
-    pub(crate) id: u64,
+    /// Unique to the task (ids are never reused), low half first: set by
+    /// the runtime when it gives the task its slot. Two halves rather than
+    /// a `u64`, so that on wasm32 a slot is 4-byte aligned and 20 bytes.
+    id: [u32; 2],
     state: State,
     /// Woken while running: queue it again when the poll returns.
     notified: bool,
     /// Aborted while running: cancel it when the poll returns.
     aborted: bool,
-    /// Mode C: the export call this task computes.
-    pub(crate) call: Option<u32>,
+    /// Mode C: the export call this task computes, or `NO_CALL`.
+    call: u32,
     /// wasync's own (mode N's timer task): left out of the stats and of
     /// the work that keeps mode N's home alive.
     pub(crate) internal: bool,
@@ -83,17 +84,36 @@ fn claim() {
     UNCLAIMED.with(|u| u.set(u.get().saturating_sub(1)));
 }
 
+/// `Task::call` of a task that computes no export call: mode C never
+/// gives a call id 0 (see `concurrent::next_id`).
+const NO_CALL: u32 = 0;
+
 impl Task {
     pub(crate) fn new(raw: RawTask, call: Option<u32>) -> Task {
         Task {
             raw,
-            id: 0,
+            id: [0; 2],
             state: State::Queued,
             notified: false,
             aborted: false,
-            call,
+            call: call.unwrap_or(NO_CALL),
             internal: false,
         }
+    }
+
+    /// The task's id (see `Runtime::insert_task`).
+    pub(crate) fn id(&self) -> u64 {
+        u64::from(self.id[0]) | (u64::from(self.id[1]) << 32)
+    }
+
+    pub(crate) fn set_id(&mut self, id: u64) {
+        // Halves of the id: both casts keep 32 bits by design.
+        self.id = [id as u32, (id >> 32) as u32];
+    }
+
+    /// Mode C: the export call this task computes.
+    pub(crate) fn call(&self) -> Option<u32> {
+        (self.call != NO_CALL).then_some(self.call)
     }
 
     /// Idle → queued. Returns whether the caller must push it on the queue.
@@ -292,6 +312,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    debug_assert_ne!(call, NO_CALL, "call ids start at 1");
     spawn_task(future, Some(call))
 }
 
@@ -433,7 +454,7 @@ impl<T> JoinHandle<T> {
         let raw = self.cell.raw();
         let id = with(|rt| {
             let index = raw.slot() as usize;
-            let generation = rt.task_by_cell(raw)?.id;
+            let generation = rt.task_by_cell(raw)?.id();
             Some(TaskId { index, generation })
         });
         // A done task has no slot: a handle to no slot does nothing.
