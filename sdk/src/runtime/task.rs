@@ -84,6 +84,10 @@ fn claim() {
     UNCLAIMED.with(|u| u.set(u.get().saturating_sub(1)));
 }
 
+// A million live tasks hold a million slots: keep them small on wasm32.
+#[cfg(target_pointer_width = "32")]
+const _: () = assert!(size_of::<Task>() == 20);
+
 /// `Task::call` of a task that computes no export call: mode C never
 /// gives a call id 0 (see `concurrent::next_id`).
 const NO_CALL: u32 = 0;
