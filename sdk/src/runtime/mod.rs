@@ -228,7 +228,7 @@ impl Runtime {
     }
 
     /// The task a waker's (or the run queue's) packed key names. A key
-    /// from many reuses ago may name the slot's current task: a spurious
+    /// from many spawns ago may name the slot's current task: a spurious
     /// poll, which futures tolerate.
     fn task_for(&mut self, packed: usize) -> Option<(usize, &mut Task)> {
         let index = packed & raw::INDEX_MASK;
