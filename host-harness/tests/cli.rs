@@ -273,6 +273,10 @@ fn bench_runtime_prints_json_lines() {
         rows.iter()
             .any(|r| r["bench"] == "spawn" && r.get("ns_per_task").is_some())
     );
+    // wasync's spawn row carries its ratio to wstd's time in the same run.
+    assert!(rows.iter().any(|r| r["bench"] == "spawn"
+        && r["runtime"] == "wasync"
+        && r["vs_wstd"].as_f64().is_some_and(|x| x > 0.0)));
     assert!(rows.iter().any(|r| r["bench"] == "poll-turn"));
 }
 

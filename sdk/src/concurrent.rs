@@ -44,6 +44,7 @@ fn next_id() -> u32 {
         let mut c = c.borrow_mut();
         loop {
             let id = c.next;
+            // Never 0: the runtime marks tasks of no call with it.
             c.next = c.next.wrapping_add(1).max(1);
             if !c.live.contains_key(&id) {
                 return id;

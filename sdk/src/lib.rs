@@ -95,6 +95,8 @@ pub mod poll;
 pub mod rand;
 #[allow(unsafe_code)]
 mod raw;
+#[allow(unsafe_code)]
+mod raw_task;
 pub mod runtime;
 pub mod task;
 pub mod time;

@@ -1,4 +1,5 @@
-//! The only module of wasync that contains `unsafe`. Two things need it:
+//! With its sibling `raw_task` (task cells: one allocation per task), the
+//! only module of wasync that contains `unsafe`. Two things need it here:
 //!
 //! 1. **Allocation-free task wakers.** A task's waker carries the task's key
 //!    (slab index and generation) packed into the `RawWaker` data pointer,
@@ -14,11 +15,12 @@
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
 /// Packs a task key into pointer-sized data: the slab index in the low
-/// `INDEX_BITS`, the low bits of the generation in the rest. On wasm32 that
-/// leaves 10 bits of generation: a stale waker whose slot was reused exactly
-/// a multiple of 1024 times wakes the new task spuriously, which futures
-/// must tolerate. Only wakers (and the run queue) use packed keys; task
-/// handles carry the full generation, because a stale handle that aborted
+/// `INDEX_BITS`, the low bits of the generation (the task's unique id, or
+/// mode N's call generation) in the rest. On wasm32 that leaves 10 bits: a
+/// stale waker wakes the task now in its slot spuriously if that task's id
+/// differs from its own by a multiple of 1024, which futures must
+/// tolerate. Only wakers (and the run queue) use packed keys; task
+/// handles carry the full id, because a stale handle that aborted
 /// or detached the new task would be a real bug, not a spurious poll.
 pub(crate) const INDEX_BITS: u32 = 22;
 pub(crate) const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;

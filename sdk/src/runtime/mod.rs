@@ -47,6 +47,7 @@ use slab::Slab;
 
 use crate::backend;
 use crate::raw;
+use crate::raw_task;
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 use registry::Registry;
 pub use stats::Stats;
@@ -64,9 +65,9 @@ pub(crate) const MAX_TASKS: usize = raw::INDEX_MASK;
 
 pub(crate) struct Runtime {
     tasks: Slab<Task>,
-    /// Generation of each slab index, bumped when a task is removed. Full
-    /// width: handles compare all of it, wakers only its low bits.
-    gens: Vec<u64>,
+    /// The id of the next task spawned. Every task gets its own, kept in
+    /// its slot: handles compare all of it, wakers only its low bits.
+    next_id: u64,
     queue: VecDeque<usize>,
     main_woken: bool,
     /// Tasks of the author's not yet finished (internal ones excluded).
@@ -196,7 +197,7 @@ impl Runtime {
     fn new() -> Runtime {
         Runtime {
             tasks: Slab::new(),
-            gens: Vec::new(),
+            next_id: 0,
             queue: VecDeque::new(),
             main_woken: false,
             unfinished: 0,
@@ -227,18 +228,25 @@ impl Runtime {
     }
 
     /// The task a waker's (or the run queue's) packed key names. A key
-    /// from many reuses ago may name the slot's current task: a spurious
+    /// from many spawns ago may name the slot's current task: a spurious
     /// poll, which futures tolerate.
     fn task_for(&mut self, packed: usize) -> Option<(usize, &mut Task)> {
         let index = packed & raw::INDEX_MASK;
         let task = self.tasks.get_mut(index)?;
-        (raw::pack(index, self.gens[index]) == packed).then_some((index, task))
+        (raw::pack(index, task.id()) == packed).then_some((index, task))
     }
 
     /// The task a handle names: only the very task it was made for.
     pub(crate) fn task_by_id(&mut self, id: TaskId) -> Option<&mut Task> {
         let task = self.tasks.get_mut(id.index)?;
-        (self.gens[id.index] == id.generation).then_some(task)
+        (task.id() == id.generation).then_some(task)
+    }
+
+    /// The task whose cell `raw` is, if it is unfinished (only unfinished
+    /// tasks have slots).
+    pub(crate) fn task_by_cell(&mut self, raw: &raw_task::RawTask) -> Option<&mut Task> {
+        let task = self.tasks.get_mut(raw.slot() as usize)?;
+        task.raw().same_cell(raw).then_some(task)
     }
 
     /// Marks a task runnable. Spurious and stale keys are ignored.
@@ -258,16 +266,19 @@ impl Runtime {
 
     /// Adds a task and queues it. A full runtime gives the task back, for
     /// the caller to drop outside the borrow: its future is user code.
-    fn insert_task(&mut self, task: Task) -> Result<TaskId, Task> {
+    fn insert_task(&mut self, mut task: Task) -> Result<TaskId, Task> {
         if self.tasks.len() >= self.task_limit {
             return Err(task);
         }
         let internal = task.internal;
-        let index = self.tasks.insert(task);
-        if index >= self.gens.len() {
-            self.gens.resize(index + 1, 0);
-        }
-        let generation = self.gens[index];
+        let index = self.tasks.vacant_key();
+        // Below `MAX_TASKS`, so it fits.
+        task.raw().set_slot(index as u32);
+        // 64 bits never wrap in practice; packed keys keep the low bits.
+        let generation = self.next_id;
+        self.next_id = generation.wrapping_add(1);
+        task.set_id(generation);
+        self.tasks.insert(task);
         self.queue.push_back(raw::pack(index, generation));
         if !internal {
             self.stats.spawned += 1;
@@ -301,8 +312,6 @@ impl Runtime {
     }
 
     fn remove_task(&mut self, index: usize) -> Task {
-        // 64 bits never wrap in practice; packed keys keep the low bits.
-        self.gens[index] = self.gens[index].wrapping_add(1);
         self.tasks.remove(index)
     }
 
@@ -362,7 +371,6 @@ impl Runtime {
             timers,
             stats,
             tasks,
-            gens,
             queue,
             main_woken,
             pending_wakes,
@@ -377,7 +385,6 @@ impl Runtime {
             stats,
             sched: Scheduler {
                 tasks,
-                gens,
                 queue,
                 main_woken,
                 pending_wakes,
@@ -432,7 +439,6 @@ struct Parts<'a> {
 /// wheel and the registry can wake tasks while they are borrowed.
 struct Scheduler<'a> {
     tasks: &'a mut Slab<Task>,
-    gens: &'a [u64],
     queue: &'a mut VecDeque<usize>,
     main_woken: &'a mut bool,
     pending_wakes: &'a mut Vec<Waker>,
@@ -461,7 +467,7 @@ impl Scheduler<'_> {
         let Some(task) = self.tasks.get_mut(index) else {
             return;
         };
-        if raw::pack(index, self.gens[index]) == packed && task.mark_queued() {
+        if raw::pack(index, task.id()) == packed && task.mark_queued() {
             self.queue.push_back(packed);
             #[cfg(any(not(target_family = "wasm"), feature = "native"))]
             native::note_work();
@@ -497,67 +503,109 @@ fn wakes_pending(rt: &Runtime) -> bool {
     !rt.pending_wakes.is_empty() || HAS_DEFERRED.with(Cell::get)
 }
 
-/// Pops and polls the next queued task. Returns false if the queue is empty.
-fn run_next() -> bool {
-    let Some((packed, mut future)) = with(|rt| {
+impl Runtime {
+    /// Pops the next queued task that is still runnable, with a reference
+    /// to its cell to poll.
+    fn pop_runnable(&mut self) -> Option<(usize, raw_task::RawTask)> {
         loop {
-            let packed = rt.queue.pop_front()?;
+            let packed = self.queue.pop_front()?;
             // Entries of aborted or removed tasks are skipped here.
-            if let Some(f) = rt.task_for(packed).and_then(|(_, t)| t.start_poll()) {
-                rt.stats.tasks_polled += 1;
-                rt.polls_since_check += 1;
-                return Some((packed, f));
+            if let Some(raw) = self.task_for(packed).and_then(|(_, t)| t.start_poll()) {
+                self.stats.tasks_polled += 1;
+                self.polls_since_check += 1;
+                return Some((packed, raw));
             }
         }
-    }) else {
-        return false;
-    };
-    let waker = raw::task_waker(packed);
-    let mut cx = Context::from_waker(&waker);
-    let result = enter_poll(|| future.as_mut().poll(&mut cx));
-    let (drop_now, dropped, foreign, flush) = with(|rt| {
+    }
+
+    /// Records what a poll of task `packed` did: requeues it, or removes
+    /// it once it is done and schedules its joiner. What runs user code is
+    /// left to the caller, for after the borrow.
+    fn finish_poll(&mut self, packed: usize, polled: raw_task::Polled) -> Aftermath {
         let index = packed & raw::INDEX_MASK;
-        let task = &mut rt.tasks[index];
-        let outcome = task.finish_poll(future, result.is_ready());
-        let (call, internal) = (task.call, task.internal);
+        let task = &mut self.tasks[index];
+        let outcome = task.finish_poll(polled);
+        if outcome.requeue {
+            self.queue.push_back(packed);
+        }
+        if !outcome.done {
+            return Aftermath {
+                done: None,
+                foreign: None,
+                flush: wakes_pending(self),
+            };
+        }
+        let (call, internal) = (task.call(), task.internal);
         if outcome.finished
             && let Some(call) = call
         {
-            rt.finished_calls.push(call);
+            self.finished_calls.push(call);
         }
-        if outcome.done {
-            rt.task_done(internal);
-        }
-        if outcome.requeue {
-            rt.queue.push_back(packed);
-        }
-        let dropped = if outcome.remove {
-            rt.remove_task(index).into_future()
-        } else {
-            None
-        };
+        self.task_done(internal);
+        let task = self.remove_task(index);
+        task::retire(&task);
+        let raw = task.into_raw();
         // The joiner is usually one of our tasks: schedule it directly.
-        let foreign = match outcome.join_waker {
+        let foreign = match raw.take_join_waker() {
             Some(w) => match raw::packed_key(&w) {
                 Some(p) => {
-                    rt.schedule(p);
+                    self.schedule(p);
                     None
                 }
                 None => Some(w),
             },
             None => None,
         };
-        (outcome.drop_now, dropped, foreign, wakes_pending(rt))
-    });
-    // User code (destructors, foreign wakers) runs here, outside the borrow.
-    drop(drop_now);
-    drop(dropped);
-    if let Some(w) = foreign {
-        w.wake();
+        Aftermath {
+            done: Some((raw, outcome.finished)),
+            foreign,
+            flush: wakes_pending(self),
+        }
     }
-    if flush || HAS_DEFERRED.with(Cell::get) {
-        flush_wakes();
+}
+
+/// What is left to do after a poll, outside the runtime borrow.
+struct Aftermath {
+    /// The cell of a task that is done, and whether it finished (rather
+    /// than being aborted during its poll).
+    done: Option<(raw_task::RawTask, bool)>,
+    /// The joiner's waker, if it is not one of ours.
+    foreign: Option<Waker>,
+    /// Wakes were collected under the borrow.
+    flush: bool,
+}
+
+impl Aftermath {
+    /// Runs user code (destructors, foreign wakers), outside the borrow.
+    fn run(self) {
+        if let Some((raw, finished)) = self.done {
+            if !finished {
+                // Aborted during its own poll.
+                raw.cancel();
+            }
+            // Drops a detached task's output, and frees its cell.
+            drop(raw);
+        }
+        if let Some(w) = self.foreign {
+            w.wake();
+        }
+        if self.flush || HAS_DEFERRED.with(Cell::get) {
+            flush_wakes();
+        }
     }
+}
+
+/// Pops and polls the next queued task. Returns false if the queue is empty.
+fn run_next() -> bool {
+    let Some((packed, raw)) = with(|rt| rt.pop_runnable()) else {
+        return false;
+    };
+    let waker = raw::task_waker(packed);
+    let mut cx = Context::from_waker(&waker);
+    let polled = enter_poll(|| raw.poll(&mut cx));
+    // The slot holds the cell too: dropping this reference drops nothing.
+    drop(raw);
+    with(|rt| rt.finish_poll(packed, polled)).run();
     true
 }
 
@@ -810,7 +858,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 pub fn stats() -> Stats {
     with(|rt| {
         let mut s = rt.stats;
-        s.live_tasks = rt.tasks.len();
+        s.live_tasks = rt.tasks.len() + task::unclaimed();
         s.live_timers = rt.timers.len();
         s.timer_rearms = rt.timers.rearms;
         #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]

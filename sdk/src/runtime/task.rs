@@ -6,66 +6,17 @@
 //! cancel on drop instead, wrap the handle with
 //! [`JoinHandle::abort_on_drop`].
 
-use std::any::Any;
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker, ready};
-
-use pin_project_lite::pin_project;
+use std::task::{Context, Poll, ready};
 
 use super::{coop, with};
+use crate::raw_task::{JoinRef, Polled, RawTask};
 
-/// A task's future with its output type erased.
-pub(crate) trait Erased {
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
-    /// Moves the output into `out`, an `&mut Option<Output>`.
-    fn take_output(self: Pin<&mut Self>, out: &mut dyn Any);
-}
-
-pin_project! {
-    #[project = StageProj]
-    enum Stage<F>
-    where
-        F: Future,
-    {
-        Running { #[pin] future: F },
-        Done { output: Option<F::Output> },
-    }
-}
-
-impl<F> Erased for Stage<F>
-where
-    F: Future,
-    F::Output: 'static,
-{
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let output = match self.as_mut().project() {
-            StageProj::Running { future } => ready!(future.poll(cx)),
-            StageProj::Done { .. } => return Poll::Ready(()),
-        };
-        // Dropping the finished future here releases what it held at once.
-        self.set(Stage::Done {
-            output: Some(output),
-        });
-        Poll::Ready(())
-    }
-
-    fn take_output(self: Pin<&mut Self>, out: &mut dyn Any) {
-        if let StageProj::Done { output } = self.project()
-            && let Some(slot) = out.downcast_mut::<Option<F::Output>>()
-        {
-            *slot = output.take();
-        }
-    }
-}
-
-pub(crate) type BoxedTask = Pin<Box<dyn Erased>>;
-
-/// What a task handle holds: the task's slot and that slot's generation at
-/// spawn, in full (a waker's packed key keeps only its low bits).
+/// What a task handle holds: the task's slot and its id (`generation`), in
+/// full (a waker's packed key keeps only the id's low bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TaskId {
     pub(crate) index: usize,
@@ -77,21 +28,24 @@ enum State {
     Idle,
     Queued,
     Running,
-    Done,
 }
 
-/// A task's slot in the runtime.
+/// A task's slot in the runtime, while the task is unfinished. Its cell
+/// (future, then output) is a separate allocation that the join handle
+/// shares; the slot is removed as soon as the task is done.
 pub(crate) struct Task {
+    raw: RawTask,
+    /// Unique to the task (ids are never reused), low half first: set by
+    /// the runtime when it gives the task its slot. Two halves rather than
+    /// a `u64`, so that on wasm32 a slot is 4-byte aligned and 20 bytes.
+    id: [u32; 2],
     state: State,
     /// Woken while running: queue it again when the poll returns.
     notified: bool,
-    /// `None` while it is being polled, and after an abort.
-    future: Option<BoxedTask>,
-    join_waker: Option<Waker>,
-    detached: bool,
+    /// Aborted while running: cancel it when the poll returns.
     aborted: bool,
-    /// Mode C: the export call this task computes.
-    pub(crate) call: Option<u32>,
+    /// Mode C: the export call this task computes, or `NO_CALL`.
+    call: u32,
     /// wasync's own (mode N's timer task): left out of the stats and of
     /// the work that keeps mode N's home alive.
     pub(crate) internal: bool,
@@ -100,27 +54,70 @@ pub(crate) struct Task {
 /// What happened when a poll returned.
 pub(crate) struct Outcome {
     pub requeue: bool,
-    pub finished: bool,
-    /// The task is done now: it finished or was aborted.
+    /// The task is done now (finished or aborted): remove its slot.
     pub done: bool,
-    pub remove: bool,
-    pub join_waker: Option<Waker>,
-    /// A future to drop outside the runtime borrow.
-    pub drop_now: Option<BoxedTask>,
+    /// It finished (rather than being aborted).
+    pub finished: bool,
 }
 
+thread_local! {
+    /// Tasks that are done but whose join handle has not yet taken (or
+    /// dropped) the result: they count as live in the stats.
+    static UNCLAIMED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Tasks done whose result a join handle still holds.
+pub(crate) fn unclaimed() -> usize {
+    UNCLAIMED.with(Cell::get)
+}
+
+/// Counts a task whose slot is being removed, if a join handle still
+/// holds its cell.
+pub(crate) fn retire(task: &Task) {
+    if task.raw.is_shared() {
+        UNCLAIMED.with(|u| u.set(u.get() + 1));
+    }
+}
+
+/// A join handle took or dropped the result of a task counted by `retire`.
+fn claim() {
+    UNCLAIMED.with(|u| u.set(u.get().saturating_sub(1)));
+}
+
+// A million live tasks hold a million slots: keep them small on wasm32.
+#[cfg(target_pointer_width = "32")]
+const _: () = assert!(size_of::<Task>() == 20);
+
+/// `Task::call` of a task that computes no export call: mode C never
+/// gives a call id 0 (see `concurrent::next_id`).
+const NO_CALL: u32 = 0;
+
 impl Task {
-    pub(crate) fn new(future: BoxedTask, call: Option<u32>) -> Task {
+    pub(crate) fn new(raw: RawTask, call: Option<u32>) -> Task {
         Task {
+            raw,
+            id: [0; 2],
             state: State::Queued,
             notified: false,
-            future: Some(future),
-            join_waker: None,
-            detached: false,
             aborted: false,
-            call,
+            call: call.unwrap_or(NO_CALL),
             internal: false,
         }
+    }
+
+    /// The task's id (see `Runtime::insert_task`).
+    pub(crate) fn id(&self) -> u64 {
+        u64::from(self.id[0]) | (u64::from(self.id[1]) << 32)
+    }
+
+    pub(crate) fn set_id(&mut self, id: u64) {
+        // Halves of the id: both casts keep 32 bits by design.
+        self.id = [id as u32, (id >> 32) as u32];
+    }
+
+    /// Mode C: the export call this task computes.
+    pub(crate) fn call(&self) -> Option<u32> {
+        (self.call != NO_CALL).then_some(self.call)
     }
 
     /// Idle → queued. Returns whether the caller must push it on the queue.
@@ -134,65 +131,46 @@ impl Task {
                 self.notified = true;
                 false
             }
-            State::Queued | State::Done => false,
+            State::Queued => false,
         }
     }
 
-    pub(crate) fn is_done(&self) -> bool {
-        self.state == State::Done
-    }
-
-    /// Takes the future out to poll it, if the task is still queued.
-    pub(crate) fn start_poll(&mut self) -> Option<BoxedTask> {
+    /// A reference to the cell, to poll it, if the task is still queued.
+    pub(crate) fn start_poll(&mut self) -> Option<RawTask> {
         if self.state != State::Queued {
             return None;
         }
-        let future = self.future.take()?;
         self.state = State::Running;
-        Some(future)
+        Some(self.raw.clone())
     }
 
-    pub(crate) fn finish_poll(&mut self, future: BoxedTask, ready: bool) -> Outcome {
-        let mut out = Outcome {
-            requeue: false,
-            finished: false,
+    pub(crate) fn finish_poll(&mut self, polled: Polled) -> Outcome {
+        let pending = polled == Polled::Pending;
+        if !pending || self.aborted {
+            return Outcome {
+                requeue: false,
+                done: true,
+                finished: !pending,
+            };
+        }
+        let requeue = std::mem::take(&mut self.notified);
+        self.state = if requeue { State::Queued } else { State::Idle };
+        Outcome {
+            requeue,
             done: false,
-            remove: false,
-            join_waker: None,
-            drop_now: None,
-        };
-        if ready || self.aborted {
-            self.state = State::Done;
-            out.done = true;
-            out.finished = ready;
-            out.join_waker = self.join_waker.take();
-            out.remove = self.detached;
-            if self.detached || self.aborted {
-                out.drop_now = Some(future);
-            } else {
-                self.future = Some(future);
-            }
-        } else {
-            self.future = Some(future);
-            if std::mem::take(&mut self.notified) {
-                self.state = State::Queued;
-                out.requeue = true;
-            } else {
-                self.state = State::Idle;
-            }
+            finished: false,
         }
-        out
     }
 
-    pub(crate) fn into_future(self) -> Option<BoxedTask> {
-        self.future
+    /// The task's cell.
+    pub(crate) fn raw(&self) -> &RawTask {
+        &self.raw
     }
 
-    fn set_join_waker(&mut self, waker: &Waker) {
-        match &mut self.join_waker {
-            Some(old) if old.will_wake(waker) => {}
-            slot => *slot = Some(waker.clone()),
-        }
+    /// The task's cell: the caller cancels it, wakes the joiner and drops
+    /// it outside the runtime borrow.
+    pub(crate) fn into_raw(self) -> RawTask {
+        self.raw
     }
 }
 
@@ -288,13 +266,20 @@ impl fmt::Display for SpawnError {
 
 impl std::error::Error for SpawnError {}
 
-fn spawn_boxed(future: BoxedTask, call: Option<u32>) -> Result<TaskId, SpawnError> {
-    match with(|rt| rt.insert_task(Task::new(future, call))) {
-        Ok(id) => Ok(id),
+/// Puts `future` in a task cell and its slot in the runtime.
+fn spawn_task<F>(future: F, call: Option<u32>) -> Result<JoinHandle<F::Output>, SpawnError>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let (raw, cell) = RawTask::new(future);
+    match with(|rt| rt.insert_task(Task::new(raw, call))) {
+        Ok(_) => Ok(JoinHandle { cell }),
         Err(refused) => {
             // Outside the borrow: the future's destructors may use the
             // runtime (dropping a JoinHandle detaches its task).
             drop(refused);
+            drop(cell);
             Err(SpawnError::TooManyTasks)
         }
     }
@@ -307,9 +292,10 @@ pub(crate) fn spawn_internal<F>(future: F) -> usize
 where
     F: Future<Output = ()> + 'static,
 {
-    let mut task = Task::new(Box::pin(Stage::Running { future }), None);
+    let (raw, cell) = RawTask::new(future);
+    drop(cell);
+    let mut task = Task::new(raw, None);
     task.internal = true;
-    task.detached = true;
     match with(|rt| rt.insert_task(task)) {
         Ok(id) => super::raw::pack(id.index, id.generation),
         Err(_) => panic!(
@@ -330,11 +316,8 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let id = spawn_boxed(Box::pin(Stage::Running { future }), Some(call))?;
-    Ok(JoinHandle {
-        id,
-        _marker: PhantomData,
-    })
+    debug_assert_ne!(call, NO_CALL, "call ids start at 1");
+    spawn_task(future, Some(call))
 }
 
 /// Spawns a task on the runtime and returns a handle to await its output.
@@ -392,11 +375,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let id = spawn_boxed(Box::pin(Stage::Running { future }), None)?;
-    Ok(JoinHandle {
-        id,
-        _marker: PhantomData,
-    })
+    spawn_task(future, None)
 }
 
 /// Awaits a spawned task's output.
@@ -414,15 +393,15 @@ where
 /// ```
 #[must_use = "dropping a JoinHandle detaches the task; `.await` it to get the output"]
 pub struct JoinHandle<T> {
-    id: TaskId,
-    // Tasks live on one thread: their handles must stay there too.
-    _marker: PhantomData<Rc<T>>,
+    /// The task's cell, where the output waits. Not `Send`: tasks live on
+    /// one thread, and their handles must stay there too.
+    cell: JoinRef<T>,
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("task", &self.id.index)
+            .field("task", &self.cell.raw().slot())
             .finish()
     }
 }
@@ -444,7 +423,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort(&self) {
-        abort(self.id);
+        abort(Target::Cell(self.cell.raw()));
     }
 
     /// Whether the task has finished (or was aborted).
@@ -460,7 +439,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        is_finished(self.id)
+        self.cell.stage().is_done()
     }
 
     /// A handle that can abort the task without owning its output.
@@ -476,7 +455,19 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort_handle(&self) -> AbortHandle {
-        AbortHandle { id: self.id }
+        let raw = self.cell.raw();
+        let id = with(|rt| {
+            let index = raw.slot() as usize;
+            let generation = rt.task_by_cell(raw)?.id();
+            Some(TaskId { index, generation })
+        });
+        // A done task has no slot: a handle to no slot does nothing.
+        AbortHandle {
+            id: id.unwrap_or(TaskId {
+                index: usize::MAX,
+                generation: 0,
+            }),
+        }
     }
 
     /// Turns this handle into one that aborts the task when dropped.
@@ -492,15 +483,24 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort_on_drop(self) -> AbortOnDropHandle<T> {
-        AbortOnDropHandle(self)
+        AbortOnDropHandle(Some(self))
     }
 }
 
-fn abort(id: TaskId) {
+/// The task a handle names: by slot and generation (abort handles), or by
+/// its cell (join handles, whose cell records its slot).
+enum Target<'a> {
+    Id(TaskId),
+    Cell(&'a RawTask),
+}
+
+fn abort(target: Target<'_>) {
     let taken = super::try_with(|rt| {
-        let task = rt.task_by_id(id)?;
+        let (task, index) = match target {
+            Target::Id(id) => (rt.task_by_id(id)?, id.index),
+            Target::Cell(raw) => (rt.task_by_cell(raw)?, raw.slot() as usize),
+        };
         match task.state {
-            State::Done => None,
             State::Running => {
                 // The task aborts itself: its poll is on the stack, so the
                 // future is dropped when that poll returns.
@@ -508,29 +508,26 @@ fn abort(id: TaskId) {
                 None
             }
             State::Idle | State::Queued => {
-                task.state = State::Done;
-                task.aborted = true;
-                let future = task.future.take();
-                let waker = task.join_waker.take();
-                let (detached, internal) = (task.detached, task.internal);
+                let internal = task.internal;
                 rt.task_done(internal);
-                if detached {
-                    rt.remove_task(id.index);
-                }
-                Some((future, waker))
+                let task = rt.remove_task(index);
+                retire(&task);
+                Some(task.into_raw())
             }
         }
     });
-    if let Some((future, waker)) = taken.flatten() {
-        drop(future);
-        if let Some(w) = waker {
+    if let Some(raw) = taken.flatten() {
+        raw.cancel();
+        if let Some(w) = raw.take_join_waker() {
             w.wake();
         }
     }
 }
 
+/// Whether the task of a handle is done: its slot is gone (a task that
+/// finished or was aborted), since slots only hold unfinished tasks.
 fn is_finished(id: TaskId) -> bool {
-    with(|rt| rt.task_by_id(id).is_none_or(|t| t.is_done()))
+    with(|rt| rt.task_by_id(id).is_none())
 }
 
 impl<T: 'static> Future for JoinHandle<T> {
@@ -538,29 +535,17 @@ impl<T: 'static> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         ready!(coop::poll_proceed(cx));
-        let id = self.id;
-        let finished = with(|rt| {
-            let Some(task) = rt.task_by_id(id) else {
-                return Err(());
-            };
-            if task.is_done() {
-                let future = task.future.take();
-                rt.remove_task(id.index);
-                Ok(Some(future))
-            } else {
-                task.set_join_waker(cx.waker());
-                Ok(None)
+        match self.cell.take() {
+            Some(result) => {
+                claim();
+                Poll::Ready(result.map_err(|()| JoinError::Cancelled))
             }
-        });
-        match finished {
-            Err(()) => panic!("JoinHandle polled again after it returned its output"),
-            Ok(None) => Poll::Pending,
-            Ok(Some(future)) => {
-                let mut out: Option<T> = None;
-                if let Some(mut future) = future {
-                    future.as_mut().take_output(&mut out);
-                }
-                Poll::Ready(out.ok_or(JoinError::Cancelled))
+            None if self.cell.stage().is_done() => {
+                panic!("JoinHandle polled again after it returned its output")
+            }
+            None => {
+                self.cell.set_join_waker(cx.waker());
+                Poll::Pending
             }
         }
     }
@@ -568,20 +553,13 @@ impl<T: 'static> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let id = self.id;
-        let finished = super::try_with(|rt| {
-            let task = rt.task_by_id(id)?;
-            if task.is_done() {
-                let future = task.future.take();
-                rt.remove_task(id.index);
-                future
-            } else {
-                task.detached = true;
-                None
-            }
-        });
-        // The unclaimed output is dropped here, outside the runtime borrow.
-        drop(finished);
+        // Detaching needs nothing more: the runtime's reference keeps an
+        // unfinished task's cell alive, and the last reference (maybe this
+        // one, when the cell is dropped right after) drops the unclaimed
+        // output, outside any runtime borrow.
+        if self.cell.stage().is_done() && self.cell.take().is_some() {
+            claim();
+        }
     }
 }
 
@@ -606,7 +584,7 @@ pub struct AbortHandle {
 impl AbortHandle {
     /// Aborts the task; see [`JoinHandle::abort`].
     pub fn abort(&self) {
-        abort(self.id);
+        abort(Target::Id(self.id));
     }
 
     /// Whether the task has finished or was aborted.
@@ -627,31 +605,32 @@ impl AbortHandle {
 /// ```
 #[must_use = "dropping an AbortOnDropHandle aborts the task"]
 #[derive(Debug)]
-pub struct AbortOnDropHandle<T>(JoinHandle<T>);
+pub struct AbortOnDropHandle<T>(Option<JoinHandle<T>>);
 
 impl<T> AbortOnDropHandle<T> {
+    /// The handle; only `detach`, which consumes `self`, takes it out.
+    fn handle(&self) -> &JoinHandle<T> {
+        self.0.as_ref().expect("only `detach` takes the handle")
+    }
+
     /// Aborts the task now.
     pub fn abort(&self) {
-        self.0.abort();
+        self.handle().abort();
     }
 
     /// Whether the task has finished or was aborted.
     pub fn is_finished(&self) -> bool {
-        self.0.is_finished()
+        self.handle().is_finished()
     }
 
     /// A handle that can abort the task without owning its output.
     pub fn abort_handle(&self) -> AbortHandle {
-        self.0.abort_handle()
+        self.handle().abort_handle()
     }
 
     /// Gives back the plain handle, which detaches on drop.
-    pub fn detach(self) -> JoinHandle<T> {
-        let this = std::mem::ManuallyDrop::new(self);
-        JoinHandle {
-            id: this.0.id,
-            _marker: PhantomData,
-        }
+    pub fn detach(mut self) -> JoinHandle<T> {
+        self.0.take().expect("only `detach` takes the handle")
     }
 }
 
@@ -659,14 +638,17 @@ impl<T: 'static> Future for AbortOnDropHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx)
+        let handle = self.0.as_mut().expect("only `detach` takes the handle");
+        Pin::new(handle).poll(cx)
     }
 }
 
 impl<T> Drop for AbortOnDropHandle<T> {
     fn drop(&mut self) {
         // Aborting a finished task does nothing, so no check is needed.
-        self.0.abort();
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
     }
 }
 
@@ -695,25 +677,33 @@ mod tests {
         });
     }
 
-    /// Stands in for about four billion spawns and joins in every slot so
-    /// far. The slab reuses the slot freed last, so an instance that spawns
-    /// and joins one task at a time ages one slot that fast.
-    fn age_every_slot() {
-        with(|rt| rt.gens.iter_mut().for_each(|g| *g = u32::MAX.into()));
+    /// Stands in for about four billion spawns (on wasm32, a thousand)
+    /// between `id` and the task spawned after the next one: that task's
+    /// packed key, which keeps only the low bits of its id, is the key of
+    /// task `id` if it gets the same slot.
+    fn age_ids_past(id: u64) {
+        let wrap = 1u64 << (usize::BITS - crate::raw::INDEX_BITS);
+        with(|rt| rt.next_id = id + wrap - 1);
     }
 
     #[test]
     fn stale_handles_do_not_act_on_a_task_that_reuses_their_slot() {
         block_on(async {
             let mut first = spawn(async { 1 });
-            assert_eq!((&mut first).await, Ok(1));
             let stale = first.abort_handle();
-            age_every_slot();
+            assert_eq!((&mut first).await, Ok(1));
+            age_ids_past(stale.id.generation);
             assert_eq!(spawn(async { 2 }).await, Ok(2));
             let victim = spawn(async {
                 yield_now().await;
                 3
             });
+            let new = victim.abort_handle().id;
+            assert_eq!(
+                crate::raw::pack(new.index, new.generation),
+                crate::raw::pack(stale.id.index, stale.id.generation),
+                "the new task's waker key is the stale one's"
+            );
             stale.abort();
             assert!(
                 !victim.is_finished(),
@@ -723,6 +713,54 @@ mod tests {
             // Dropping the old JoinHandle must not detach the victim either.
             drop(first);
             assert_eq!(victim.await, Ok(3));
+        });
+    }
+
+    #[test]
+    fn a_finished_join_handle_does_not_abort_the_task_that_reuses_its_slot() {
+        block_on(async {
+            let first = spawn(async { 1 });
+            yield_now().await;
+            assert!(first.is_finished());
+            // The slab reuses the freed slot for the next task.
+            let victim = spawn(async {
+                yield_now().await;
+                2
+            });
+            first.abort();
+            first.abort_handle().abort();
+            assert!(!victim.is_finished(), "the old handle aborted the new task");
+            assert_eq!(first.await, Ok(1));
+            assert_eq!(victim.await, Ok(2));
+        });
+    }
+
+    #[test]
+    fn a_finished_task_counts_as_live_until_its_handle_takes_or_drops_the_output() {
+        block_on(async {
+            let kept = spawn(async { String::from("kept") });
+            let dropped = spawn(async { String::from("dropped") });
+            yield_now().await;
+            assert!(kept.is_finished() && dropped.is_finished());
+            assert_eq!(stats().live_tasks, 2, "both outputs wait in their cells");
+            drop(dropped);
+            assert_eq!(stats().live_tasks, 1);
+            assert_eq!(kept.await.as_deref(), Ok("kept"));
+            assert_eq!(stats().live_tasks, 0);
+        });
+    }
+
+    #[test]
+    fn an_aborted_task_reports_cancelled_once_its_handle_polls() {
+        block_on(async {
+            let h = spawn(std::future::pending::<()>());
+            let a = h.abort_handle();
+            yield_now().await;
+            a.abort();
+            assert!(h.is_finished());
+            assert_eq!(stats().live_tasks, 1, "the cancellation is not yet seen");
+            assert_eq!(h.await, Err(JoinError::Cancelled));
+            assert_eq!(stats().live_tasks, 0);
         });
     }
 
