@@ -38,7 +38,7 @@ use crate::abi::{self, GUEST_IFACE};
 use crate::call::{Signature, check_args, exported_funcs, lookup_funcs, parse_call};
 use crate::error::{Error, Result};
 use crate::event_loop::Loop;
-use crate::job::{AsyncExport, Job, Params, Results, Target, TypedJob, TypedTarget};
+use crate::job::{AsyncExport, Callee, Job, Params, Results, Target, TypedJob, TypedTarget};
 use crate::native::{NativeCall, NativeJob, NativeMember, NativeRequest, TypedNative};
 use crate::seat::{InPlace, Link, Seat};
 pub use crate::shared::HostStats;
@@ -340,13 +340,13 @@ impl<T: WasyncView> Concurrent<T> {
             .map(|(wake, cancel)| GuestAbi { wake, cancel });
         let mut targets: HashMap<String, Target> = funcs
             .iter()
-            .map(|(n, f)| (n.clone(), Target::Plain(*f)))
+            .map(|(n, f)| (n.clone(), Target::Plain(Callee::new(&store, *f))))
             .collect();
         if guest.is_some() {
             for (base, (start, _), (finish, _)) in async_pairs(&exported) {
                 let export = AsyncExport {
-                    start: funcs[start],
-                    finish: funcs[finish],
+                    start: Callee::new(&store, funcs[start]),
+                    finish: Callee::new(&store, funcs[finish]),
                 };
                 targets.insert(base.to_owned(), Target::Async(export));
             }

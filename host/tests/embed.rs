@@ -57,7 +57,7 @@ async fn host(config: HostConfig) -> (Driver<State>, InstanceId) {
 async fn host_with(config: HostConfig, alive: Arc<()>) -> (Driver<State>, InstanceId) {
     let mut linker = Linker::new(&ENGINE);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    let mut host = Concurrent::new(&ENGINE, &linker, |_| {
+    let mut host = Concurrent::new(&ENGINE, &linker, move |_| {
         Ok(State {
             wasi: WasiCtxBuilder::new().build(),
             wasync: WasyncCtx::default(),
