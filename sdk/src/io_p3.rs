@@ -224,6 +224,11 @@ fn broken_pipe() -> io::Error {
 
 /// The sending end of a `stream<u8>`, written asynchronously.
 ///
+/// A write is offered to the reader at once; the next write, `flush` or
+/// `close` waits until the reader took it. A reader may take a write in
+/// part, and the rest goes out only when this stream is polled again: flush
+/// before waiting on something the reader's progress depends on.
+///
 /// # Examples
 ///
 /// ```no_run
@@ -333,10 +338,24 @@ impl AsyncWrite for AsyncOutputStream {
             return Poll::Ready(Err(broken_pipe()));
         };
         let data = buf.to_vec();
-        this.writing = Some(Box::pin(async move {
+        let mut writing: Write = Box::pin(async move {
             let rest = writer.write_all(data).await;
             (writer, rest)
-        }));
+        });
+        // Start the write now: a future does nothing until polled, and the
+        // caller may next wait on something else (the next piece of a body
+        // it copies), leaving these bytes unoffered to the reader until its
+        // next write. Not subject to the coop budget, for the same reason.
+        match writing.as_mut().poll(cx) {
+            Poll::Pending => this.writing = Some(writing),
+            Poll::Ready((writer, rest)) => {
+                this.writer = Some(writer);
+                if !rest.is_empty() {
+                    this.broken = true;
+                    return Poll::Ready(Err(broken_pipe()));
+                }
+            }
+        }
         Poll::Ready(Ok(buf.len()))
     }
 

@@ -205,12 +205,27 @@ impl Body {
 
     /// Writes the whole body to `out` as it becomes available, and flushes
     /// it.
+    ///
+    /// Whenever the body has nothing more to give yet, what was written is
+    /// flushed first: a writer may hold written bytes until it is polled
+    /// again (a 0.3 stream write the reader took only in part), and a body
+    /// that streams (an echo, a log) must reach its reader before the next
+    /// piece exists, since the next piece may wait on the reader's reply.
     pub(super) async fn write_to<W: AsyncWrite + Unpin>(
         mut self,
         out: &mut W,
     ) -> Result<(), Error> {
         let io = |e: io::Error| Error::Io(e.to_string());
-        while let Some(chunk) = self.next().await {
+        loop {
+            let next =
+                match futures::future::poll_fn(|cx| Poll::Ready(self.poll_next_unpin(cx))).await {
+                    Poll::Ready(next) => next,
+                    Poll::Pending => {
+                        out.flush().await.map_err(io)?;
+                        self.next().await
+                    }
+                };
+            let Some(chunk) = next else { break };
             out.write_all(&chunk?).await.map_err(io)?;
         }
         out.flush().await.map_err(io)
