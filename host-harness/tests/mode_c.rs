@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use wasync_harness::concurrent::{Driver, InstanceId};
+use wasync_harness::concurrent::{Call, Driver, InstanceId};
 use wasync_harness::wasmtime::component::Val;
 use wasync_harness::{ErrorKind, Harness, Loaded, WasiOptions, results_to_wave};
 
@@ -415,6 +415,64 @@ async fn spawned_work_finishes_with_no_call_active() {
         waited += Duration::from_millis(10);
     }
     assert_eq!(wave(&d, g, &format!("{SLOW}#counter()")).await, "1");
+}
+
+#[tokio::test]
+async fn a_call_is_started_before_its_future_is_first_polled() {
+    let (d, g) = single(&MODE_C).await;
+    // Once this call is done the loop is idle, and a call's first poll may
+    // run it in the caller's task; a call never polled must start anyway.
+    wave(&d, g, &format!("{SLOW}#echo(\"warm\")")).await;
+    let before = d.stats().await.unwrap().entries;
+    let echo = format!("{SLOW}#echo");
+    let call = d
+        .call_concurrent(g, &echo, vec![Val::String("x".into())])
+        .unwrap();
+    // Requests are handled in order: the call's `echo-start` before this.
+    let after = d.stats().await.unwrap().entries;
+    assert_eq!(after, before + 1, "the unpolled call entered the instance");
+    assert_eq!(call.await.unwrap(), [Val::String("x".into())]);
+}
+
+/// A mode S sleep blocks inside its entry. The loop is idle before it, so
+/// the call's first poll runs it in the caller's task, which leaves it
+/// waiting there.
+async fn a_blocked_entry_begun_in_place(d: &Driver, g: InstanceId) -> Call<Vec<Val>> {
+    wave(d, g, &format!("{SLOW}#echo(\"warm\")")).await;
+    let mut sleep = d
+        .call_concurrent(g, &format!("{SLOW}#sleep-for"), vec![Val::U32(200)])
+        .unwrap();
+    assert!(futures::poll!(&mut sleep).is_pending());
+    sleep
+}
+
+/// `echo(text)` answers within 30 s: a margin for a loaded machine.
+async fn answers(d: &Driver, g: InstanceId, text: &str) {
+    let echo = format!("{SLOW}#echo");
+    let out = d
+        .call_concurrent(g, &echo, vec![Val::String(text.into())])
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(30), out).await;
+    let out = out.expect("the host still answers").unwrap();
+    assert_eq!(out, [Val::String(text.into())]);
+}
+
+#[tokio::test]
+async fn a_call_whose_caller_stops_polling_it_holds_up_no_other_call() {
+    let (d, g) = single(&MODE_S).await;
+    let sleep = a_blocked_entry_begun_in_place(&d, g).await;
+    // Not polled meanwhile: its entry goes on without it.
+    answers(&d, g, "meanwhile").await;
+    assert_eq!(sleep.await.unwrap(), [Val::U32(200)]);
+}
+
+#[tokio::test]
+async fn a_call_dropped_while_its_entry_waits_leaves_the_host_working() {
+    let (d, g) = single(&MODE_S).await;
+    drop(a_blocked_entry_begun_in_place(&d, g).await);
+    answers(&d, g, "after").await;
+    assert_eq!(d.calls_in_flight(), 0);
+    assert_eq!(d.stats().await.unwrap().pending_calls, 0);
 }
 
 /// Starts a `wait-signal` call, which waits on an in-guest channel: nothing

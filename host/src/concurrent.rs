@@ -17,6 +17,10 @@
 //!   refused with [`Error::Busy`] at once, so a host under load never
 //!   queues without end.
 //! - Dropping a [`Call`] cancels it in the guest.
+//! - The event loop is the one owner of the instances, except while it is
+//!   idle: then a [`Call`]'s first poll may run the loop's work in the
+//!   caller's task, saving the hand-off to the loop task and back (the
+//!   private module `seat` says how).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,8 +38,9 @@ use crate::abi::{self, GUEST_IFACE};
 use crate::call::{Signature, check_args, exported_funcs, lookup_funcs, parse_call};
 use crate::error::{Error, Result};
 use crate::event_loop::Loop;
-use crate::job::{AsyncExport, Job, Params, Results, Target, TypedJob, TypedTarget};
+use crate::job::{AsyncExport, Callee, Job, Params, Results, Target, TypedJob, TypedTarget};
 use crate::native::{NativeCall, NativeJob, NativeMember, NativeRequest, TypedNative};
+use crate::seat::{InPlace, Link, Seat};
 pub use crate::shared::HostStats;
 use crate::shared::{CallJob, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall};
 use crate::trace::TraceEvent;
@@ -335,13 +340,13 @@ impl<T: WasyncView> Concurrent<T> {
             .map(|(wake, cancel)| GuestAbi { wake, cancel });
         let mut targets: HashMap<String, Target> = funcs
             .iter()
-            .map(|(n, f)| (n.clone(), Target::Plain(*f)))
+            .map(|(n, f)| (n.clone(), Target::Plain(Callee::new(&store, *f))))
             .collect();
         if guest.is_some() {
             for (base, (start, _), (finish, _)) in async_pairs(&exported) {
                 let export = AsyncExport {
-                    start: funcs[start],
-                    finish: funcs[finish],
+                    start: Callee::new(&store, funcs[start]),
+                    finish: Callee::new(&store, funcs[finish]),
                 };
                 targets.insert(base.to_owned(), Target::Async(export));
             }
@@ -424,8 +429,11 @@ impl<T: WasyncView> Concurrent<T> {
             in_flight: AtomicUsize::new(0),
             max_calls: self.config.max_calls,
         });
-        let looped = Loop::new(self.members, rx, shared.clone());
-        tokio::spawn(looped.run());
+        let looped = Box::new(Loop::new(self.members, rx, shared.clone()));
+        let runtime = tokio::runtime::Handle::current();
+        let seat = Seat::new(runtime.id());
+        runtime.spawn(looped.run(seat.clone()));
+        let tx = Arc::new(Link::new(tx, seat.clone()));
         let mut natives: Vec<Option<mpsc::UnboundedSender<NativeRequest<T>>>> = Vec::new();
         for member in self.natives {
             let (ntx, nrx) = mpsc::unbounded_channel();
@@ -451,6 +459,7 @@ impl<T: WasyncView> Concurrent<T> {
         });
         Driver {
             tx,
+            seat,
             routes: Arc::new(routes),
             cancel,
             shared,
@@ -468,17 +477,20 @@ pub fn speaks_wasync_abi(engine: &Engine, component: &Component) -> bool {
 }
 
 /// Sends calls to a running [`Concurrent`] host. Cheap to clone.
-pub struct Driver<T: 'static> {
-    tx: mpsc::UnboundedSender<Request<T>>,
+pub struct Driver<T: WasyncView> {
+    tx: Arc<Link<T>>,
+    /// Where the loop's state is while the loop is idle.
+    seat: Arc<Seat<T>>,
     routes: Arc<Vec<Route<T>>>,
     cancel: CancelSink,
     shared: Arc<Shared>,
 }
 
-impl<T: 'static> Clone for Driver<T> {
+impl<T: WasyncView> Clone for Driver<T> {
     fn clone(&self) -> Self {
         Driver {
             tx: self.tx.clone(),
+            seat: self.seat.clone(),
             routes: self.routes.clone(),
             cancel: self.cancel.clone(),
             shared: self.shared.clone(),
@@ -660,6 +672,7 @@ impl<T: WasyncView> Driver<T> {
             rx,
             cancel: Some(self.cancel.clone()),
             done: false,
+            seat: Some(self.seat.clone()),
             _permit: permit,
         })
     }
@@ -681,6 +694,7 @@ impl<T: WasyncView> Driver<T> {
             rx,
             cancel: None,
             done: false,
+            seat: None,
             _permit: permit,
         })
     }
@@ -771,7 +785,7 @@ enum TypedKind<P, R: Results> {
 }
 
 /// A typed handle to one export of an instance; see [`Driver::typed`].
-pub struct TypedExport<T: 'static, P, R: Results> {
+pub struct TypedExport<T: WasyncView, P, R: Results> {
     driver: Driver<T>,
     inst: InstanceId,
     func: Arc<str>,
@@ -824,6 +838,9 @@ pub struct Call<R> {
     /// `None` for a mode N call, which the host cannot cancel.
     cancel: Option<CancelSink>,
     done: bool,
+    /// For a call into the event loop: where its state is, to run the
+    /// call in this task if the loop is idle at the first poll.
+    seat: Option<Arc<dyn InPlace>>,
     _permit: Permit,
 }
 
@@ -844,9 +861,20 @@ impl<R> Future for Call<R> {
     type Output = Result<R>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.rx).poll(cx) {
+        let this = &mut *self;
+        if let Some(seat) = this.seat.take()
+            && let Some(mut work) = seat.serve_in_place()
+            && work.as_mut().poll(cx).is_pending()
+        {
+            // An entry waits inside the guest (a mode S instance's
+            // blocking call, say): it goes on in a task of its own, so that
+            // the host never depends on this call being polled again.
+            // `serve_in_place` runs only on the loop task's runtime.
+            drop(tokio::spawn(work));
+        }
+        match Pin::new(&mut this.rx).poll(cx) {
             Poll::Ready(out) => {
-                self.done = true;
+                this.done = true;
                 Poll::Ready(out.unwrap_or_else(|_| Err(stopped())))
             }
             Poll::Pending => Poll::Pending,

@@ -14,6 +14,9 @@
 //!   raise more.
 //! - A parked list is valid until its instance is next entered; the loop
 //!   reads all of them fresh before each wait.
+//! - While nothing waits on it, the loop lends its state out (module
+//!   `seat`), and a caller may handle the requests in its own task, with
+//!   the same code (`Loop::serve`).
 //! - An instance that traps is dead: its calls fail, calls it serves to
 //!   other instances fail, and it is never entered again. Its store is
 //!   its own, so the others carry on.
@@ -35,6 +38,7 @@ use crate::abi::GUEST_IFACE;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::{Entered, Job, Settled, Target, ValJob, ValWaiter};
 use crate::limits;
+use crate::seat::Seat;
 use crate::shared::{CallJob, HostStats, Member, Request, Shared};
 use crate::state::{Event, ImportState};
 use crate::trace::TraceEvent;
@@ -114,9 +118,26 @@ impl<T: WasyncView> Loop<T> {
         }
     }
 
-    pub(crate) async fn run(mut self) {
+    /// The loop task: waits on every instance's parked pollables, the
+    /// deadlines and the channel, and handles what comes; while the loop is
+    /// idle its state is lent out through `seat` (see `crate::seat`).
+    pub(crate) async fn run(mut self: Box<Self>, seat: Arc<Seat<T>>) {
         loop {
             self.drain_events().await;
+            if self.is_idle() {
+                if self.rx.is_closed() && !self.has_requests() {
+                    // Every driver is gone, and nothing is in flight.
+                    break;
+                }
+                match seat.lend(self) {
+                    Ok(()) => {
+                        self = seat.reclaim().await;
+                        continue;
+                    }
+                    // A request waits: the wait below takes it at once.
+                    Err(state) => self = state,
+                }
+            }
             let woke = {
                 // One poll per instance that parked something, over its own
                 // resource table; whichever is ready first wins.
@@ -178,6 +199,35 @@ impl<T: WasyncView> Loop<T> {
                         self.enter_abi(inst, Entry::Wake, guest.wake, &list).await;
                     }
                 }
+            }
+        }
+    }
+
+    /// Whether nothing waits on the loop: no call in flight, nothing
+    /// parked, no event to handle, no imported call waiting for a place.
+    pub(crate) fn is_idle(&mut self) -> bool {
+        self.calls.is_empty()
+            && self.deadlines.is_empty()
+            && self.members.iter_mut().all(|m| {
+                let abi = &m.store.data_mut().wasync().ctx.abi;
+                m.waiting.is_empty() && abi.parked.is_empty() && abi.events.is_empty()
+            })
+    }
+
+    /// Whether a request waits in the channel.
+    pub(crate) fn has_requests(&self) -> bool {
+        !self.rx.is_empty()
+    }
+
+    /// Handles every request waiting in the channel, and the events they
+    /// raise, as the loop task would, without waiting for anything: a
+    /// caller's turn with the state (see `crate::seat`).
+    pub(crate) async fn serve(&mut self) {
+        loop {
+            self.drain_events().await;
+            match self.rx.try_recv() {
+                Ok(req) => self.handle(req).await,
+                Err(_) => return,
             }
         }
     }
@@ -484,24 +534,22 @@ impl<T: WasyncView> Loop<T> {
             );
             return;
         };
-        let func = call.job.func().to_owned();
         let out = match self.begin(inst) {
             Ok((store, timeout)) => limits::run_entry(timeout, call.job.finish(store, id)).await,
             Err(e) => return self.settle(call, Err(e)),
         };
-        let outcome = self.end(inst, Entry::Finish(&func), out);
+        let outcome = self.end(inst, Entry::Finish(call.job.func()), out);
         self.settle(call, outcome);
     }
 
     /// Starts `call` in `inst`. It finishes at once, or is in flight until
     /// the instance reports it finished.
     async fn start(&mut self, inst: usize, mut call: InFlight<T>) {
-        let func = call.job.func().to_owned();
         let out = match self.begin(inst) {
             Ok((store, timeout)) => limits::run_entry(timeout, call.job.start(store)).await,
             Err(e) => return self.settle(call, Err(e)),
         };
-        match self.end(inst, Entry::Start(&func), out) {
+        match self.end(inst, Entry::Start(call.job.func()), out) {
             Err(e) => self.settle(call, Err(e)),
             Ok(Entered::Done) => self.settle(call, Ok(())),
             Ok(Entered::Pending(id)) => {

@@ -19,17 +19,37 @@ use crate::view::WasyncView;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// An exported function with how many results it has, looked up once:
+/// asking wasmtime for a function's type costs a lookup on every call.
+#[derive(Clone, Copy)]
+pub(crate) struct Callee {
+    pub func: Func,
+    pub results: usize,
+}
+
+impl Callee {
+    pub(crate) fn new<T>(store: &Store<T>, func: Func) -> Callee {
+        let results = func.ty(store).results().len();
+        Callee { func, results }
+    }
+
+    /// A place for each result, to be overwritten by the call.
+    fn placeholders(&self) -> Vec<Val> {
+        vec![Val::Bool(false); self.results]
+    }
+}
+
 /// The two halves of an async export of a mode C instance.
 #[derive(Clone, Copy)]
 pub(crate) struct AsyncExport {
-    pub start: Func,
-    pub finish: Func,
+    pub start: Callee,
+    pub finish: Callee,
 }
 
 /// What a call enters: a plain function, or an async export's pair.
 #[derive(Clone, Copy)]
 pub(crate) enum Target {
-    Plain(Func),
+    Plain(Callee),
     Async(AsyncExport),
 }
 
@@ -99,10 +119,6 @@ pub(crate) struct ValJob {
     pub waiter: ValWaiter,
 }
 
-fn placeholders<T>(store: &Store<T>, func: Func) -> Vec<Val> {
-    vec![Val::Bool(false); func.ty(store).results().len()]
-}
-
 /// Reads an `f-start` result: `ok(r)` finished, `err(id)` runs on.
 fn decode_start(func: &str, result: Option<&Val>) -> Entered {
     match result {
@@ -130,16 +146,19 @@ impl<T: WasyncView> Job<T> for ValJob {
     ) -> BoxFuture<'a, wasmtime::Result<Entered>> {
         Box::pin(async move {
             match self.target {
-                Target::Plain(func) => {
-                    self.results = placeholders(store, func);
-                    func.call_async(&mut *store, &self.args, &mut self.results)
+                Target::Plain(callee) => {
+                    self.results = callee.placeholders();
+                    callee
+                        .func
+                        .call_async(&mut *store, &self.args, &mut self.results)
                         .await?;
                     Ok(Entered::Done)
                 }
                 Target::Async(export) => {
-                    let mut out = placeholders(store, export.start);
+                    let mut out = export.start.placeholders();
                     export
                         .start
+                        .func
                         .call_async(&mut *store, &self.args, &mut out)
                         .await?;
                     let first = out.into_iter().next();
@@ -162,9 +181,10 @@ impl<T: WasyncView> Job<T> for ValJob {
             let Target::Async(export) = self.target else {
                 wasmtime::bail!("`{}` is not an async export", self.func);
             };
-            self.results = placeholders(store, export.finish);
+            self.results = export.finish.placeholders();
             export
                 .finish
+                .func
                 .call_async(&mut *store, &[Val::U32(id)], &mut self.results)
                 .await
         })
@@ -248,10 +268,10 @@ impl<P: Params, R: Results> TypedTarget<P, R> {
     /// Checks `target`'s types against `P` and `R`.
     pub(crate) fn check<T>(store: &Store<T>, target: Target) -> wasmtime::Result<Self> {
         Ok(match target {
-            Target::Plain(f) => TypedTarget::Plain(f.typed(store)?),
+            Target::Plain(f) => TypedTarget::Plain(f.func.typed(store)?),
             Target::Async(e) => TypedTarget::Async {
-                start: e.start.typed(store)?,
-                finish: e.finish.typed(store)?,
+                start: e.start.func.typed(store)?,
+                finish: e.finish.func.typed(store)?,
             },
         })
     }

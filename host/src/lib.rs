@@ -63,6 +63,7 @@ mod job;
 mod limits;
 mod native;
 mod plug;
+mod seat;
 mod shared;
 mod state;
 mod trace;

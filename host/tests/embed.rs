@@ -3,7 +3,8 @@
 //! in flight. The guests are real mode C components from the repository's
 //! guest pipeline.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, ResourceTable, Val};
 use wasmtime::{Config, Engine};
@@ -20,6 +21,8 @@ struct State {
     wasi: WasiCtx,
     wasync: WasyncCtx,
     table: ResourceTable,
+    /// Held by every store, to see when the host drops its instances.
+    _alive: Arc<()>,
 }
 
 impl WasiView for State {
@@ -48,13 +51,18 @@ static MODE_TESTS: LazyLock<Component> =
 const SLOW: &str = "examples:wasync/slow";
 
 async fn host(config: HostConfig) -> (Driver<State>, InstanceId) {
+    host_with(config, Arc::new(())).await
+}
+
+async fn host_with(config: HostConfig, alive: Arc<()>) -> (Driver<State>, InstanceId) {
     let mut linker = Linker::new(&ENGINE);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    let mut host = Concurrent::new(&ENGINE, &linker, |_| {
+    let mut host = Concurrent::new(&ENGINE, &linker, move |_| {
         Ok(State {
             wasi: WasiCtxBuilder::new().build(),
             wasync: WasyncCtx::default(),
             table: ResourceTable::new(),
+            _alive: alive.clone(),
         })
     })
     .unwrap()
@@ -154,4 +162,33 @@ async fn a_full_host_refuses_a_call_with_a_typed_error_and_recovers() {
         .await
         .unwrap();
     assert_eq!(out, [Val::U32(1)]);
+}
+
+#[tokio::test]
+async fn an_idle_host_drops_its_instances_once_every_driver_is_gone() {
+    let alive = Arc::new(());
+    let (d, g) = host_with(HostConfig::default(), alive.clone()).await;
+    // Calls that finish in their start leave the loop idle, its state
+    // lent out for the next caller to run its call in place.
+    for text in ["a", "b"] {
+        let out = d
+            .call_concurrent(g, &format!("{SLOW}#echo"), vec![Val::String(text.into())])
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(out, [Val::String(text.into())]);
+    }
+    assert_eq!(Arc::strong_count(&alive), 2, "the one instance's store");
+    drop(d);
+    // The loop ends and drops the store; 30 s is the margin for a loaded
+    // machine, not a timing.
+    let mut waited = Duration::ZERO;
+    while Arc::strong_count(&alive) != 1 {
+        assert!(
+            waited < Duration::from_secs(30),
+            "the instances were never dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += Duration::from_millis(10);
+    }
 }
