@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{Component, Linker, TypedFunc, Val};
 use wasmtime::{Engine, Store};
@@ -432,12 +432,25 @@ impl<T: WasyncView> Concurrent<T> {
         let looped = Box::new(Loop::new(self.members, rx, shared.clone()));
         let runtime = tokio::runtime::Handle::current();
         let seat = Seat::new(runtime.id());
-        runtime.spawn(looped.run(seat.clone()));
+        // Every task of the host holds `alive` until it has dropped what it
+        // owns, so that `Driver::shutdown` can wait for the end.
+        let (ended, alive) = watch::channel(());
+        runtime.spawn({
+            let (seat, alive) = (seat.clone(), alive.clone());
+            async move {
+                looped.run(seat).await;
+                drop(alive);
+            }
+        });
         let tx = Arc::new(Link::new(tx, seat.clone()));
         let mut natives: Vec<Option<mpsc::UnboundedSender<NativeRequest<T>>>> = Vec::new();
         for member in self.natives {
             let (ntx, nrx) = mpsc::unbounded_channel();
-            tokio::spawn(crate::native::run(member, nrx, shared.clone()));
+            let (shared, alive) = (shared.clone(), alive.clone());
+            tokio::spawn(async move {
+                crate::native::run(member, nrx, shared).await;
+                drop(alive);
+            });
             natives.push(Some(ntx));
         }
         let routes: Vec<Route<T>> = self
@@ -463,6 +476,7 @@ impl<T: WasyncView> Concurrent<T> {
             routes: Arc::new(routes),
             cancel,
             shared,
+            ended: Arc::new(ended),
         }
     }
 }
@@ -484,6 +498,9 @@ pub struct Driver<T: WasyncView> {
     routes: Arc<Vec<Route<T>>>,
     cancel: CancelSink,
     shared: Arc<Shared>,
+    /// Closed once every task of the host (the event loop, each mode N
+    /// instance's) has ended and dropped its stores: each holds a receiver.
+    ended: Arc<watch::Sender<()>>,
 }
 
 impl<T: WasyncView> Clone for Driver<T> {
@@ -494,6 +511,7 @@ impl<T: WasyncView> Clone for Driver<T> {
             routes: self.routes.clone(),
             cancel: self.cancel.clone(),
             shared: self.shared.clone(),
+            ended: self.ended.clone(),
         }
     }
 }
@@ -723,6 +741,18 @@ impl<T: WasyncView> Driver<T> {
     /// The instance's name.
     pub fn name(&self, inst: InstanceId) -> &str {
         self.shared.names.get(inst.0).map_or("?", String::as_str)
+    }
+
+    /// Drops this driver and waits until the host has ended: once every
+    /// other clone of the driver and every [`Call`] are dropped too, and
+    /// the calls still in flight have settled, the event loop and each
+    /// mode N instance's task end and drop their instances. Dropping the
+    /// last driver ends the host all the same; this also says when it is
+    /// done (before a process measures or exits, for instance).
+    pub async fn shutdown(self) {
+        let ended = self.ended.clone();
+        drop(self);
+        ended.closed().await;
     }
 
     /// How many calls from outside are in flight now.

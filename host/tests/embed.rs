@@ -192,3 +192,27 @@ async fn an_idle_host_drops_its_instances_once_every_driver_is_gone() {
         waited += Duration::from_millis(10);
     }
 }
+
+#[tokio::test]
+async fn shutdown_returns_once_the_host_has_dropped_every_instance() {
+    let alive = Arc::new(());
+    let (d, g) = host_with(HostConfig::default(), alive.clone()).await;
+    let other = d.clone();
+    let sleep = format!("{SLOW}#sleep-for");
+    // A call still in flight when its driver shuts down settles first.
+    let call = other
+        .call_concurrent(g, &sleep, vec![Val::U32(20)])
+        .unwrap();
+    let waiter = tokio::spawn(async move {
+        let out = call.await.unwrap();
+        drop(other);
+        out
+    });
+    d.shutdown().await;
+    assert_eq!(waiter.await.unwrap(), [Val::U32(20)]);
+    assert_eq!(
+        Arc::strong_count(&alive),
+        1,
+        "shutdown returned while the host still held the store"
+    );
+}
