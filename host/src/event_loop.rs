@@ -36,7 +36,7 @@ use wasmtime_wasi_io::poll::DynPollable;
 
 use crate::abi::GUEST_IFACE;
 use crate::error::{Error, ErrorKind, Result};
-use crate::job::{Entered, Job, Settled, Target, ValJob, ValWaiter};
+use crate::job::{BoxFuture, Entered, Job, Settled, Target, ValJob, ValWaiter};
 use crate::limits;
 use crate::seat::Seat;
 use crate::shared::{CallJob, HostStats, Member, Request, Shared};
@@ -363,7 +363,12 @@ impl<T: WasyncView> Loop<T> {
         let out = match self.begin(inst) {
             Ok((store, timeout)) => {
                 let mut results = vec![Val::Bool(false); func.ty(&*store).results().len()];
-                limits::run_entry(timeout, func.call_async(&mut *store, args, &mut results)).await
+                // Boxed: wasmtime's call future is about 1.5 KB, and inline it
+                // would size every future that may cancel or wake (the loop's
+                // `serve` among them), which each call then allocates and copies.
+                let call: BoxFuture<'_, _> =
+                    Box::pin(func.call_async(&mut *store, args, &mut results));
+                limits::run_entry(timeout, call).await
             }
             Err(_) => return,
         };

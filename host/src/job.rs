@@ -144,7 +144,7 @@ impl<T: WasyncView> Job<T> for ValJob {
         &'a mut self,
         store: &'a mut Store<T>,
     ) -> BoxFuture<'a, wasmtime::Result<Entered>> {
-        Box::pin(async move {
+        let fut = async move {
             match self.target {
                 Target::Plain(callee) => {
                     self.results = callee.placeholders();
@@ -169,7 +169,8 @@ impl<T: WasyncView> Job<T> for ValJob {
                     Ok(entered)
                 }
             }
-        })
+        };
+        Box::pin(fut)
     }
 
     fn finish<'a>(

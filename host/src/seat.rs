@@ -140,10 +140,11 @@ impl<T: WasyncView> InPlace for Seat<T> {
                 }
             }
         };
-        Some(Box::pin(async move {
+        let fut = async move {
             state.serve().await;
             self.give_back(state);
-        }))
+        };
+        Some(Box::pin(fut))
     }
 }
 
