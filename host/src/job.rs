@@ -144,7 +144,7 @@ impl<T: WasyncView> Job<T> for ValJob {
         &'a mut self,
         store: &'a mut Store<T>,
     ) -> BoxFuture<'a, wasmtime::Result<Entered>> {
-        let fut = async move {
+        Box::pin(async move {
             match self.target {
                 Target::Plain(callee) => {
                     self.results = callee.placeholders();
@@ -169,8 +169,7 @@ impl<T: WasyncView> Job<T> for ValJob {
                     Ok(entered)
                 }
             }
-        };
-        Box::pin(fut)
+        })
     }
 
     fn finish<'a>(

@@ -140,11 +140,10 @@ impl<T: WasyncView> InPlace for Seat<T> {
                 }
             }
         };
-        let fut = async move {
+        Some(Box::pin(async move {
             state.serve().await;
             self.give_back(state);
-        };
-        Some(Box::pin(fut))
+        }))
     }
 }
 
