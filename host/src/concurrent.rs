@@ -743,12 +743,14 @@ impl<T: WasyncView> Driver<T> {
         self.shared.names.get(inst.0).map_or("?", String::as_str)
     }
 
-    /// Drops this driver and waits until the host has ended: once every
-    /// other clone of the driver and every [`Call`] are dropped too, and
-    /// the calls still in flight have settled, the event loop and each
-    /// mode N instance's task end and drop their instances. Dropping the
-    /// last driver ends the host all the same; this also says when it is
-    /// done (before a process measures or exits, for instance).
+    /// Drops this driver and waits until the host has ended and dropped
+    /// its instances. That happens once every other clone of the driver
+    /// and every [`Call`] are dropped too: the event loop ends after the
+    /// mode C calls still in flight have settled, and each mode N
+    /// instance's task ends at once, its calls in flight with it (wasmtime
+    /// 48 cannot cancel them one by one). Dropping the last driver ends the
+    /// host all the same; this also says when it is done (before a process
+    /// measures or exits, for instance).
     pub async fn shutdown(self) {
         let ended = self.ended.clone();
         drop(self);
