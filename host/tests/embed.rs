@@ -48,6 +48,17 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(|| Engine::new(&Config::new()).u
 static MODE_TESTS: LazyLock<Component> =
     LazyLock::new(|| Component::from_file(&ENGINE, test_programs::MODE_TESTS_C).unwrap());
 
+/// Mode N components need wasmtime's concurrency support: an engine of
+/// their own, as `Concurrent::with_native` advises.
+static NATIVE_ENGINE: LazyLock<Engine> = LazyLock::new(|| {
+    let mut config = Config::new();
+    config.concurrency_support(true);
+    Engine::new(&config).unwrap()
+});
+
+static MODE_TESTS_N: LazyLock<Component> =
+    LazyLock::new(|| Component::from_file(&NATIVE_ENGINE, test_programs::MODE_TESTS_N).unwrap());
+
 const SLOW: &str = "examples:wasync/slow";
 
 async fn host(config: HostConfig) -> (Driver<State>, InstanceId) {
@@ -215,4 +226,51 @@ async fn shutdown_returns_once_the_host_has_dropped_every_instance() {
         1,
         "shutdown returned while the host still held the store"
     );
+}
+
+#[tokio::test]
+async fn shutdown_ends_a_mode_n_instance_with_its_calls_in_flight() {
+    let alive = Arc::new(());
+    let mut native_linker = Linker::new(&NATIVE_ENGINE);
+    // Mode N guests import WASI 0.2 too (`println!` goes through it).
+    wasmtime_wasi::p2::add_to_linker_async(&mut native_linker).unwrap();
+    wasmtime_wasi::p3::add_to_linker(&mut native_linker).unwrap();
+    let store_alive = alive.clone();
+    let mut host = Concurrent::new(&ENGINE, &Linker::new(&ENGINE), move |_| {
+        Ok(State {
+            wasi: WasiCtxBuilder::new().build(),
+            wasync: WasyncCtx::default(),
+            table: ResourceTable::new(),
+            _alive: store_alive.clone(),
+        })
+    })
+    .unwrap()
+    .with_native(&NATIVE_ENGINE, &native_linker);
+    let n = host.add("mode-tests-n", &MODE_TESTS_N, &[]).await.unwrap();
+    let d = host.start();
+    // A sleep far longer than the test may take: shutdown must not wait
+    // for it (wasmtime 48 cannot cancel one mode N call; the instance ends
+    // with all of them).
+    let call = d
+        .call_concurrent(n, &format!("{SLOW}#sleep-for"), vec![Val::U32(3_600_000)])
+        .unwrap();
+    let waiter = tokio::spawn(call);
+    // Wait until the call is in the guest (polled with a margin for a
+    // loaded machine; nothing is timed).
+    let mut polls = 0;
+    while d.stats().await.unwrap().pending_calls == 0 {
+        polls += 1;
+        assert!(polls < 3_000, "the call never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::timeout(Duration::from_secs(60), d.shutdown())
+        .await
+        .expect("shutdown waited for a call in flight in a mode N instance");
+    assert_eq!(
+        Arc::strong_count(&alive),
+        1,
+        "shutdown returned while the host still held the mode N store"
+    );
+    let err = waiter.await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Other, "{err}");
 }
