@@ -42,7 +42,9 @@ use crate::job::{AsyncExport, Callee, Job, Params, Results, Target, TypedJob, Ty
 use crate::native::{NativeCall, NativeJob, NativeMember, NativeRequest, TypedNative};
 use crate::seat::{InPlace, Link, Seat};
 pub use crate::shared::HostStats;
-use crate::shared::{CallJob, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall};
+use crate::shared::{
+    ByName, CallJob, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall,
+};
 use crate::trace::TraceEvent;
 use crate::view::WasyncView;
 
@@ -111,7 +113,7 @@ pub struct Concurrent<T: WasyncView> {
     /// The mode N instances, each run by a task of its own.
     natives: Vec<NativeMember<T>>,
     names: Vec<String>,
-    signatures: Vec<HashMap<String, Signature>>,
+    signatures: Vec<ByName<Signature>>,
     /// Each instance's exports, with whether each is an interface.
     exports: Vec<Vec<(String, bool)>>,
     linked_ifaces: Vec<String>,
@@ -120,15 +122,15 @@ pub struct Concurrent<T: WasyncView> {
 /// The callable functions of a component, by the names calls use; an
 /// `f-start`/`f-finish` pair also appears as `f`, with `f-start`'s
 /// parameters and `f-finish`'s results.
-fn signatures(funcs: &[(String, ComponentFunc)]) -> HashMap<String, Signature> {
-    let mut out: HashMap<String, Signature> = funcs
+fn signatures(funcs: &[(String, ComponentFunc)]) -> ByName<Signature> {
+    let mut out: ByName<Signature> = funcs
         .iter()
-        .map(|(name, f)| (name.clone(), Signature::of(f)))
+        .map(|(name, f)| (Arc::from(name.as_str()), Signature::of(f)))
         .collect();
     for (base, (_, start), (_, finish)) in async_pairs(funcs) {
         let params = Signature::of(start).params;
         let results = Signature::of(finish).results;
-        out.insert(base.to_owned(), Signature { params, results });
+        out.insert(Arc::from(base), Signature { params, results });
     }
     out
 }
@@ -338,9 +340,14 @@ impl<T: WasyncView> Concurrent<T> {
         let guest = wake
             .zip(cancel)
             .map(|(wake, cancel)| GuestAbi { wake, cancel });
-        let mut targets: HashMap<String, Target> = funcs
+        let mut targets: ByName<Target> = funcs
             .iter()
-            .map(|(n, f)| (n.clone(), Target::Plain(Callee::new(&store, *f))))
+            .map(|(n, f)| {
+                (
+                    Arc::from(n.as_str()),
+                    Target::Plain(Callee::new(&store, *f)),
+                )
+            })
             .collect();
         if guest.is_some() {
             for (base, (start, _), (finish, _)) in async_pairs(&exported) {
@@ -348,7 +355,7 @@ impl<T: WasyncView> Concurrent<T> {
                     start: Callee::new(&store, funcs[start]),
                     finish: Callee::new(&store, funcs[finish]),
                 };
-                targets.insert(base.to_owned(), Target::Async(export));
+                targets.insert(Arc::from(base), Target::Async(export));
             }
         }
         self.exports.push(
@@ -527,11 +534,12 @@ impl<T: WasyncView> Driver<T> {
         func: &str,
         args: Vec<Val>,
     ) -> Result<Call<Vec<Val>>> {
-        check_args(func, self.sig(inst, func)?, &args)?;
+        let (func, sig) = self.sig(inst, func)?;
+        check_args(func, sig, &args)?;
         let permit = self.permit(inst)?;
         let (reply, rx) = oneshot::channel();
         let call = ValCall {
-            func: func.to_owned(),
+            func: func.clone(),
             args,
             reply,
         };
@@ -719,17 +727,18 @@ impl<T: WasyncView> Driver<T> {
 
     /// The signature of a callable function of `inst`.
     pub fn signature(&self, inst: InstanceId, func: &str) -> Result<Signature> {
-        self.sig(inst, func).cloned()
+        self.sig(inst, func).map(|(_, sig)| sig.clone())
     }
 
-    fn sig(&self, inst: InstanceId, func: &str) -> Result<&Signature> {
+    /// The name as the host keeps it, and the signature, of `func`.
+    fn sig(&self, inst: InstanceId, func: &str) -> Result<(&Arc<str>, &Signature)> {
         let sigs = self
             .shared
             .signatures
             .get(inst.0)
             .ok_or_else(|| Error::Config(format!("no instance {}", inst.0)))?;
-        sigs.get(func).ok_or_else(|| {
-            let mut available: Vec<String> = sigs.keys().cloned().collect();
+        sigs.get_key_value(func).ok_or_else(|| {
+            let mut available: Vec<String> = sigs.keys().map(|k| k.to_string()).collect();
             available.sort();
             Error::MissingExport {
                 name: func.to_owned(),

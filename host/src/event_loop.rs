@@ -21,7 +21,7 @@
 //!   other instances fail, and it is never entered again. Its store is
 //!   its own, so the others carry on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -39,7 +39,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::job::{BoxFuture, Entered, Job, Settled, Target, ValJob, ValWaiter};
 use crate::limits;
 use crate::seat::Seat;
-use crate::shared::{CallJob, HostStats, Member, Request, Shared};
+use crate::shared::{CallJob, FastMap, HostStats, Member, Request, Shared};
 use crate::state::{Event, ImportState};
 use crate::trace::TraceEvent;
 use crate::view::WasyncView;
@@ -82,9 +82,9 @@ pub(crate) struct Loop<T: 'static> {
     rx: mpsc::UnboundedReceiver<Request<T>>,
     shared: Arc<Shared>,
     /// Every call in flight, by (instance, call id), whoever made it.
-    calls: HashMap<(usize, u32), InFlight<T>>,
+    calls: FastMap<(usize, u32), InFlight<T>>,
     /// External calls in flight by driver key, for cancelling.
-    by_key: HashMap<u64, (usize, u32)>,
+    by_key: FastMap<u64, (usize, u32)>,
     /// When calls from outside run out of time, in order; each keyed by
     /// its deadline and a sequence number, so none collide.
     deadlines: BTreeMap<(Instant, u64), (usize, u32)>,
@@ -110,8 +110,8 @@ impl<T: WasyncView> Loop<T> {
             members,
             rx,
             shared,
-            calls: HashMap::new(),
-            by_key: HashMap::new(),
+            calls: FastMap::default(),
+            by_key: FastMap::default(),
             deadlines: BTreeMap::new(),
             next_deadline: 0,
             entries: 0,
@@ -616,7 +616,10 @@ impl<T: WasyncView> Loop<T> {
             return;
         }
         let trace = self.trace_start(None, target, &func, Some(caller));
-        let Some(target_fn @ Target::Async(_)) = self.members[target].targets.get(&func).copied()
+        let Some((func, target_fn @ Target::Async(_))) = self.members[target]
+            .targets
+            .get_key_value(func.as_str())
+            .map(|(name, target)| (name.clone(), *target))
         else {
             let name = &self.members[target].name;
             let err = Error::Compose(format!("{name} has no async export `{func}`"));
@@ -651,7 +654,7 @@ impl<T: WasyncView> Loop<T> {
                 reply,
             } => {
                 let member = &self.members[inst];
-                let result = match member.targets.get(&func) {
+                let result = match member.targets.get(func.as_str()) {
                     Some(&target) => {
                         check(&member.store, target).map_err(|e| Error::BadArguments {
                             func: func.clone(),
@@ -662,7 +665,7 @@ impl<T: WasyncView> Loop<T> {
                     }
                     None => Err(Error::MissingExport {
                         name: func,
-                        available: member.targets.keys().cloned().collect(),
+                        available: member.targets.keys().map(|k| k.to_string()).collect(),
                     }),
                 };
                 let _ = reply.send(result);
@@ -699,9 +702,13 @@ impl<T: WasyncView> Loop<T> {
                 None => {
                     // The driver checked the name against the same exports.
                     self.shared.gauges[inst].give_back();
-                    let available = self.members[inst].targets.keys().cloned().collect();
+                    let available = self.members[inst]
+                        .targets
+                        .keys()
+                        .map(|k| k.to_string())
+                        .collect();
                     let _ = call.reply.send(Err(Error::MissingExport {
-                        name: call.func,
+                        name: call.func.to_string(),
                         available,
                     }));
                     return;

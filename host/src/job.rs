@@ -112,7 +112,7 @@ pub(crate) enum ValWaiter {
 
 /// A call with [`Val`] arguments and results.
 pub(crate) struct ValJob {
-    pub func: String,
+    pub func: std::sync::Arc<str>,
     pub target: Target,
     pub args: Vec<Val>,
     pub results: Vec<Val>,
@@ -155,13 +155,18 @@ impl<T: WasyncView> Job<T> for ValJob {
                     Ok(Entered::Done)
                 }
                 Target::Async(export) => {
-                    let mut out = export.start.placeholders();
+                    if export.start.results != 1 {
+                        return Ok(decode_start(&self.func, None));
+                    }
+                    // One result: a place on the stack, not a vector per call.
+                    let mut out = [Val::Bool(false)];
                     export
                         .start
                         .func
                         .call_async(&mut *store, &self.args, &mut out)
                         .await?;
-                    let first = out.into_iter().next();
+                    let [first] = out;
+                    let first = Some(first);
                     let entered = decode_start(&self.func, first.as_ref());
                     if let (Entered::Done, Some(Val::Result(Ok(v)))) = (&entered, first) {
                         self.results = v.map(|v| vec![*v]).unwrap_or_default();

@@ -246,11 +246,11 @@ pub(crate) async fn run<T: WasyncView>(
                             NativeRequest::Call { key, call } => {
                                 let job: Box<dyn NativeJob<T>> = match call {
                                     NativeCall::Ready(job) => job,
-                                    NativeCall::ByName(call) => match funcs.get(&call.func).copied() {
+                                    NativeCall::ByName(call) => match funcs.get(&*call.func).copied() {
                                         Some(func) => Box::new(ValNative { call, func, results: Vec::new() }),
                                         None => {
                                             let available = funcs.keys().cloned().collect();
-                                            let name = call.func.clone();
+                                            let name = call.func.to_string();
                                             let _ = call.reply.send(Err(Error::MissingExport { name, available }));
                                             continue;
                                         }

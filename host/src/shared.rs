@@ -2,8 +2,8 @@
 //! the instances the loop owns, and the counters both read.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 use wasmtime::Store;
@@ -13,6 +13,15 @@ use crate::call::Signature;
 use crate::error::Result;
 use crate::job::{Job, Target, ValJob, ValWaiter};
 use crate::trace::TraceEvent;
+
+/// A map the host looks up on every call, with a fast hash: its keys come
+/// from the host itself (export names, call keys, call ids), not from
+/// whoever calls, so SipHash's defence against chosen keys buys nothing.
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Functions (or anything else) by the names calls use; a name's `Arc`
+/// goes with a call without copying it.
+pub(crate) type ByName<V> = FastMap<Arc<str>, V>;
 
 /// A mode C instance's side of the ABI.
 #[derive(Clone, Copy)]
@@ -27,7 +36,7 @@ pub(crate) struct Member<T: 'static> {
     pub store: Store<T>,
     /// Every callable function, by the name calls use, resolved once: an
     /// `f-start`/`f-finish` pair of a mode C instance also as `f`.
-    pub targets: HashMap<String, Target>,
+    pub targets: ByName<Target>,
     /// A mode C instance's `wasync:abi/guest` functions.
     pub guest: Option<GuestAbi>,
     /// Why it may not be entered any more.
@@ -91,7 +100,7 @@ pub struct HostStats {
 /// State shared between the loop and every driver.
 pub(crate) struct Shared {
     pub names: Vec<String>,
-    pub signatures: Vec<HashMap<String, Signature>>,
+    pub signatures: Vec<ByName<Signature>>,
     /// Whether calls are recorded in `trace`; off unless asked for, so a
     /// long-running host does not grow a record of every call.
     pub tracing: AtomicBool,
@@ -139,7 +148,7 @@ impl Gauge {
 
 /// A call by name with [`Val`]s, before the loop resolved the name.
 pub(crate) struct ValCall {
-    pub func: String,
+    pub func: Arc<str>,
     pub args: Vec<Val>,
     pub reply: oneshot::Sender<Result<Vec<Val>>>,
 }
