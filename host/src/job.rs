@@ -166,9 +166,8 @@ impl<T: WasyncView> Job<T> for ValJob {
                         .call_async(&mut *store, &self.args, &mut out)
                         .await?;
                     let [first] = out;
-                    let first = Some(first);
-                    let entered = decode_start(&self.func, first.as_ref());
-                    if let (Entered::Done, Some(Val::Result(Ok(v)))) = (&entered, first) {
+                    let entered = decode_start(&self.func, Some(&first));
+                    if let (Entered::Done, Val::Result(Ok(v))) = (&entered, first) {
                         self.results = v.map(|v| vec![*v]).unwrap_or_default();
                     }
                     Ok(entered)

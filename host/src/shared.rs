@@ -14,9 +14,11 @@ use crate::error::Result;
 use crate::job::{Job, Target, ValJob, ValWaiter};
 use crate::trace::TraceEvent;
 
-/// A map the host looks up on every call, with a fast hash: its keys come
-/// from the host itself (export names, call keys, call ids), not from
-/// whoever calls, so SipHash's defence against chosen keys buys nothing.
+/// A map the host looks up on every call, with a fast hash. No caller
+/// chooses its keys: export names come from the host's own components and
+/// call keys from its counter. Call ids come from a guest, which can only
+/// slow its own host's books (and foldhash seeds each map at random), so
+/// SipHash's defence against chosen keys is not worth its cost per call.
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Functions (or anything else) by the names calls use; a name's `Arc`
