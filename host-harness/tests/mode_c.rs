@@ -657,3 +657,59 @@ async fn a_stale_parked_handle_is_reported_not_a_panic() {
     // The host is still up and says so.
     assert!(d.stats().await.is_ok());
 }
+
+/// A guest that parks a pollable which is always ready (a zero-length
+/// timer, which wasmtime's WASI makes ready at once after its first wait)
+/// and then never parks again makes the loop enter it over and over: a
+/// busy guest. That costs its CPU but must not take the host's runtime:
+/// other tasks on the same thread still run, and callers still get
+/// answers. The runtime runs on a thread of its own so that a starved one
+/// fails this test instead of hanging it; the minute is a watchdog, not a
+/// measurement.
+#[test]
+fn a_guest_that_keeps_a_ready_pollable_parked_does_not_starve_the_host() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut host = HARNESS.concurrent(&WasiOptions::captured()).unwrap();
+            let good = host.add("good", &MODE_C, &[]).await.unwrap();
+            let rogue = host
+                .add("rogue", &load(test_programs::ROGUE), &[])
+                .await
+                .unwrap();
+            let d = host.start();
+            // One entry: subscribe to a zero-length timer, park it. The
+            // script then runs out, so no later entry parks anything else.
+            let script = Val::List(vec![Val::List(
+                [0, 0, 0, 2, 1, 0].into_iter().map(Val::U32).collect(),
+            )]);
+            d.call_concurrent(rogue, "load-script", vec![script])
+                .unwrap()
+                .await
+                .unwrap();
+            let out = d.call_concurrent_wave(rogue, "job(3)").unwrap().await;
+            assert_eq!(out.unwrap(), [Val::U32(0)]);
+            // The loop is now entering the rogue instance again and again.
+            let before = d.stats().await.expect("the event loop is alive");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let echo = d
+                .call_concurrent_wave(good, &format!("{SLOW}#echo(\"ok\")"))
+                .unwrap()
+                .await
+                .unwrap();
+            assert_eq!(echo, [Val::String("ok".into())]);
+            let after = d.stats().await.expect("the event loop is alive");
+            assert_eq!(after.parked, 1, "{after:?}");
+            // Each wake enters the guest: the scenario is the busy one.
+            assert!(after.entries > before.entries + 10, "{before:?} {after:?}");
+        });
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the host's runtime was starved by a busy guest");
+}

@@ -17,6 +17,8 @@
 //! - While nothing waits on it, the loop lends its state out (module
 //!   `seat`), and a caller may handle the requests in its own task, with
 //!   the same code (`Loop::serve`).
+//! - The loop yields to the runtime at least every few rounds, however
+//!   busy its guests keep it.
 //! - An instance that traps is dead: its calls fail, calls it serves to
 //!   other instances fail, and it is never entered again. Its store is
 //!   its own, so the others carry on.
@@ -123,6 +125,14 @@ impl<T: WasyncView> Loop<T> {
     /// idle its state is lent out through `seat` (see `crate::seat`).
     pub(crate) async fn run(mut self: Box<Self>, seat: Arc<Seat<T>>) {
         loop {
+            // A guest may keep a pollable parked that is always ready (a
+            // busy guest; wasmtime makes a zero-length timer so): then
+            // every round finds work at once and nothing below returns to
+            // the runtime, whose other tasks on this thread (callers, their
+            // timeouts, other hosts) would never run again. A unit of
+            // tokio's cooperative budget per round makes the loop yield
+            // once the budget is spent.
+            tokio::task::coop::consume_budget().await;
             self.drain_events().await;
             if self.is_idle() {
                 if self.rx.is_closed() && !self.has_requests() {
