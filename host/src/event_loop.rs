@@ -135,7 +135,7 @@ impl<T: WasyncView> Loop<T> {
             tokio::task::coop::consume_budget().await;
             self.drain_events().await;
             if self.is_idle() {
-                if self.rx.is_closed() && !self.has_requests() {
+                if self.is_closed() && !self.has_requests() {
                     // Every driver is gone, and nothing is in flight.
                     break;
                 }
@@ -227,6 +227,11 @@ impl<T: WasyncView> Loop<T> {
     /// Whether a request waits in the channel.
     pub(crate) fn has_requests(&self) -> bool {
         !self.rx.is_empty()
+    }
+
+    /// Whether every driver is gone.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.rx.is_closed()
     }
 
     /// Handles every request waiting in the channel, and the events they

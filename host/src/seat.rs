@@ -90,6 +90,13 @@ impl<T: WasyncView> Seat<T> {
             self.nudge.notified().await;
             let mut holder = self.lock();
             match std::mem::replace(&mut *holder, Holder::Task) {
+                // Still idle with nothing to handle: a caller took its own
+                // request in place and gave the state back before this
+                // turn. Taking the state only to lend it out again would
+                // cost every such call a round of the loop.
+                Holder::Free(state) if !state.has_requests() && !state.is_closed() => {
+                    *holder = Holder::Free(state);
+                }
                 Holder::Free(state) | Holder::Back(state) => return state,
                 other => *holder = other,
             }
