@@ -82,7 +82,9 @@ impl<T: WasyncView> Seat<T> {
     /// The loop task takes its state back once nudged (a request was sent,
     /// a caller gave the state back, or the last driver is gone), unless a
     /// caller holds it then: that caller handles the request, and gives
-    /// the state back with a nudge if the loop is no longer idle.
+    /// the state back with a nudge if the loop is no longer idle. A state
+    /// that is lent out, idle, with no request waiting and a driver left,
+    /// stays lent out: there is nothing for the loop task to do.
     pub(crate) async fn reclaim(&self) -> Box<Loop<T>> {
         loop {
             // A nudge sent while the loop task did something else is kept
