@@ -57,7 +57,7 @@ pub use loaded::Loaded;
 pub use net_policy::NetworkAccess;
 pub use output::{Output, Stdio};
 pub use poll_counters::PollCounters;
-pub use wasync_host::{Limit, Limits, Signature, results_to_wave, type_name};
+pub use wasync_host::{Limit, Limits, Signature, parse_call, results_to_wave, type_name};
 
 /// wasmtime, as the harness links it, for callers that build `Val`s.
 pub use wasmtime;

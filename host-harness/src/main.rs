@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use wasync_build::GuestProfile;
 use wasync_harness::{
-    DirMount, Harness, HarnessConfig, Limits, WasiOptions, limit_args, parse_env, results_to_wave,
+    DirMount, Harness, HarnessConfig, Limits, WasiOptions, limit_args, parse_call, parse_env,
+    results_to_wave,
 };
 
 /// Load, call and inspect WebAssembly components built with wasync.
@@ -367,6 +368,13 @@ struct CallArgs {
     /// Print the wasm backtrace when the guest traps.
     #[arg(long)]
     backtrace: bool,
+    /// Make the call N times in a row on the one instance, and print the
+    /// last result: a loop for profilers (`perf`, `valgrind
+    /// --tool=callgrind`), whose cost per call is the difference between
+    /// two runs' counts divided by the difference in N.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
     #[command(flatten)]
     run: RunOptions,
 }
@@ -603,12 +611,21 @@ async fn call(args: CallArgs) -> wasync_harness::Result<String> {
         let mut host = harness.concurrent(&args.run.wasi())?;
         let id = host.add("component", &loaded, &[]).await?;
         let driver = host.start();
-        let results = driver.call_concurrent_wave(id, &args.call)?.await?;
+        // Parsed once: a profile of the loop shows the calls, not WAVE.
+        let (name, params) = parse_call(&args.call, |f| driver.signature(id, f))?;
+        let mut results = Vec::new();
+        for _ in 0..args.repeat {
+            results = driver.call_concurrent(id, &name, params.clone())?.await?;
+        }
         return results_to_wave(&results);
     }
     harness.check_imports(&loaded)?;
     let mut inst = harness.instantiate(&loaded, &args.run.wasi()).await?;
-    let results = inst.call_wave(&args.call).await?;
+    let (name, params) = inst.parse_call(&args.call)?;
+    let mut results = Vec::new();
+    for _ in 0..args.repeat {
+        results = inst.call(&name, &params).await?;
+    }
     results_to_wave(&results)
 }
 

@@ -485,6 +485,54 @@ fn the_demo_runs_every_mode_and_writes_its_timeline() {
     assert_eq!(text.matches("<rect x=").count(), 36);
 }
 
+/// The `turns` field of a `stats()` result printed in WAVE.
+fn turns(wave: &str) -> u64 {
+    let rest = wave.split("turns: ").nth(1).expect("a turns field");
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn call_repeat_makes_the_call_that_many_times_on_one_instance() {
+    // Every entry of a mode C instance runs one turn of its runtime after
+    // its body, so each earlier `stats()` call shows in the last one's
+    // `turns`.
+    let stats = |repeat: &str| {
+        let out = harness()
+            .args([
+                "call",
+                &wasm("mode-tests-c"),
+                "examples:wasync/slow#stats()",
+            ])
+            .args(["--repeat", repeat])
+            .assert()
+            .success();
+        turns(&String::from_utf8_lossy(&out.get_output().stdout))
+    };
+    let once = stats("1");
+    assert_eq!(stats("4"), once + 3, "three more calls, three more turns");
+    // A mode S component repeats on its one plain instance.
+    harness()
+        .args(["call", test_programs::HELLO, r#"greet("world")"#])
+        .args(["--repeat", "3"])
+        .assert()
+        .success()
+        .stdout("\"hello, world\"\n");
+    fails_with(
+        &[
+            "call",
+            test_programs::HELLO,
+            r#"greet("x")"#,
+            "--repeat",
+            "0",
+        ],
+        "--repeat",
+    );
+}
+
 #[test]
 fn call_runs_a_mode_c_component_in_a_wasync_host() {
     harness()
