@@ -2,11 +2,14 @@
 //! arguments against the signature, WAVE text in and out, and turning an
 //! error from inside wasm into a typed [`Error`].
 
+use std::sync::Arc;
+
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{Component, Func, Instance, Type, Val};
 use wasmtime::{AsContext, AsContextMut, Engine, Trap, WasmBacktrace};
 
 use crate::error::{Error, Result};
+use crate::shared::ByName;
 use crate::typecheck;
 
 /// A function's parameter names and types, and its result types.
@@ -74,12 +77,12 @@ pub(crate) fn lookup_funcs(
     instance: &Instance,
     component: &Component,
     exported: &[(String, ComponentFunc)],
-) -> Result<std::collections::HashMap<String, Func>> {
+) -> Result<ByName<Func>> {
     exported
         .iter()
         .map(|(name, _)| {
             let func = lookup_func(&mut store, instance, component, name)?;
-            Ok((name.clone(), func))
+            Ok((Arc::from(name.as_str()), func))
         })
         .collect()
 }

@@ -43,7 +43,7 @@ use crate::native::{NativeCall, NativeJob, NativeMember, NativeRequest, TypedNat
 use crate::seat::{InPlace, Link, Seat};
 pub use crate::shared::HostStats;
 use crate::shared::{
-    ByName, CallJob, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall,
+    ByName, CallJob, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall, names,
 };
 use crate::trace::TraceEvent;
 use crate::view::WasyncView;
@@ -335,25 +335,20 @@ impl<T: WasyncView> Concurrent<T> {
 
         let exported = exported_funcs(&engine, component);
         let funcs = lookup_funcs(&mut store, &instance, component, &exported)?;
-        let wake = funcs.get(&format!("{GUEST_IFACE}#wake")).copied();
-        let cancel = funcs.get(&format!("{GUEST_IFACE}#cancel")).copied();
+        let wake = funcs.get(format!("{GUEST_IFACE}#wake").as_str()).copied();
+        let cancel = funcs.get(format!("{GUEST_IFACE}#cancel").as_str()).copied();
         let guest = wake
             .zip(cancel)
             .map(|(wake, cancel)| GuestAbi { wake, cancel });
         let mut targets: ByName<Target> = funcs
             .iter()
-            .map(|(n, f)| {
-                (
-                    Arc::from(n.as_str()),
-                    Target::Plain(Callee::new(&store, *f)),
-                )
-            })
+            .map(|(n, f)| (n.clone(), Target::Plain(Callee::new(&store, *f))))
             .collect();
         if guest.is_some() {
             for (base, (start, _), (finish, _)) in async_pairs(&exported) {
                 let export = AsyncExport {
-                    start: Callee::new(&store, funcs[start]),
-                    finish: Callee::new(&store, funcs[finish]),
+                    start: Callee::new(&store, funcs[start.as_str()]),
+                    finish: Callee::new(&store, funcs[finish.as_str()]),
                 };
                 targets.insert(Arc::from(base), Target::Async(export));
             }
@@ -737,14 +732,11 @@ impl<T: WasyncView> Driver<T> {
             .signatures
             .get(inst.0)
             .ok_or_else(|| Error::Config(format!("no instance {}", inst.0)))?;
-        sigs.get_key_value(func).ok_or_else(|| {
-            let mut available: Vec<String> = sigs.keys().map(|k| k.to_string()).collect();
-            available.sort();
-            Error::MissingExport {
+        sigs.get_key_value(func)
+            .ok_or_else(|| Error::MissingExport {
                 name: func.to_owned(),
-                available,
-            }
-        })
+                available: names(sigs),
+            })
     }
 
     /// The instance's name.

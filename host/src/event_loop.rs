@@ -41,7 +41,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::job::{BoxFuture, Entered, Job, Settled, Target, ValJob, ValWaiter};
 use crate::limits;
 use crate::seat::Seat;
-use crate::shared::{CallJob, FastMap, HostStats, Member, Request, Shared};
+use crate::shared::{CallJob, FastMap, HostStats, Member, Request, Shared, names};
 use crate::state::{Event, ImportState};
 use crate::trace::TraceEvent;
 use crate::view::WasyncView;
@@ -680,7 +680,7 @@ impl<T: WasyncView> Loop<T> {
                     }
                     None => Err(Error::MissingExport {
                         name: func,
-                        available: member.targets.keys().map(|k| k.to_string()).collect(),
+                        available: names(&member.targets),
                     }),
                 };
                 let _ = reply.send(result);

@@ -17,7 +17,6 @@
 //!
 //! [`Call`]: crate::Call
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +29,7 @@ use wasmtime::component::{Access, Accessor, Func, TypedFunc, Val};
 use crate::call::call_error;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::{BoxFuture, Params, Results};
-use crate::shared::{HostStats, Shared, ValCall};
+use crate::shared::{ByName, HostStats, Shared, ValCall, names};
 use crate::trace::TraceEvent;
 use crate::view::WasyncView;
 
@@ -139,8 +138,9 @@ pub(crate) enum NativeRequest<T: 'static> {
 pub(crate) struct NativeMember<T: 'static> {
     pub name: String,
     pub store: Store<T>,
-    /// Every exported function, by the name calls use.
-    pub funcs: HashMap<String, Func>,
+    /// Every exported function, by the name calls use (looked up on every
+    /// call by name, hence `ByName`'s hash).
+    pub funcs: ByName<Func>,
 }
 
 /// Calls whose futures were dropped unsettled, which happens when a trap
@@ -249,7 +249,7 @@ pub(crate) async fn run<T: WasyncView>(
                                     NativeCall::ByName(call) => match funcs.get(&*call.func).copied() {
                                         Some(func) => Box::new(ValNative { call, func, results: Vec::new() }),
                                         None => {
-                                            let available = funcs.keys().cloned().collect();
+                                            let available = names(&funcs);
                                             let name = call.func.to_string();
                                             let _ = call.reply.send(Err(Error::MissingExport { name, available }));
                                             continue;
@@ -268,7 +268,7 @@ pub(crate) async fn run<T: WasyncView>(
                                 });
                             }
                             NativeRequest::Typed { func, check, reply } => {
-                                let result = match funcs.get(&func).copied() {
+                                let result = match funcs.get(func.as_str()).copied() {
                                     Some(f) => accessor.with(|access| check(&access, f)).map_err(|e| {
                                         Error::BadArguments {
                                             func: func.clone(),
@@ -277,7 +277,7 @@ pub(crate) async fn run<T: WasyncView>(
                                     }),
                                     None => Err(Error::MissingExport {
                                         name: func,
-                                        available: funcs.keys().cloned().collect(),
+                                        available: names(&funcs),
                                     }),
                                 };
                                 let _ = reply.send(result);

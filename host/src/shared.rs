@@ -25,6 +25,16 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// goes with a call without copying it.
 pub(crate) type ByName<V> = FastMap<Arc<str>, V>;
 
+/// The names of `map`, sorted: the list a [`MissingExport`] error gives,
+/// in the same order whatever the map's hash seed.
+///
+/// [`MissingExport`]: crate::Error::MissingExport
+pub(crate) fn names<V>(map: &ByName<V>) -> Vec<String> {
+    let mut names: Vec<String> = map.keys().map(|k| k.to_string()).collect();
+    names.sort();
+    names
+}
+
 /// A mode C instance's side of the ABI.
 #[derive(Clone, Copy)]
 pub(crate) struct GuestAbi {
