@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
-use wasmtime::component::{Component, Linker, TypedFunc, Val};
+use wasmtime::component::{Component, Linker, Type, TypedFunc, Val};
 use wasmtime::{Engine, Store};
 
 use crate::abi::{self, GUEST_IFACE};
@@ -46,6 +46,7 @@ use crate::shared::{
     ByName, CallJob, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall, names,
 };
 use crate::trace::TraceEvent;
+use crate::typecheck::type_name;
 use crate::view::WasyncView;
 
 /// An instance of a [`Concurrent`] host.
@@ -147,6 +148,47 @@ fn async_pairs<X>(
             .find(|(n, _)| n.strip_suffix("-finish") == Some(base))?;
         Some((base, start, finish))
     })
+}
+
+/// Refuses a component that speaks the wasync ABI (it exports the
+/// guest interface) but has an async export whose halves do not have the
+/// ABI's shape: `f-start` returns one `result<_, u32>` (done, or the id of
+/// the call that runs on), and `f-finish` takes that `u32`. Accepted, such
+/// a pair would fail every call, and the first would end the instance.
+fn check_async_pairs(name: &str, exported: &[(String, ComponentFunc)]) -> Result<()> {
+    let speaks_abi = ["wake", "cancel"].iter().all(|f| {
+        let name = format!("{GUEST_IFACE}#{f}");
+        exported.iter().any(|(n, _)| *n == name)
+    });
+    if !speaks_abi {
+        return Ok(());
+    }
+    for (_, (start, start_ty), (finish, finish_ty)) in async_pairs(exported) {
+        let results: Vec<Type> = start_ty.results().collect();
+        let start_ok = matches!(
+            results.as_slice(),
+            [Type::Result(r)] if matches!(r.err(), Some(Type::U32))
+        );
+        if !start_ok {
+            let returns = match results.as_slice() {
+                [] => "nothing".to_owned(),
+                types => types.iter().map(type_name).collect::<Vec<_>>().join(", "),
+            };
+            return Err(Error::Protocol(format!(
+                "`{name}`: `{start}` returns {returns}, where an async export's start \
+                 returns one result<_, u32> (its result, or the id of the call that runs on)"
+            )));
+        }
+        let params: Vec<Type> = finish_ty.params().map(|(_, t)| t).collect();
+        if !matches!(params.as_slice(), [Type::U32]) {
+            return Err(Error::Protocol(format!(
+                "`{name}`: `{finish}` takes ({}), where an async export's finish takes one \
+                 u32 (the id of the call)",
+                params.iter().map(type_name).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl<T: WasyncView> Concurrent<T> {
@@ -317,6 +359,9 @@ impl<T: WasyncView> Concurrent<T> {
                 link_map.insert(import, (target_index, export));
             }
         }
+        // Before anything runs: a broken pair would fail every call.
+        let exported = exported_funcs(&engine, component);
+        check_async_pairs(name, &exported)?;
         let data = (self.make_data)(name)?;
         let mut store = Store::new(&engine, data);
         store.data_mut().wasync().ctx.abi.links = link_map;
@@ -333,7 +378,6 @@ impl<T: WasyncView> Concurrent<T> {
         let instance = instance
             .map_err(|e| crate::limits::entry_error(&mut store, name, "<instantiation>", e))?;
 
-        let exported = exported_funcs(&engine, component);
         let funcs = lookup_funcs(&mut store, &instance, component, &exported)?;
         let wake = funcs.get(format!("{GUEST_IFACE}#wake").as_str()).copied();
         let cancel = funcs.get(format!("{GUEST_IFACE}#cancel").as_str()).copied();

@@ -274,3 +274,101 @@ async fn shutdown_ends_a_mode_n_instance_with_its_calls_in_flight() {
     let err = waiter.await.unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Other, "{err}");
 }
+
+/// A component that speaks the wasync ABI (it exports `wake` and
+/// `cancel`) but whose async export `f` breaks it: `f-start` returns
+/// nothing instead of a `result<_, u32>`.
+const START_WITHOUT_RESULT: &str = r#"
+(component
+  (core module $m
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 8)
+    (func (export "wake") (param i32 i32))
+    (func (export "cancel") (param i32))
+    (func (export "f-start"))
+    (func (export "f-finish") (param i32)))
+  (core instance $i (instantiate $m))
+  (func $wake (param "ready" (list u32))
+    (canon lift (core func $i "wake") (memory (core memory $i "memory"))
+      (realloc (core func $i "realloc"))))
+  (func $cancel (param "call-id" u32) (canon lift (core func $i "cancel")))
+  (instance $guest (export "wake" (func $wake)) (export "cancel" (func $cancel)))
+  (export "wasync:abi/guest@0.1.0" (instance $guest))
+  (func (export "f-start") (canon lift (core func $i "f-start")))
+  (func (export "f-finish") (param "call-id" u32) (canon lift (core func $i "f-finish"))))
+"#;
+
+/// The same, but `f-start` is right and `f-finish` takes no call id.
+fn finish_without_id() -> String {
+    START_WITHOUT_RESULT
+        .replace(
+            r#"(func (export "f-start"))"#,
+            r#"(func (export "f-start") (result i32) i32.const 16)"#,
+        )
+        .replace(
+            r#"(func (export "f-start") (canon lift (core func $i "f-start")))"#,
+            r#"(func (export "f-start") (result (result (error u32)))
+    (canon lift (core func $i "f-start") (memory (core memory $i "memory"))))"#,
+        )
+        .replace(
+            r#"(func (export "f-finish") (param i32))"#,
+            r#"(func (export "f-finish"))"#,
+        )
+        .replace(
+            r#"(func (export "f-finish") (param "call-id" u32) (canon lift"#,
+            r#"(func (export "f-finish") (canon lift"#,
+        )
+}
+
+/// A mode C host whose stores need nothing of the test's.
+fn bare_host() -> Concurrent<State> {
+    let mut linker = Linker::new(&ENGINE);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+    Concurrent::new(&ENGINE, &linker, |_| {
+        Ok(State {
+            wasi: WasiCtxBuilder::new().build(),
+            wasync: WasyncCtx::default(),
+            table: ResourceTable::new(),
+            _alive: Arc::new(()),
+        })
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_async_export_whose_finish_breaks_the_abi_is_refused_when_added() {
+    let component = Component::new(&ENGINE, wat::parse_str(finish_without_id()).unwrap()).unwrap();
+    let err = bare_host().add("bad", &component, &[]).await.err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("`f-finish` takes ()") && message.contains("one u32"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_async_export_that_breaks_the_abi_is_refused_when_added() {
+    let component = Component::new(&ENGINE, wat::parse_str(START_WITHOUT_RESULT).unwrap()).unwrap();
+    let mut host = bare_host();
+    let err = host.add("bad", &component, &[]).await.err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("`f-start`") && message.contains("result<_, u32>"),
+        "{message}"
+    );
+    // The host is unharmed: a good component still joins it and answers.
+    let good = host.add("mode-tests", &MODE_TESTS, &[]).await.unwrap();
+    let driver = host.start();
+    let out = driver
+        .call_concurrent(
+            good,
+            &format!("{SLOW}#echo"),
+            vec![Val::String("ok".into())],
+        )
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(out, vec![Val::String("ok".into())]);
+}
