@@ -265,6 +265,11 @@ impl<T: WasyncView> Concurrent<T> {
     /// functions of that import to `target`, an instance added earlier
     /// (which makes every link graph acyclic): to its export of the same
     /// name, or else to its only exported interface.
+    ///
+    /// A component that exports the wasync ABI's guest interface but has an
+    /// async export whose `f-start`/`f-finish` pair has another shape than
+    /// the ABI's is refused here, with [`Error::Protocol`], before anything
+    /// of it runs.
     pub async fn add(
         &mut self,
         name: &str,
