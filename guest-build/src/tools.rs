@@ -4,39 +4,51 @@ use std::process::{Command, Output, Stdio};
 
 use crate::{BuildError, CARGO_COMPONENT_VERSION, Pipeline, Progress};
 
-/// Variables cargo sets for build scripts that must not leak into a nested
-/// build: they would point it at the host's target, flags or output folder.
+/// Removes from `cmd` the variables of this process that must not reach a
+/// nested build (see [`leaks`]).
 fn scrub(cmd: &mut Command) {
     for (key, _) in std::env::vars_os() {
-        let Some(key) = key.to_str() else { continue };
-        let keep = matches!(
-            key,
-            "CARGO_HOME" | "CARGO_MAKEFLAGS" | "CARGO_TERM_COLOR" | "CARGO_TERM_PROGRESS_WHEN"
-        ) || key.starts_with("CARGO_REGISTRIES_")
-            || key.starts_with("CARGO_NET_")
-            || key.starts_with("CARGO_HTTP_");
-        let leaks = key.starts_with("CARGO_")
-            || matches!(
-                key,
-                "RUSTFLAGS"
-                    | "RUSTDOCFLAGS"
-                    | "RUSTC"
-                    | "RUSTDOC"
-                    | "RUSTC_WRAPPER"
-                    | "RUSTC_WORKSPACE_WRAPPER"
-                    | "RUSTC_LINKER"
-                    | "OUT_DIR"
-                    | "TARGET"
-                    | "HOST"
-                    | "PROFILE"
-                    | "OPT_LEVEL"
-                    | "DEBUG"
-                    | "NUM_JOBS"
-            );
-        if leaks && !keep {
+        if key.to_str().is_some_and(leaks) {
             cmd.env_remove(key);
         }
     }
+}
+
+/// Whether variable `key` must not leak into a nested build: cargo sets it
+/// for build scripts and tests, and it would point the nested build at the
+/// outer one's target, flags or output folder. The user's own settings for
+/// every build (cargo's home, its jobserver, incremental compilation,
+/// terminal, registries, network) pass through.
+fn leaks(key: &str) -> bool {
+    let keep = matches!(
+        key,
+        "CARGO_HOME"
+            | "CARGO_MAKEFLAGS"
+            | "CARGO_INCREMENTAL"
+            | "CARGO_TERM_COLOR"
+            | "CARGO_TERM_PROGRESS_WHEN"
+    ) || key.starts_with("CARGO_REGISTRIES_")
+        || key.starts_with("CARGO_NET_")
+        || key.starts_with("CARGO_HTTP_");
+    let set_by_cargo = key.starts_with("CARGO_")
+        || matches!(
+            key,
+            "RUSTFLAGS"
+                | "RUSTDOCFLAGS"
+                | "RUSTC"
+                | "RUSTDOC"
+                | "RUSTC_WRAPPER"
+                | "RUSTC_WORKSPACE_WRAPPER"
+                | "RUSTC_LINKER"
+                | "OUT_DIR"
+                | "TARGET"
+                | "HOST"
+                | "PROFILE"
+                | "OPT_LEVEL"
+                | "DEBUG"
+                | "NUM_JOBS"
+        );
+    set_by_cargo && !keep
 }
 
 /// A `cargo` command with the environment cleaned for a nested build.
@@ -164,4 +176,42 @@ pub fn ensure_cargo_component(p: &Pipeline) -> Result<(), BuildError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leaks;
+
+    #[test]
+    fn the_outer_builds_target_and_flags_do_not_reach_a_nested_build() {
+        for key in [
+            "CARGO_TARGET_DIR",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "RUSTFLAGS",
+            "OUT_DIR",
+            "TARGET",
+        ] {
+            assert!(leaks(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_users_settings_for_every_build_reach_a_nested_build() {
+        // CI turns incremental compilation off for its clean clone: the
+        // nested builds (the guests, the user-path crates) must follow, or
+        // they write gigabytes of incremental state nobody reads.
+        for key in [
+            "CARGO_HOME",
+            "CARGO_MAKEFLAGS",
+            "CARGO_INCREMENTAL",
+            "CARGO_TERM_COLOR",
+            "CARGO_NET_OFFLINE",
+            "CARGO_REGISTRIES_CRATES_IO_PROTOCOL",
+            "PATH",
+            "HOME",
+        ] {
+            assert!(!leaks(key), "{key}");
+        }
+    }
 }
