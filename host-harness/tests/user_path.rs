@@ -52,6 +52,9 @@ fn run(cmd: &mut Command, dir: &Path) -> String {
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if !out.status.success() {
+        report_now(cmd, &out);
+    }
     assert!(
         out.status.success(),
         "{cmd:?} in {} failed:\n{}\n{}",
@@ -60,6 +63,27 @@ fn run(cmd: &mut Command, dir: &Path) -> String {
         text(&out.stderr)
     );
     text(&out.stdout)
+}
+
+/// Writes a failed command's status and the end of its stderr straight to
+/// this process's stderr, past the test harness's capture. A CI log that
+/// keeps only the lines around `FAILED` then still says why: the panic
+/// message, with the whole output of a failed `cargo install`, comes
+/// hundreds of lines later.
+fn report_now(cmd: &Command, out: &std::process::Output) {
+    use std::io::Write;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+    let program = cmd.get_program().to_string_lossy();
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
+    // Ignored: if stderr itself is gone, the panic below still reports.
+    let _ = writeln!(
+        std::io::stderr(),
+        "user_path: `{program} {}` failed ({}); the end of its stderr:\n{tail}",
+        args.join(" "),
+        out.status
+    );
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
