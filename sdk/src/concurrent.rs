@@ -71,9 +71,9 @@ fn output<T: 'static>(handle: JoinHandle<T>) -> Option<T> {
     }
 }
 
-/// `f-start`: spawns the call, runs until nothing is runnable, and returns
-/// `Ok(result)` if it finished or `Err(call_id)` for the host to finish it
-/// later.
+/// `f-start`: polls the call once and, unless that finished it, spawns it
+/// as a task; runs until nothing is runnable, and returns `Ok(result)` if
+/// the call finished or `Err(call_id)` for the host to finish it later.
 ///
 /// # Panics
 ///
@@ -85,6 +85,15 @@ where
     F::Output: 'static,
 {
     let _guard = DriveGuard::enter("a mode C export");
+    // Boxed before its first poll, so that a call still pending afterwards
+    // can move into a task; a call that finishes costs this box instead of
+    // a task's cell, slot, queue turn and join.
+    let mut future = Box::pin(future);
+    if let Some(Poll::Ready(out)) = runtime::poll_first(future.as_mut()) {
+        // What the call woke or spawned runs before the entry returns.
+        settle();
+        return Ok(out);
+    }
     let id = next_id();
     let handle = match runtime::spawn_call(id, future) {
         Ok(h) => h,

@@ -149,3 +149,53 @@ fn a_plain_entry_nested_in_another_runs_no_task_until_the_outer_one_ends() {
     });
     assert!(ran.get() && task.is_finished());
 }
+
+#[test]
+fn a_call_that_finishes_at_its_first_poll_costs_no_task() {
+    let before = wasync::runtime::stats();
+    assert_eq!(concurrent::start(async { 7 }), Ok(7));
+    let after = wasync::runtime::stats();
+    assert_eq!(after.spawned, before.spawned, "the call was made a task");
+    assert_eq!(after.live_tasks, 0);
+}
+
+#[test]
+fn a_call_started_while_tasks_are_runnable_runs_after_them() {
+    let log = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let l = log.clone();
+    // Spawned outside an entry: queued, not run yet.
+    let task = wasync::spawn(async move { l.borrow_mut().push("task") });
+    let l = log.clone();
+    assert_eq!(
+        concurrent::start(async move { l.borrow_mut().push("call") }),
+        Ok(())
+    );
+    assert_eq!(
+        *log.borrow(),
+        ["task", "call"],
+        "the new call jumped the queue"
+    );
+    assert!(task.is_finished());
+}
+
+#[test]
+fn a_call_that_waits_at_its_first_poll_is_woken_in_its_task() {
+    let Err(call) = concurrent::start(async {
+        wasync::time::sleep(Duration::from_millis(10)).await;
+        5u32
+    }) else {
+        panic!("the call sleeps")
+    };
+    let stats = wasync::runtime::stats();
+    assert_eq!(
+        (stats.live_tasks, stats.live_timers),
+        (1, 1),
+        "one task, waiting on one timer"
+    );
+    let parked = last_parked();
+    sim::advance(Duration::from_millis(10));
+    concurrent::wake(&sim::ready_positions(&parked));
+    let park = sim::take_parks().pop().expect("the call finished");
+    assert_eq!(park.finished, [call]);
+    assert_eq!(concurrent::finish::<u32>(call), 5);
+}

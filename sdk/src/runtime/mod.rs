@@ -773,6 +773,40 @@ pub(crate) fn take_finished(id: u32) -> bool {
     })
 }
 
+/// Mode C: polls a new call's future once, in its `start` entry, before it
+/// is made a task, if no task is runnable. `None` if one is: the call then
+/// waits its turn as a task, behind them. Most calls finish at their first
+/// poll, and need no task at all (see `concurrent::start`).
+///
+/// The poll counts like a task's towards the next check of the host. Its
+/// waker is the main future's: a call left pending is polled again at once
+/// as a task, whose waker every future of wasync puts in place of this
+/// one. A wake of it meanwhile marks `block_on`'s main future woken, which
+/// no mode C entry runs (they refuse to nest), and a later `block_on`
+/// starts woken anyway.
+#[cfg(any(
+    not(target_family = "wasm"),
+    all(feature = "concurrent", not(feature = "native"))
+))]
+pub(crate) fn poll_first<F: Future + ?Sized>(
+    future: std::pin::Pin<&mut F>,
+) -> Option<Poll<F::Output>> {
+    let idle = with(|rt| {
+        let idle = rt.queue.is_empty();
+        if idle {
+            rt.stats.tasks_polled += 1;
+            rt.polls_since_check += 1;
+        }
+        idle
+    });
+    if !idle {
+        return None;
+    }
+    let waker = raw::task_waker(MAIN);
+    let mut cx = Context::from_waker(&waker);
+    Some(enter_poll(|| future.poll(&mut cx)))
+}
+
 /// Marks the calling code as driving the runtime; nested drivers panic.
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 pub(crate) struct DriveGuard(());
