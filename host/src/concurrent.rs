@@ -157,8 +157,8 @@ fn async_pairs<X>(
 /// a pair would fail every call, and the first would end the instance.
 fn check_async_pairs(name: &str, exported: &[(String, ComponentFunc)]) -> Result<()> {
     let speaks_abi = ["wake", "cancel"].iter().all(|f| {
-        let name = format!("{GUEST_IFACE}#{f}");
-        exported.iter().any(|(n, _)| *n == name)
+        let entry = format!("{GUEST_IFACE}#{f}");
+        exported.iter().any(|(n, _)| *n == entry)
     });
     if !speaks_abi {
         return Ok(());
