@@ -371,7 +371,8 @@ struct CallArgs {
     /// Make the call N times in a row on the one instance, and print the
     /// last result: a loop for profilers (`perf`, `valgrind
     /// --tool=callgrind`), whose cost per call is the difference between
-    /// two runs' counts divided by the difference in N.
+    /// two runs' counts divided by the difference in N. `call` runs its
+    /// host on one thread, as `bench calls` does.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
@@ -781,10 +782,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let backtrace = matches!(&cli.command, Command::Call(a) if a.backtrace);
     // Per-call overheads are measured on one thread, so that they show the
-    // cost of a call rather than of waking a task on another thread.
+    // cost of a call rather than of waking a task on another thread. `call`
+    // runs there too: one call gains nothing from a second thread, and
+    // `call --repeat`, the profilers' loop, then counts what `bench calls`
+    // times, whatever N.
     let one_thread = matches!(
         &cli.command,
-        Command::Bench(BenchCommand::Calls { .. } | BenchCommand::Overlap { .. })
+        Command::Call(_)
+            | Command::Bench(BenchCommand::Calls { .. } | BenchCommand::Overlap { .. })
     );
     let built = if one_thread {
         tokio::runtime::Builder::new_current_thread()
