@@ -14,9 +14,10 @@ fn scrub(cmd: &mut Command) {
     }
 }
 
-/// Whether variable `key` must not leak into a nested build: cargo sets it
-/// for build scripts and tests, and it would point the nested build at the
-/// outer one's target, flags or output folder. The user's own settings for
+/// Whether variable `key` must not leak into a nested build: it belongs to
+/// the outer build (cargo sets it for build scripts and tests, or it holds
+/// flags for the outer build's compiler), and would point the nested build
+/// at the outer one's target, flags or output folder. The user's own settings for
 /// every build (cargo's home, its jobserver, incremental compilation,
 /// terminal, registries, network) pass through.
 fn leaks(key: &str) -> bool {
@@ -30,7 +31,7 @@ fn leaks(key: &str) -> bool {
     ) || key.starts_with("CARGO_REGISTRIES_")
         || key.starts_with("CARGO_NET_")
         || key.starts_with("CARGO_HTTP_");
-    let set_by_cargo = key.starts_with("CARGO_")
+    let outer_build = key.starts_with("CARGO_")
         || matches!(
             key,
             "RUSTFLAGS"
@@ -48,7 +49,7 @@ fn leaks(key: &str) -> bool {
                 | "DEBUG"
                 | "NUM_JOBS"
         );
-    set_by_cargo && !keep
+    outer_build && !keep
 }
 
 /// A `cargo` command with the environment cleaned for a nested build.

@@ -54,14 +54,13 @@ fn run(cmd: &mut Command, dir: &Path) -> String {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     if !out.status.success() {
         report_now(cmd, &out);
+        panic!(
+            "{cmd:?} in {} failed:\n{}\n{}",
+            dir.display(),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
     }
-    assert!(
-        out.status.success(),
-        "{cmd:?} in {} failed:\n{}\n{}",
-        dir.display(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
     text(&out.stdout)
 }
 
