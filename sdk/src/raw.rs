@@ -1,12 +1,13 @@
-//! With its sibling `raw_task` (task cells: one allocation per task), the
-//! only module of wasync that contains `unsafe`. Two things need it here:
+//! With its sibling `raw_task` (task cells: one allocation per task, and
+//! their wakers, which hold a counted reference to the cell), the only
+//! module of wasync that contains `unsafe`. Two things need it here:
 //!
-//! 1. **Allocation-free task wakers.** A task's waker carries the task's key
-//!    (slab index and generation) packed into the `RawWaker` data pointer,
-//!    which is never dereferenced. Building a `Waker` from a `RawWaker` is
-//!    `unsafe` only because the compiler cannot check the vtable contract;
-//!    ours trivially meets it. Mode N's export calls get wakers of the same
-//!    kind, with a vtable of their own.
+//! 1. **Allocation-free keyed wakers.** The main future's waker (of
+//!    `block_on`, and of a mode C call's first poll) and mode N's export
+//!    call wakers carry a key in the `RawWaker` data pointer, which is
+//!    never dereferenced. Building a `Waker` from a `RawWaker` is `unsafe`
+//!    only because the compiler cannot check the vtable contract; these
+//!    trivially meet it.
 //! 2. **Borrowed views of wasi pollables.** The waker registry stores the
 //!    `u32` handles of pollables that `wait_for` futures borrow, and turns
 //!    them back into `&Pollable` for one `poll` or `park` call. A view is
@@ -14,56 +15,44 @@
 
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
-/// Packs a task key into pointer-sized data: the slab index in the low
-/// `INDEX_BITS`, the low bits of the generation (the task's unique id, or
-/// mode N's call generation) in the rest. On wasm32 that leaves 10 bits: a
-/// stale waker wakes the task now in its slot spuriously if that task's id
-/// differs from its own by a multiple of 1024, which futures must
-/// tolerate. Only wakers (and the run queue) use packed keys; task
-/// handles carry the full id, because a stale handle that aborted
-/// or detached the new task would be a real bug, not a spurious poll.
+/// Mode N packs a call's key into pointer-sized data: the slot index in
+/// the low `INDEX_BITS`, the low bits of the call's generation in the
+/// rest. On wasm32 that leaves 10 bits: a stale waker wakes the call now in
+/// its slot spuriously if that call's generation differs from its own by a
+/// multiple of 1024, which futures must tolerate.
 pub(crate) const INDEX_BITS: u32 = 22;
 pub(crate) const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 
-/// The packed key of slot `index` at `generation`: the generation's high
-/// bits are dropped.
-pub(crate) fn pack(index: usize, generation: u64) -> usize {
-    ((generation as usize) << INDEX_BITS) | index
+fn main_clone(data: *const ()) -> RawWaker {
+    RawWaker::new(data, &MAIN_VTABLE)
 }
 
-fn clone(data: *const ()) -> RawWaker {
-    RawWaker::new(data, &VTABLE)
+fn main_wake(_: *const ()) {
+    crate::runtime::wake_main();
 }
 
-fn wake(data: *const ()) {
-    crate::runtime::wake_packed(data.addr());
-}
+fn main_drop(_: *const ()) {}
 
-fn wake_by_ref(data: *const ()) {
-    crate::runtime::wake_packed(data.addr());
-}
+static MAIN_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(main_clone, main_wake, main_wake, main_drop);
 
-fn drop(_: *const ()) {}
-
-static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop);
-
-/// A waker that schedules the task whose packed key is `packed`.
-pub(crate) fn task_waker(packed: usize) -> Waker {
-    let raw = RawWaker::new(std::ptr::without_provenance(packed), &VTABLE);
+/// The waker of the future the runtime drives itself (`block_on`'s).
+#[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
+pub(crate) fn main_waker() -> Waker {
+    let raw = RawWaker::new(std::ptr::null(), &MAIN_VTABLE);
     // SAFETY: `Waker::from_raw` requires the vtable functions to be sound
-    // for the data pointer and to be callable from any thread. Ours treat
-    // the pointer as an integer and never dereference it; `clone` returns
-    // the same integer and `drop` does nothing, so there is no resource to
-    // leak or double-free. `wake` touches only the calling thread's
-    // runtime (a thread-local): on another thread it finds no task with
-    // that key, or wakes an unrelated one spuriously, which is allowed.
+    // for the data pointer and to be callable from any thread. Ours never
+    // look at the pointer; `clone` copies it and `drop` does nothing, so
+    // there is no resource to leak or double-free. `wake` touches only the
+    // calling thread's runtime (a thread-local): on another thread it
+    // wakes that thread's main future spuriously, which is allowed.
     unsafe { Waker::from_raw(raw) }
 }
 
-/// The packed key of a waker made by [`task_waker`], or `None` for any other
-/// waker. Lets the runtime schedule its own tasks without a wake call.
-pub(crate) fn packed_key(waker: &Waker) -> Option<usize> {
-    std::ptr::eq(waker.vtable(), &VTABLE).then(|| waker.data().addr())
+/// Whether `waker` is the main future's. Lets the runtime mark it woken
+/// without a wake call.
+pub(crate) fn is_main(waker: &Waker) -> bool {
+    std::ptr::eq(waker.vtable(), &MAIN_VTABLE)
 }
 
 #[cfg(any(not(target_family = "wasm"), feature = "native"))]
@@ -155,18 +144,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_task_waker_round_trips_its_key() {
-        let w = task_waker(0x1234_5678 & usize::MAX);
-        assert_eq!(packed_key(&w), Some(0x1234_5678));
-        assert_eq!(packed_key(&w.clone()), Some(0x1234_5678));
-        assert_eq!(packed_key(std::task::Waker::noop()), None);
+    fn the_main_waker_is_told_apart_from_others() {
+        assert!(is_main(&main_waker()));
+        assert!(is_main(&main_waker().clone()));
+        assert!(!is_main(std::task::Waker::noop()));
     }
 
     #[test]
-    fn call_and_task_wakers_are_told_apart() {
+    fn call_and_main_wakers_are_told_apart() {
         let call = call_waker(7);
         assert_eq!(call_key(&call), Some(7));
-        assert_eq!(packed_key(&call), None);
-        assert_eq!(call_key(&task_waker(7)), None);
+        assert!(!is_main(&call));
+        assert_eq!(call_key(&main_waker()), None);
     }
 }

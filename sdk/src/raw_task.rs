@@ -4,30 +4,39 @@
 //! runtime). With `raw`, the only module of wasync that contains `unsafe`.
 //!
 //! Ground rules:
-//! - A cell is reference counted, without atomics: [`RawTask`] and
-//!   [`JoinRef`] are neither `Send` nor `Sync`. The runtime's slot holds one
-//!   reference until the task finishes or is aborted; the task's
-//!   `JoinHandle` holds another until it is joined or dropped. The last
-//!   reference frees the cell, dropping whatever the cell still holds.
+//! - A cell is reference counted. The runtime's slab holds one reference
+//!   while the task is unfinished, the run queue one per entry, the poll
+//!   under way one, the task's `JoinHandle` one until it is joined or
+//!   dropped, and every waker of the task one. The last reference frees
+//!   the cell.
+//! - Wakers are `Send`, so the count is atomic (on wasm32 without threads
+//!   that costs nothing more than a plain add). Everything else in the
+//!   header is touched only on the thread that spawned the task: a waker
+//!   woken on another thread does nothing (see [`RawTask::owned_here`]).
 //! - The cell's stage says which of its contents is live: the future
 //!   (`Future`, or `Polling` while a poll of it is on the stack), the
 //!   output (`Output`), or nothing (`Cancelled`, `Taken`). Every unsafe
 //!   access to the contents is guarded by the stage, so no safe sequence of
 //!   calls (re-entrant ones from inside the future included) reads freed or
 //!   uninitialised contents, or drops them twice.
-//! - Contents are user values: their destructors run where the caller
-//!   drops a reference, calls [`RawTask::cancel`] or takes the output, so
-//!   the runtime does those outside its `RefCell` borrow.
-//! - Wakers are not references: they carry a slot key (see `raw`), so they
-//!   allocate nothing and may outlive the cell.
+//! - Contents are user values and not `Send`: they are dropped on the
+//!   owner thread, by the runtime (the future when the task is done, a
+//!   detached task's output when it finishes) or by the join handle (the
+//!   output), never by the last reference if that is a waker elsewhere.
+//!   The runtime does those outside its `RefCell` borrow.
+//! - The scheduling state (`Sched`) lives in the header too, so that a
+//!   wake reaches the task without a lookup: a woken idle task is queued,
+//!   a woken running one is queued again when its poll returns.
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 /// Which of a cell's contents is live.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -62,17 +71,88 @@ pub(crate) enum Polled {
     Nothing,
 }
 
+/// Where a task is in the runtime's scheduling.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Sched {
+    /// Waiting for a wake.
+    Idle,
+    /// In the run queue (once: a queued task is not queued again).
+    Queued,
+    /// Being polled.
+    Running,
+    /// Being polled, and woken meanwhile: queue it when the poll returns.
+    Notified,
+    /// Finished or aborted: out of the slab, never queued again.
+    Done,
+}
+
+/// What [`RawTask::finish_poll`] decided.
+pub(crate) struct Outcome {
+    /// Queue the task again (it was woken during its poll).
+    pub(crate) requeue: bool,
+    /// The task is done now (finished or aborted): remove its slot.
+    pub(crate) done: bool,
+    /// It finished (rather than being aborted).
+    pub(crate) finished: bool,
+}
+
+/// What [`RawTask::request_abort`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Abort {
+    /// The task was idle or queued and is done now: the caller removes its
+    /// slot and drops its future.
+    Now,
+    /// The task is being polled: it is done when that poll returns.
+    AfterPoll,
+    /// The task was done already.
+    Done,
+}
+
+/// `Header::flags`: the task was aborted during its own poll.
+const ABORTED: u8 = 1;
+/// `Header::flags`: one of wasync's own tasks (mode N's timer task).
+const INTERNAL: u8 = 2;
+/// `Header::flags`: the join handle is gone, so nobody takes the output.
+const DETACHED: u8 = 4;
+
 /// The part of a cell that does not depend on the future's type. First in
 /// every cell (`repr(C)`), so a pointer to the cell is a pointer to it.
 #[repr(C)]
 struct Header {
-    refs: Cell<usize>,
+    refs: AtomicUsize,
     stage: Cell<Stage>,
+    sched: Cell<Sched>,
+    flags: Cell<u8>,
+    /// The runtime's slab index of the task, while it has one.
+    slot: Cell<u32>,
+    /// Mode C: the export call the task computes, or 0.
+    call: Cell<u32>,
     /// Who awaits the output.
     join_waker: Cell<Option<Waker>>,
-    /// The runtime's slot of the task, while it has one.
-    slot: Cell<u32>,
+    /// The thread that spawned the task, where its runtime is.
+    #[cfg(any(not(target_family = "wasm"), target_feature = "atomics"))]
+    owner: u64,
     vtable: &'static VTable,
+}
+
+/// Which thread a task belongs to. On a wasm32 target without threads
+/// there is one, and the check compiles to nothing.
+#[cfg(any(not(target_family = "wasm"), target_feature = "atomics"))]
+mod owner {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Tokens are never reused, unlike the ids of exited threads.
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+
+    thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The calling thread's token; 0 (nobody's) while its thread-locals
+    /// are being destroyed.
+    pub(super) fn here() -> u64 {
+        TOKEN.try_with(|t| *t).unwrap_or(0)
+    }
 }
 
 /// The operations of a cell that need its future's type.
@@ -186,14 +266,14 @@ impl<F: Future> TaskCell<F> {
 }
 
 /// One reference to a task cell, not knowing its output type. Cloning adds
-/// a reference; dropping the last one frees the cell and what it holds.
+/// a reference; dropping the last one frees the cell.
 pub(crate) struct RawTask {
     ptr: NonNull<Header>,
 }
 
 impl RawTask {
-    /// Puts `future` in a new cell. Returns the runtime's reference and the
-    /// join handle's.
+    /// Puts `future` in a new cell, queued. Returns the runtime's reference
+    /// and the join handle's.
     pub(crate) fn new<F>(future: F) -> (RawTask, JoinRef<F::Output>)
     where
         // Cells outlive any borrow: what they drop must borrow nothing.
@@ -202,10 +282,15 @@ impl RawTask {
     {
         let cell = Box::new(TaskCell {
             header: Header {
-                refs: Cell::new(2),
+                refs: AtomicUsize::new(2),
                 stage: Cell::new(Stage::Future),
-                join_waker: Cell::new(None),
+                sched: Cell::new(Sched::Queued),
+                flags: Cell::new(0),
                 slot: Cell::new(u32::MAX),
+                call: Cell::new(0),
+                join_waker: Cell::new(None),
+                #[cfg(any(not(target_family = "wasm"), target_feature = "atomics"))]
+                owner: owner::here(),
                 vtable: &TaskCell::<F>::VTABLE,
             },
             contents: UnsafeCell::new(Contents {
@@ -225,8 +310,22 @@ impl RawTask {
     fn header(&self) -> &Header {
         // SAFETY: `self` is a counted reference, so the cell is alive; the
         // header is only ever accessed through shared references (its
-        // fields are `Cell`s).
+        // fields are `Cell`s and an atomic).
         unsafe { self.ptr.as_ref() }
+    }
+
+    /// Whether the calling thread is the one that spawned the task. Only
+    /// there may anything but the reference count be touched; a waker may
+    /// travel to other threads, where waking it does nothing.
+    pub(crate) fn owned_here(&self) -> bool {
+        #[cfg(any(not(target_family = "wasm"), target_feature = "atomics"))]
+        {
+            self.header().owner == owner::here()
+        }
+        #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+        {
+            true
+        }
     }
 
     pub(crate) fn stage(&self) -> Stage {
@@ -284,12 +383,25 @@ impl RawTask {
         true
     }
 
+    /// Drops the output of a detached task (nobody will take it), so that
+    /// it is dropped here, on the owner thread, and not by whichever
+    /// reference is last.
+    pub(crate) fn drop_unclaimed_output(&self) {
+        let header = self.header();
+        if header.flags.get() & DETACHED != 0 && header.stage.get() == Stage::Output {
+            header.stage.set(Stage::Taken);
+            // SAFETY: the stage was `Output`, so the output is live, and it
+            // now says it is gone.
+            unsafe { (header.vtable.drop_output)(self.ptr) };
+        }
+    }
+
     /// Takes the waker of whoever awaits the output.
     pub(crate) fn take_join_waker(&self) -> Option<Waker> {
         self.header().join_waker.take()
     }
 
-    /// Records the runtime's slot of the task, for its join handle.
+    /// Records the runtime's slot of the task.
     pub(crate) fn set_slot(&self, slot: u32) {
         self.header().slot.set(slot);
     }
@@ -299,38 +411,245 @@ impl RawTask {
         self.header().slot.get()
     }
 
+    /// Mode C: records the export call the task computes (not 0).
+    #[cfg(any(
+        not(target_family = "wasm"),
+        all(feature = "concurrent", not(feature = "native"))
+    ))]
+    pub(crate) fn set_call(&self, call: u32) {
+        self.header().call.set(call);
+    }
+
+    /// Mode C: the export call the task computes.
+    pub(crate) fn call(&self) -> Option<u32> {
+        let call = self.header().call.get();
+        (call != 0).then_some(call)
+    }
+
+    fn flag(&self, flag: u8) -> bool {
+        self.header().flags.get() & flag != 0
+    }
+
+    fn set_flag(&self, flag: u8) {
+        let flags = &self.header().flags;
+        flags.set(flags.get() | flag);
+    }
+
+    /// Marks the task as one of wasync's own.
+    #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+    pub(crate) fn set_internal(&self) {
+        self.set_flag(INTERNAL);
+    }
+
+    /// Whether the task is one of wasync's own.
+    pub(crate) fn is_internal(&self) -> bool {
+        self.flag(INTERNAL)
+    }
+
+    /// Whether the join handle is gone.
+    pub(crate) fn is_detached(&self) -> bool {
+        self.flag(DETACHED)
+    }
+
     /// Whether both are references to one cell.
     pub(crate) fn same_cell(&self, other: &RawTask) -> bool {
         self.ptr == other.ptr
     }
 
-    /// Whether another reference than this one exists (the join handle's,
-    /// for the runtime's reference).
-    pub(crate) fn is_shared(&self) -> bool {
-        self.header().refs.get() > 1
+    /// Idle → queued. Returns whether the caller must push it on the queue.
+    pub(crate) fn mark_queued(&self) -> bool {
+        let sched = &self.header().sched;
+        match sched.get() {
+            Sched::Idle => {
+                sched.set(Sched::Queued);
+                true
+            }
+            Sched::Running => {
+                sched.set(Sched::Notified);
+                false
+            }
+            Sched::Queued | Sched::Notified | Sched::Done => false,
+        }
     }
+
+    /// Queued → running: whether the task popped from the queue is to be
+    /// polled (an aborted task's entry is not).
+    pub(crate) fn start_poll(&self) -> bool {
+        let sched = &self.header().sched;
+        if sched.get() != Sched::Queued {
+            return false;
+        }
+        sched.set(Sched::Running);
+        true
+    }
+
+    /// Records what a poll did.
+    pub(crate) fn finish_poll(&self, polled: Polled) -> Outcome {
+        let sched = &self.header().sched;
+        let pending = polled == Polled::Pending;
+        if !pending || self.flag(ABORTED) {
+            sched.set(Sched::Done);
+            return Outcome {
+                requeue: false,
+                done: true,
+                finished: !pending,
+            };
+        }
+        let requeue = sched.get() == Sched::Notified;
+        sched.set(if requeue { Sched::Queued } else { Sched::Idle });
+        Outcome {
+            requeue,
+            done: false,
+            finished: false,
+        }
+    }
+
+    /// Marks the task aborted: done now if it is idle or queued, done when
+    /// its poll returns if it is running.
+    pub(crate) fn request_abort(&self) -> Abort {
+        let sched = &self.header().sched;
+        match sched.get() {
+            Sched::Idle | Sched::Queued => {
+                sched.set(Sched::Done);
+                Abort::Now
+            }
+            Sched::Running | Sched::Notified => {
+                self.set_flag(ABORTED);
+                Abort::AfterPoll
+            }
+            Sched::Done => Abort::Done,
+        }
+    }
+
+    /// Marks the task done without a poll (its runtime is going away).
+    pub(crate) fn set_done(&self) {
+        self.header().sched.set(Sched::Done);
+    }
+
+    /// A waker of the task that borrows this reference instead of counting
+    /// one, for a poll: cloning it counts a reference as usual.
+    pub(crate) fn waker_ref(&self) -> WakerRef<'_> {
+        // SAFETY: the data pointer is a live cell (`self` is a counted
+        // reference to it) and the vtable is `WAKER_VTABLE`, whose functions
+        // are sound for it from any thread (see there). No reference was
+        // counted for this waker: it is never dropped (`ManuallyDrop`) and
+        // cannot outlive `self` (the lifetime), so it never gives back a
+        // reference it does not hold; its clones count their own. Its `wake` (by value) cannot be called on it, since that
+        // needs an owned `Waker`, which only a clone is.
+        let waker =
+            unsafe { Waker::from_raw(RawWaker::new(self.ptr.as_ptr().cast(), &WAKER_VTABLE)) };
+        WakerRef {
+            waker: ManuallyDrop::new(waker),
+            _task: PhantomData,
+        }
+    }
+
+    /// The task reference a task waker holds, without counting; any other
+    /// waker is given back.
+    pub(crate) fn from_waker(waker: Waker) -> Result<RawTask, Waker> {
+        if !std::ptr::eq(waker.vtable(), &WAKER_VTABLE) {
+            return Err(waker);
+        }
+        let waker = ManuallyDrop::new(waker);
+        let ptr = waker.data().cast::<Header>().cast_mut();
+        // SAFETY: a waker with this vtable holds a counted reference to the
+        // cell its data points to (see `waker`); the `ManuallyDrop` moves
+        // that reference into the `RawTask` without counting it twice.
+        Ok(RawTask {
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+        })
+    }
+
+    /// Whether `waker` is a waker of this task.
+    #[cfg(test)]
+    pub(crate) fn is_waker_of(&self, waker: &Waker) -> bool {
+        std::ptr::eq(waker.vtable(), &WAKER_VTABLE)
+            && std::ptr::eq(waker.data(), self.ptr.as_ptr().cast())
+    }
+}
+
+/// A task waker borrowed from a reference (see [`RawTask::waker_ref`]).
+pub(crate) struct WakerRef<'a> {
+    waker: ManuallyDrop<Waker>,
+    _task: PhantomData<&'a RawTask>,
+}
+
+impl Deref for WakerRef<'_> {
+    type Target = Waker;
+
+    fn deref(&self) -> &Waker {
+        &self.waker
+    }
+}
+
+/// The vtable of task wakers. The data pointer is a cell holding one
+/// counted reference for the waker (`waker_ref`'s borrowed one excepted).
+/// Each function is sound to call from any thread, as `Waker` requires:
+/// the count is atomic, and `wake` leaves the rest of the header alone
+/// unless it runs on the task's own thread (`owned_here`).
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+/// The waker's reference, borrowed for the call.
+///
+/// # Safety
+/// `data` is the data pointer of a live task waker.
+unsafe fn borrowed(data: *const ()) -> ManuallyDrop<RawTask> {
+    // SAFETY: a live waker holds (or borrows, for `waker_ref`) a counted
+    // reference to the cell `data` points to, so it is non-null and alive;
+    // the `ManuallyDrop` leaves the count as it is.
+    ManuallyDrop::new(RawTask {
+        ptr: unsafe { NonNull::new_unchecked(data.cast::<Header>().cast_mut()) },
+    })
+}
+
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is a live task waker's (the vtable contract).
+    let raw = unsafe { borrowed(data) };
+    // The new waker owns the reference counted here.
+    std::mem::forget(RawTask::clone(&raw));
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn waker_wake(data: *const ()) {
+    // SAFETY: `data` is a live task waker's, consumed by this call: its
+    // reference moves into the `RawTask`.
+    let raw = ManuallyDrop::into_inner(unsafe { borrowed(data) });
+    crate::runtime::wake_task(raw);
+}
+
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    // SAFETY: `data` is a live task waker's (the vtable contract).
+    let raw = unsafe { borrowed(data) };
+    crate::runtime::wake_task(RawTask::clone(&raw));
+}
+
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: `data` is a live task waker's, dropped by this call: its
+    // reference moves into the `RawTask`, which gives it back.
+    drop(ManuallyDrop::into_inner(unsafe { borrowed(data) }));
 }
 
 impl Clone for RawTask {
     fn clone(&self) -> RawTask {
-        let refs = &self.header().refs;
-        // As `Rc` does: leaking that many clones is a bug, not a use.
-        let Some(n) = refs.get().checked_add(1) else {
+        // As `Arc` does: a count past `isize::MAX` means references are
+        // being leaked, which is a bug, not a use.
+        if self.header().refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
             std::process::abort()
-        };
-        refs.set(n);
+        }
         RawTask { ptr: self.ptr }
     }
 }
 
 impl Drop for RawTask {
     fn drop(&mut self) {
-        let header = self.header();
-        let refs = header.refs.get() - 1;
-        header.refs.set(refs);
-        if refs > 0 {
+        // As `Arc` does: the release orders this reference's uses before
+        // the free, and the acquire fence the free after all of them.
+        if self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
             return;
         }
+        fence(Ordering::Acquire);
+        let header = self.header();
         let vtable = header.vtable;
         /// Frees the cell even if a content's destructor panics.
         struct Free(NonNull<Header>, &'static VTable);
@@ -341,8 +660,16 @@ impl Drop for RawTask {
                 unsafe { (self.1.dealloc)(self.0) }
             }
         }
+        let stage = header.stage.get();
+        // Contents are dropped on the owner thread before the references
+        // that may leave it go (see the ground rules). Were one still
+        // here on another thread, leaking it is the sound choice.
+        if stage != Stage::Taken && stage != Stage::Cancelled && !self.owned_here() {
+            return;
+        }
         let _free = Free(self.ptr, vtable);
-        match header.stage.replace(Stage::Taken) {
+        header.stage.set(Stage::Taken);
+        match stage {
             // SAFETY: the stage said the future is live; it now says not.
             Stage::Future => unsafe { (vtable.drop_future)(self.ptr) },
             // SAFETY: as above, for the output.
@@ -367,7 +694,7 @@ impl<T> JoinRef<T> {
         self.raw.stage()
     }
 
-    /// The untyped reference, to find the task's slot.
+    /// The untyped reference.
     pub(crate) fn raw(&self) -> &RawTask {
         &self.raw
     }
@@ -394,6 +721,12 @@ impl<T> JoinRef<T> {
             }
             Stage::Future | Stage::Polling | Stage::Taken => None,
         }
+    }
+
+    /// Marks the task detached: the runtime drops its output when it
+    /// finishes, as nobody will take it.
+    pub(crate) fn detach(&self) {
+        self.raw.set_flag(DETACHED);
     }
 
     /// Stores the waker to wake when the task is done, unless an
@@ -524,19 +857,55 @@ mod tests {
     }
 
     #[test]
-    fn wakers_stored_in_a_cell_are_dropped_with_it_and_clones_outlive_it() {
+    fn a_waker_keeps_the_cell_alive_but_not_its_contents() {
+        let (drops, held) = probe();
+        let (raw, join) = RawTask::new(async move {
+            let _held = held;
+            std::future::pending::<()>().await;
+        });
+        let waker = raw.waker_ref().clone();
+        assert!(raw.is_waker_of(&waker));
+        assert_eq!(raw.poll(&mut noop_cx()), Polled::Pending);
+        // What the runtime does when the task goes: the future is dropped
+        // on this thread, while a waker still holds the cell.
+        assert!(raw.cancel());
+        drop((raw, join));
+        assert_eq!(drops.get(), 1);
+        let again = waker.clone();
+        drop(waker);
+        // Taking the reference back from a waker counts nothing twice.
+        let back = RawTask::from_waker(again).expect("a task waker");
+        assert_eq!(back.stage(), Stage::Cancelled);
+        drop(back);
+    }
+
+    #[test]
+    fn a_waker_dropped_on_another_thread_frees_an_emptied_cell() {
         let (raw, join) = RawTask::new(async { 1 });
-        let waker = crate::raw::task_waker(3);
+        assert_eq!(raw.poll(&mut noop_cx()), Polled::Finished);
+        let waker = raw.waker_ref().clone();
+        assert_eq!(join.take(), Some(Ok(1)));
+        drop((raw, join));
+        // The waker is the last reference; `wake` there does nothing.
+        std::thread::spawn(move || {
+            waker.wake_by_ref();
+            drop(waker);
+        })
+        .join()
+        .expect("the thread does not panic");
+    }
+
+    #[test]
+    fn a_join_waker_stored_in_a_cell_is_kept_once_per_waker() {
+        let (raw, join) = RawTask::new(async { 1 });
+        let (other, _other_join) = RawTask::new(async { 2 });
+        let waker = other.waker_ref().clone();
         join.set_join_waker(&waker);
         join.set_join_waker(&waker.clone());
         raw.poll(&mut noop_cx());
         let taken = raw.take_join_waker().expect("the waker was stored");
-        join.set_join_waker(&taken);
-        drop((raw, join));
-        // The wakers carry keys, not references: they outlive the cell.
-        let again = taken.clone();
-        drop(taken);
-        assert_eq!(crate::raw::packed_key(&again), Some(3));
-        drop(again);
+        assert!(other.is_waker_of(&taken));
+        assert!(raw.take_join_waker().is_none());
+        drop((raw, join, taken, waker, other));
     }
 }

@@ -53,28 +53,26 @@ use slab::Slab;
 
 use crate::backend;
 use crate::raw;
-use crate::raw_task;
+use crate::raw_task::{self, RawTask};
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 use registry::Registry;
 pub use stats::Stats;
-pub(crate) use task::Task;
-pub(crate) use task::TaskId;
 pub use task::{AbortHandle, AbortOnDropHandle, JoinError, JoinHandle, SpawnError};
 pub(crate) use timers::Timers;
 
 pub(crate) use coop::{poll_proceed, unconstrained};
 
-/// The packed key of the `block_on` future's waker: an index no task gets.
-const MAIN: usize = raw::INDEX_MASK;
-/// Most tasks alive at once (the last index is `MAIN`).
+/// Most tasks alive at once: slots are `u32`s, and mode N's call wakers
+/// pack a slot index in `raw::INDEX_BITS`.
 pub(crate) const MAX_TASKS: usize = raw::INDEX_MASK;
 
 pub(crate) struct Runtime {
-    tasks: Slab<Task>,
-    /// The id of the next task spawned. Every task gets its own, kept in
-    /// its slot: handles compare all of it, wakers only its low bits.
-    next_id: u64,
-    queue: VecDeque<usize>,
+    /// The runtime's reference to every unfinished task, at the slot its
+    /// cell records: what keeps a detached task alive, and what is
+    /// cancelled when the runtime goes.
+    tasks: Slab<RawTask>,
+    /// Tasks to poll, each entry a reference (a task is queued once).
+    queue: VecDeque<RawTask>,
     main_woken: bool,
     /// Tasks of the author's not yet finished (internal ones excluded).
     unfinished: usize,
@@ -114,8 +112,10 @@ pub(crate) struct Runtime {
 
 thread_local! {
     static RUNTIME: RefCell<Runtime> = RefCell::new(Runtime::new());
-    /// Wakes that arrived while the runtime was borrowed.
-    static DEFERRED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// Wakes of tasks that arrived while the runtime was borrowed.
+    static DEFERRED: RefCell<Vec<RawTask>> = const { RefCell::new(Vec::new()) };
+    /// A wake of the main future arrived while the runtime was borrowed.
+    static DEFERRED_MAIN: Cell<bool> = const { Cell::new(false) };
     static HAS_DEFERRED: Cell<bool> = const { Cell::new(false) };
     /// Set while the runtime is polling a task or the main future.
     static IN_RUNTIME: Cell<bool> = const { Cell::new(false) };
@@ -140,19 +140,44 @@ pub(crate) fn try_with<R>(f: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
         .flatten()
 }
 
-/// The entry point of every task waker (see `raw`).
-pub(crate) fn wake_packed(packed: usize) {
+/// The entry point of every task waker (see `raw_task`). A wake on
+/// another thread than the task's does nothing: its runtime is there.
+pub(crate) fn wake_task(raw: RawTask) {
+    if !raw.owned_here() {
+        return;
+    }
+    let deferred = RUNTIME
+        .try_with(|rt| match rt.try_borrow_mut() {
+            Ok(mut rt) => {
+                rt.schedule_task(raw);
+                None
+            }
+            Err(_) => Some(raw),
+        })
+        .ok()
+        .flatten();
+    if let Some(raw) = deferred {
+        let _ = DEFERRED.try_with(|d| d.borrow_mut().push(raw));
+        let _ = HAS_DEFERRED.try_with(|f| f.set(true));
+    }
+    // Mode N: a task woken from outside a drive needs home.
+    #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+    native::kick();
+}
+
+/// The entry point of the main future's waker (see `raw`).
+pub(crate) fn wake_main() {
     let done = RUNTIME
         .try_with(|rt| match rt.try_borrow_mut() {
             Ok(mut rt) => {
-                rt.schedule(packed);
+                rt.main_woken = true;
                 true
             }
             Err(_) => false,
         })
         .unwrap_or(true);
     if !done {
-        let _ = DEFERRED.try_with(|d| d.borrow_mut().push(packed));
+        let _ = DEFERRED_MAIN.try_with(|d| d.set(true));
         let _ = HAS_DEFERRED.try_with(|f| f.set(true));
     }
     // Mode N: a task woken from outside a drive needs home.
@@ -203,7 +228,6 @@ impl Runtime {
     fn new() -> Runtime {
         Runtime {
             tasks: Slab::new(),
-            next_id: 0,
             queue: VecDeque::new(),
             main_woken: false,
             unfinished: 0,
@@ -233,66 +257,32 @@ impl Runtime {
         }
     }
 
-    /// The task a waker's (or the run queue's) packed key names. A key
-    /// from many spawns ago may name the slot's current task: a spurious
-    /// poll, which futures tolerate.
-    fn task_for(&mut self, packed: usize) -> Option<(usize, &mut Task)> {
-        let index = packed & raw::INDEX_MASK;
-        let task = self.tasks.get_mut(index)?;
-        (raw::pack(index, task.id()) == packed).then_some((index, task))
-    }
-
-    /// The task a handle names: only the very task it was made for.
-    pub(crate) fn task_by_id(&mut self, id: TaskId) -> Option<&mut Task> {
-        let task = self.tasks.get_mut(id.index)?;
-        (task.id() == id.generation).then_some(task)
-    }
-
-    /// The task whose cell `raw` is, if it is unfinished (only unfinished
-    /// tasks have slots).
-    pub(crate) fn task_by_cell(&mut self, raw: &raw_task::RawTask) -> Option<&mut Task> {
-        let task = self.tasks.get_mut(raw.slot() as usize)?;
-        task.raw().same_cell(raw).then_some(task)
-    }
-
-    /// Marks a task runnable. Spurious and stale keys are ignored.
-    pub(crate) fn schedule(&mut self, packed: usize) {
-        if packed == MAIN {
-            self.main_woken = true;
-            return;
-        }
-        if let Some((_, task)) = self.task_for(packed)
-            && task.mark_queued()
-        {
-            self.queue.push_back(packed);
-            #[cfg(any(not(target_family = "wasm"), feature = "native"))]
-            native::note_work();
-        }
+    /// Queues a woken task, unless it is queued, running (then it is
+    /// queued again when its poll returns) or done. Takes the waker's
+    /// reference, which becomes the queue's.
+    pub(crate) fn schedule_task(&mut self, raw: RawTask) {
+        schedule(&mut self.queue, raw);
     }
 
     /// Adds a task and queues it. A full runtime gives the task back, for
     /// the caller to drop outside the borrow: its future is user code.
-    fn insert_task(&mut self, mut task: Task) -> Result<TaskId, Task> {
+    fn insert_task(&mut self, raw: RawTask) -> Result<(), RawTask> {
         if self.tasks.len() >= self.task_limit {
-            return Err(task);
+            return Err(raw);
         }
-        let internal = task.internal;
-        let index = self.tasks.vacant_key();
-        // Below `MAX_TASKS`, so it fits.
-        task.raw().set_slot(index as u32);
-        // 64 bits never wrap in practice; packed keys keep the low bits.
-        let generation = self.next_id;
-        self.next_id = generation.wrapping_add(1);
-        task.set_id(generation);
-        self.tasks.insert(task);
-        self.queue.push_back(raw::pack(index, generation));
-        if !internal {
+        if !raw.is_internal() {
             self.stats.spawned += 1;
             self.unfinished += 1;
         }
+        let index = self.tasks.vacant_key();
+        // Below `MAX_TASKS`, so it fits.
+        raw.set_slot(index as u32);
+        // New cells start queued: the queue's reference, then the slab's.
+        self.queue.push_back(raw.clone());
+        self.tasks.insert(raw);
         #[cfg(any(not(target_family = "wasm"), feature = "native"))]
         native::note_work();
-        Ok(TaskId { index, generation })
+        Ok(())
     }
 
     /// Lowers the most tasks alive at once, so that tests reach it.
@@ -317,8 +307,11 @@ impl Runtime {
         }
     }
 
-    fn remove_task(&mut self, index: usize) -> Task {
-        self.tasks.remove(index)
+    /// Takes the slab's reference to an unfinished task that is done now.
+    fn remove_task(&mut self, raw: &RawTask) -> RawTask {
+        let taken = self.tasks.remove(raw.slot() as usize);
+        debug_assert!(taken.same_cell(raw), "a cell's slot is its own");
+        taken
     }
 
     #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
@@ -376,7 +369,6 @@ impl Runtime {
             registry,
             timers,
             stats,
-            tasks,
             queue,
             main_woken,
             pending_wakes,
@@ -390,7 +382,6 @@ impl Runtime {
             timers,
             stats,
             sched: Scheduler {
-                tasks,
                 queue,
                 main_woken,
                 pending_wakes,
@@ -432,6 +423,22 @@ impl Runtime {
     }
 }
 
+impl Drop for Runtime {
+    /// The thread is exiting: cancels every unfinished task here, on its
+    /// own thread, rather than leaving its future to whichever reference
+    /// is dropped last (a waker may be elsewhere, or in a cycle of tasks
+    /// that hold each other's wakers).
+    fn drop(&mut self) {
+        // The runtime's thread-local is gone by now, so futures' destructors
+        // that use it find none (`try_with`), as they would at exit.
+        for (_, raw) in std::mem::take(&mut self.tasks) {
+            raw.set_done();
+            raw.cancel();
+            drop(raw.take_join_waker());
+        }
+    }
+}
+
 /// The runtime split into the parts that wake and the parts that schedule.
 struct Parts<'a> {
     #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
@@ -444,8 +451,7 @@ struct Parts<'a> {
 /// The parts of the runtime that scheduling touches, split off so that the
 /// wheel and the registry can wake tasks while they are borrowed.
 struct Scheduler<'a> {
-    tasks: &'a mut Slab<Task>,
-    queue: &'a mut VecDeque<usize>,
+    queue: &'a mut VecDeque<RawTask>,
     main_woken: &'a mut bool,
     pending_wakes: &'a mut Vec<Waker>,
     #[cfg(any(not(target_family = "wasm"), feature = "native"))]
@@ -461,23 +467,25 @@ impl Scheduler<'_> {
             }
             return;
         }
-        let Some(packed) = raw::packed_key(&waker) else {
-            self.pending_wakes.push(waker);
-            return;
+        let waker = match RawTask::from_waker(waker) {
+            Ok(raw) => return schedule(self.queue, raw),
+            Err(waker) => waker,
         };
-        if packed == MAIN {
+        if raw::is_main(&waker) {
             *self.main_woken = true;
             return;
         }
-        let index = packed & raw::INDEX_MASK;
-        let Some(task) = self.tasks.get_mut(index) else {
-            return;
-        };
-        if raw::pack(index, task.id()) == packed && task.mark_queued() {
-            self.queue.push_back(packed);
-            #[cfg(any(not(target_family = "wasm"), feature = "native"))]
-            native::note_work();
-        }
+        self.pending_wakes.push(waker);
+    }
+}
+
+/// Queues a woken task (see `Runtime::schedule_task`). A task of another
+/// thread's runtime is not touched.
+fn schedule(queue: &mut VecDeque<RawTask>, raw: RawTask) {
+    if raw.owned_here() && raw.mark_queued() {
+        queue.push_back(raw);
+        #[cfg(any(not(target_family = "wasm"), feature = "native"))]
+        native::note_work();
     }
 }
 
@@ -496,9 +504,11 @@ fn flush_wakes() {
     });
     if HAS_DEFERRED.with(|f| f.replace(false)) {
         let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+        let main = DEFERRED_MAIN.with(|d| d.replace(false));
         with(|rt| {
-            for packed in deferred {
-                rt.schedule(packed);
+            rt.main_woken |= main;
+            for raw in deferred {
+                rt.schedule_task(raw);
             }
         });
     }
@@ -510,56 +520,60 @@ fn wakes_pending(rt: &Runtime) -> bool {
 }
 
 impl Runtime {
-    /// Pops the next queued task that is still runnable, with a reference
-    /// to its cell to poll.
-    fn pop_runnable(&mut self) -> Option<(usize, raw_task::RawTask)> {
+    /// Pops the next queued task that is still runnable: the queue's
+    /// reference becomes the poll's.
+    fn pop_runnable(&mut self) -> Option<RawTask> {
         loop {
-            let packed = self.queue.pop_front()?;
-            // Entries of aborted or removed tasks are skipped here.
-            if let Some(raw) = self.task_for(packed).and_then(|(_, t)| t.start_poll()) {
+            let raw = self.queue.pop_front()?;
+            // Entries of aborted tasks are skipped here (not the last
+            // reference of a cell with contents: see `abort`).
+            if raw.start_poll() {
                 self.stats.tasks_polled += 1;
                 self.polls_since_check += 1;
-                return Some((packed, raw));
+                return Some(raw);
             }
         }
     }
 
-    /// Records what a poll of task `packed` did: requeues it, or removes
-    /// it once it is done and schedules its joiner. What runs user code is
+    /// Records what a poll of task `raw` did: requeues it, or removes it
+    /// once it is done and schedules its joiner. What runs user code is
     /// left to the caller, for after the borrow.
-    fn finish_poll(&mut self, packed: usize, polled: raw_task::Polled) -> Aftermath {
-        let index = packed & raw::INDEX_MASK;
-        let task = &mut self.tasks[index];
-        let outcome = task.finish_poll(polled);
-        if outcome.requeue {
-            self.queue.push_back(packed);
-        }
+    fn finish_poll(&mut self, raw: RawTask, polled: raw_task::Polled) -> Aftermath {
+        let outcome = raw.finish_poll(polled);
         if !outcome.done {
+            if outcome.requeue {
+                self.queue.push_back(raw);
+            } else {
+                // The slab still holds the task: this is not the last
+                // reference.
+                drop(raw);
+            }
             return Aftermath {
                 done: None,
                 foreign: None,
                 flush: wakes_pending(self),
             };
         }
-        let (call, internal) = (task.call(), task.internal);
         if outcome.finished
-            && let Some(call) = call
+            && let Some(call) = raw.call()
         {
             self.finished_calls.push(call);
         }
-        self.task_done(internal);
-        let task = self.remove_task(index);
-        task::retire(&task);
-        let raw = task.into_raw();
+        self.task_done(raw.is_internal());
+        task::retire(&raw);
+        // The poll's reference outlives this one: dropping it frees nothing.
+        drop(self.remove_task(&raw));
         // The joiner is usually one of our tasks: schedule it directly.
-        let foreign = match raw.take_join_waker() {
-            Some(w) => match raw::packed_key(&w) {
-                Some(p) => {
-                    self.schedule(p);
-                    None
-                }
-                None => Some(w),
-            },
+        let foreign = match raw.take_join_waker().map(RawTask::from_waker) {
+            Some(Ok(joiner)) => {
+                self.schedule_task(joiner);
+                None
+            }
+            Some(Err(w)) if raw::is_main(&w) => {
+                self.main_woken = true;
+                None
+            }
+            Some(Err(w)) => Some(w),
             None => None,
         };
         Aftermath {
@@ -585,11 +599,13 @@ impl Aftermath {
     /// Runs user code (destructors, foreign wakers), outside the borrow.
     fn run(self) {
         if let Some((raw, finished)) = self.done {
-            if !finished {
+            if finished {
+                raw.drop_unclaimed_output();
+            } else {
                 // Aborted during its own poll.
                 raw.cancel();
             }
-            // Drops a detached task's output, and frees its cell.
+            // Frees the cell if nothing else holds it.
             drop(raw);
         }
         if let Some(w) = self.foreign {
@@ -603,15 +619,13 @@ impl Aftermath {
 
 /// Pops and polls the next queued task. Returns false if the queue is empty.
 fn run_next() -> bool {
-    let Some((packed, raw)) = with(|rt| rt.pop_runnable()) else {
+    let Some(raw) = with(|rt| rt.pop_runnable()) else {
         return false;
     };
-    let waker = raw::task_waker(packed);
+    let waker = raw.waker_ref();
     let mut cx = Context::from_waker(&waker);
     let polled = enter_poll(|| raw.poll(&mut cx));
-    // The slot holds the cell too: dropping this reference drops nothing.
-    drop(raw);
-    with(|rt| rt.finish_poll(packed, polled)).run();
+    with(|rt| rt.finish_poll(raw, polled)).run();
     true
 }
 
@@ -802,7 +816,7 @@ pub(crate) fn poll_first<F: Future + ?Sized>(
     if !idle {
         return None;
     }
-    let waker = raw::task_waker(MAIN);
+    let waker = raw::main_waker();
     let mut cx = Context::from_waker(&waker);
     Some(enter_poll(|| future.poll(&mut cx)))
 }
@@ -879,7 +893,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let _guard = DriveGuard::enter("wasync::block_on");
     let mut future = pin!(future);
-    let waker = raw::task_waker(MAIN);
+    let waker = raw::main_waker();
     let mut cx = Context::from_waker(&waker);
     with(|rt| rt.main_woken = true);
     loop {

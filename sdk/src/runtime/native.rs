@@ -76,8 +76,8 @@ pub(crate) struct Native {
     keeper_waker: Option<Waker>,
     /// The call whose future is being polled.
     current: Option<usize>,
-    /// The timer task's packed key.
-    timer_task: Option<usize>,
+    /// The timer task, to wake it by.
+    timer_task: Option<crate::raw_task::RawTask>,
     /// The tick of the outstanding `wait-until`.
     pub(crate) armed: Option<u64>,
 }
@@ -219,17 +219,17 @@ fn drive() {
             if rt.timers.next_tick() == rt.native.armed {
                 return false;
             }
-            match rt.native.timer_task {
-                Some(packed) => {
-                    rt.schedule(packed);
+            match rt.native.timer_task.clone() {
+                Some(raw) => {
+                    rt.schedule_task(raw);
                     false
                 }
                 None => true,
             }
         });
         if spawn_timer {
-            let packed = super::task::spawn_internal(TimerTask { current: None });
-            with(|rt| rt.native.timer_task = Some(packed));
+            let raw = super::task::spawn_internal(TimerTask { current: None });
+            with(|rt| rt.native.timer_task = Some(raw));
         }
         if with(|rt| rt.queue.is_empty()) {
             with(|rt| rt.stats.blocking_polls += 1);

@@ -13,52 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use super::{coop, with};
-use crate::raw_task::{JoinRef, Polled, RawTask};
-
-/// What a task handle holds: the task's slot and its id (`generation`), in
-/// full (a waker's packed key keeps only the id's low bits).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct TaskId {
-    pub(crate) index: usize,
-    pub(crate) generation: u64,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum State {
-    Idle,
-    Queued,
-    Running,
-}
-
-/// A task's slot in the runtime, while the task is unfinished. Its cell
-/// (future, then output) is a separate allocation that the join handle
-/// shares; the slot is removed as soon as the task is done.
-pub(crate) struct Task {
-    raw: RawTask,
-    /// Unique to the task (ids are never reused), low half first: set by
-    /// the runtime when it gives the task its slot. Two halves rather than
-    /// a `u64`, so that on wasm32 a slot is 4-byte aligned and 20 bytes.
-    id: [u32; 2],
-    state: State,
-    /// Woken while running: queue it again when the poll returns.
-    notified: bool,
-    /// Aborted while running: cancel it when the poll returns.
-    aborted: bool,
-    /// Mode C: the export call this task computes, or `NO_CALL`.
-    call: u32,
-    /// wasync's own (mode N's timer task): left out of the stats and of
-    /// the work that keeps mode N's home alive.
-    pub(crate) internal: bool,
-}
-
-/// What happened when a poll returned.
-pub(crate) struct Outcome {
-    pub requeue: bool,
-    /// The task is done now (finished or aborted): remove its slot.
-    pub done: bool,
-    /// It finished (rather than being aborted).
-    pub finished: bool,
-}
+use crate::raw_task::{Abort, JoinRef, RawTask};
 
 thread_local! {
     /// Tasks that are done but whose join handle has not yet taken (or
@@ -72,9 +27,9 @@ pub(crate) fn unclaimed() -> usize {
 }
 
 /// Counts a task whose slot is being removed, if a join handle still
-/// holds its cell.
-pub(crate) fn retire(task: &Task) {
-    if task.raw.is_shared() {
+/// holds its result.
+pub(crate) fn retire(raw: &RawTask) {
+    if !raw.is_detached() {
         UNCLAIMED.with(|u| u.set(u.get() + 1));
     }
 }
@@ -82,96 +37,6 @@ pub(crate) fn retire(task: &Task) {
 /// A join handle took or dropped the result of a task counted by `retire`.
 fn claim() {
     UNCLAIMED.with(|u| u.set(u.get().saturating_sub(1)));
-}
-
-// A million live tasks hold a million slots: keep them small on wasm32.
-#[cfg(target_pointer_width = "32")]
-const _: () = assert!(size_of::<Task>() == 20);
-
-/// `Task::call` of a task that computes no export call: mode C never
-/// gives a call id 0 (see `concurrent::next_id`).
-const NO_CALL: u32 = 0;
-
-impl Task {
-    pub(crate) fn new(raw: RawTask, call: Option<u32>) -> Task {
-        Task {
-            raw,
-            id: [0; 2],
-            state: State::Queued,
-            notified: false,
-            aborted: false,
-            call: call.unwrap_or(NO_CALL),
-            internal: false,
-        }
-    }
-
-    /// The task's id (see `Runtime::insert_task`).
-    pub(crate) fn id(&self) -> u64 {
-        u64::from(self.id[0]) | (u64::from(self.id[1]) << 32)
-    }
-
-    pub(crate) fn set_id(&mut self, id: u64) {
-        // Halves of the id: both casts keep 32 bits by design.
-        self.id = [id as u32, (id >> 32) as u32];
-    }
-
-    /// Mode C: the export call this task computes.
-    pub(crate) fn call(&self) -> Option<u32> {
-        (self.call != NO_CALL).then_some(self.call)
-    }
-
-    /// Idle → queued. Returns whether the caller must push it on the queue.
-    pub(crate) fn mark_queued(&mut self) -> bool {
-        match self.state {
-            State::Idle => {
-                self.state = State::Queued;
-                true
-            }
-            State::Running => {
-                self.notified = true;
-                false
-            }
-            State::Queued => false,
-        }
-    }
-
-    /// A reference to the cell, to poll it, if the task is still queued.
-    pub(crate) fn start_poll(&mut self) -> Option<RawTask> {
-        if self.state != State::Queued {
-            return None;
-        }
-        self.state = State::Running;
-        Some(self.raw.clone())
-    }
-
-    pub(crate) fn finish_poll(&mut self, polled: Polled) -> Outcome {
-        let pending = polled == Polled::Pending;
-        if !pending || self.aborted {
-            return Outcome {
-                requeue: false,
-                done: true,
-                finished: !pending,
-            };
-        }
-        let requeue = std::mem::take(&mut self.notified);
-        self.state = if requeue { State::Queued } else { State::Idle };
-        Outcome {
-            requeue,
-            done: false,
-            finished: false,
-        }
-    }
-
-    /// The task's cell.
-    pub(crate) fn raw(&self) -> &RawTask {
-        &self.raw
-    }
-
-    /// The task's cell: the caller cancels it, wakes the joiner and drops
-    /// it outside the runtime borrow.
-    pub(crate) fn into_raw(self) -> RawTask {
-        self.raw
-    }
 }
 
 /// Why a task produced no output.
@@ -266,42 +131,41 @@ impl fmt::Display for SpawnError {
 
 impl std::error::Error for SpawnError {}
 
-/// Puts `future` in a task cell and its slot in the runtime.
-fn spawn_task<F>(future: F, call: Option<u32>) -> Result<JoinHandle<F::Output>, SpawnError>
+/// Puts `future` in a task cell and the cell in the runtime's slab and
+/// queue. `setup` marks the cell before the runtime sees it.
+fn spawn_task<F>(future: F, setup: impl FnOnce(&RawTask)) -> Result<JoinRef<F::Output>, SpawnError>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
     let (raw, cell) = RawTask::new(future);
-    match with(|rt| rt.insert_task(Task::new(raw, call))) {
-        Ok(_) => Ok(JoinHandle { cell }),
+    setup(&raw);
+    match with(|rt| rt.insert_task(raw)) {
+        Ok(()) => Ok(cell),
         Err(refused) => {
             // Outside the borrow: the future's destructors may use the
             // runtime (dropping a JoinHandle detaches its task).
-            drop(refused);
-            drop(cell);
+            refused.set_done();
+            refused.cancel();
+            drop((refused, cell));
             Err(SpawnError::TooManyTasks)
         }
     }
 }
 
 /// Mode N: spawns one of wasync's own tasks, detached (the timer task).
-/// Returns its packed key.
+/// Returns a reference to it, to wake it by.
 #[cfg(any(not(target_family = "wasm"), feature = "native"))]
-pub(crate) fn spawn_internal<F>(future: F) -> usize
+pub(crate) fn spawn_internal<F>(future: F) -> RawTask
 where
     F: Future<Output = ()> + 'static,
 {
-    let (raw, cell) = RawTask::new(future);
-    drop(cell);
-    let mut task = Task::new(raw, None);
-    task.internal = true;
-    match with(|rt| rt.insert_task(task)) {
-        Ok(id) => super::raw::pack(id.index, id.generation),
-        Err(_) => panic!(
-            "wasync cannot start its timer task: {}",
-            SpawnError::TooManyTasks
-        ),
+    match spawn_task(future, RawTask::set_internal) {
+        Ok(cell) => {
+            cell.detach();
+            cell.raw().clone()
+        }
+        Err(e) => panic!("wasync cannot start its timer task: {e}"),
     }
 }
 
@@ -316,8 +180,8 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    debug_assert_ne!(call, NO_CALL, "call ids start at 1");
-    spawn_task(future, Some(call))
+    debug_assert_ne!(call, 0, "call ids start at 1");
+    spawn_task(future, |raw| raw.set_call(call)).map(|cell| JoinHandle { cell })
 }
 
 /// Spawns a task on the runtime and returns a handle to await its output.
@@ -375,7 +239,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    spawn_task(future, None)
+    spawn_task(future, |_| {}).map(|cell| JoinHandle { cell })
 }
 
 /// Awaits a spawned task's output.
@@ -423,7 +287,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort(&self) {
-        abort(Target::Cell(self.cell.raw()));
+        abort(self.cell.raw());
     }
 
     /// Whether the task has finished (or was aborted).
@@ -455,18 +319,8 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort_handle(&self) -> AbortHandle {
-        let raw = self.cell.raw();
-        let id = with(|rt| {
-            let index = raw.slot() as usize;
-            let generation = rt.task_by_cell(raw)?.id();
-            Some(TaskId { index, generation })
-        });
-        // A done task has no slot: a handle to no slot does nothing.
         AbortHandle {
-            id: id.unwrap_or(TaskId {
-                index: usize::MAX,
-                generation: 0,
-            }),
+            raw: self.cell.raw().clone(),
         }
     }
 
@@ -487,47 +341,33 @@ impl<T> JoinHandle<T> {
     }
 }
 
-/// The task a handle names: by slot and generation (abort handles), or by
-/// its cell (join handles, whose cell records its slot).
-enum Target<'a> {
-    Id(TaskId),
-    Cell(&'a RawTask),
-}
-
-fn abort(target: Target<'_>) {
-    let taken = super::try_with(|rt| {
-        let (task, index) = match target {
-            Target::Id(id) => (rt.task_by_id(id)?, id.index),
-            Target::Cell(raw) => (rt.task_by_cell(raw)?, raw.slot() as usize),
-        };
-        match task.state {
-            State::Running => {
-                // The task aborts itself: its poll is on the stack, so the
-                // future is dropped when that poll returns.
-                task.aborted = true;
-                None
-            }
-            State::Idle | State::Queued => {
-                let internal = task.internal;
-                rt.task_done(internal);
-                let task = rt.remove_task(index);
-                retire(&task);
-                Some(task.into_raw())
-            }
-        }
-    });
-    if let Some(raw) = taken.flatten() {
+/// Aborts the task of `raw`: at once if it is idle or queued, when its
+/// poll returns if it is running (it aborts itself).
+fn abort(raw: &RawTask) {
+    let taken = super::try_with(|rt| rt.abort_task(raw)).flatten();
+    if let Some(slab_ref) = taken {
+        // Outside the borrow: the future's destructor and the joiner's
+        // waker are user code.
         raw.cancel();
         if let Some(w) = raw.take_join_waker() {
             w.wake();
         }
+        drop(slab_ref);
     }
 }
 
-/// Whether the task of a handle is done: its slot is gone (a task that
-/// finished or was aborted), since slots only hold unfinished tasks.
-fn is_finished(id: TaskId) -> bool {
-    with(|rt| rt.task_by_id(id).is_none())
+impl super::Runtime {
+    /// Marks `raw` aborted. If that makes it done, removes its slot and
+    /// returns the slab's reference, for the caller to drop the future
+    /// outside the borrow.
+    pub(crate) fn abort_task(&mut self, raw: &RawTask) -> Option<RawTask> {
+        if !raw.owned_here() || raw.request_abort() != Abort::Now {
+            return None;
+        }
+        self.task_done(raw.is_internal());
+        retire(raw);
+        Some(self.remove_task(raw))
+    }
 }
 
 impl<T: 'static> Future for JoinHandle<T> {
@@ -553,12 +393,15 @@ impl<T: 'static> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        // Detaching needs nothing more: the runtime's reference keeps an
-        // unfinished task's cell alive, and the last reference (maybe this
-        // one, when the cell is dropped right after) drops the unclaimed
-        // output, outside any runtime borrow.
-        if self.cell.stage().is_done() && self.cell.take().is_some() {
-            claim();
+        // A done task's result is dropped here; an unfinished one is
+        // detached: the runtime's reference keeps it running, and the
+        // runtime drops its output when it finishes.
+        if self.cell.stage().is_done() {
+            if self.cell.take().is_some() {
+                claim();
+            }
+        } else {
+            self.cell.detach();
         }
     }
 }
@@ -576,20 +419,29 @@ impl<T> Drop for JoinHandle<T> {
 ///     assert!(a.is_finished());
 /// });
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AbortHandle {
-    id: TaskId,
+    /// A reference to the task's cell, which outlives the task.
+    raw: RawTask,
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
 }
 
 impl AbortHandle {
     /// Aborts the task; see [`JoinHandle::abort`].
     pub fn abort(&self) {
-        abort(Target::Id(self.id));
+        abort(&self.raw);
     }
 
     /// Whether the task has finished or was aborted.
     pub fn is_finished(&self) -> bool {
-        is_finished(self.id)
+        self.raw.stage().is_done()
     }
 }
 
@@ -677,33 +529,18 @@ mod tests {
         });
     }
 
-    /// Stands in for about four billion spawns (on wasm32, a thousand)
-    /// between `id` and the task spawned after the next one: that task's
-    /// packed key, which keeps only the low bits of its id, is the key of
-    /// task `id` if it gets the same slot.
-    fn age_ids_past(id: u64) {
-        let wrap = 1u64 << (usize::BITS - crate::raw::INDEX_BITS);
-        with(|rt| rt.next_id = id + wrap - 1);
-    }
-
     #[test]
     fn stale_handles_do_not_act_on_a_task_that_reuses_their_slot() {
         block_on(async {
             let mut first = spawn(async { 1 });
             let stale = first.abort_handle();
+            let slot = first.cell.raw().slot();
             assert_eq!((&mut first).await, Ok(1));
-            age_ids_past(stale.id.generation);
-            assert_eq!(spawn(async { 2 }).await, Ok(2));
             let victim = spawn(async {
                 yield_now().await;
                 3
             });
-            let new = victim.abort_handle().id;
-            assert_eq!(
-                crate::raw::pack(new.index, new.generation),
-                crate::raw::pack(stale.id.index, stale.id.generation),
-                "the new task's waker key is the stale one's"
-            );
+            assert_eq!(victim.cell.raw().slot(), slot, "the slab reused the slot");
             stale.abort();
             assert!(
                 !victim.is_finished(),
