@@ -4,11 +4,11 @@
 //! runtime). With `raw`, the only module of wasync that contains `unsafe`.
 //!
 //! Ground rules:
-//! - A cell is reference counted. The runtime's slab holds one reference
-//!   while the task is unfinished, the run queue one per entry, the poll
-//!   under way one, the task's `JoinHandle` one until it is joined or
-//!   dropped, and every waker of the task one. The last reference frees
-//!   the cell.
+//! - A cell is reference counted. The runtime holds one reference while
+//!   the task is unfinished (`own`: a count and a flag, kept in no table),
+//!   the run queue one per entry, the poll under way one, the task's
+//!   `JoinHandle` and `AbortHandle`s one each, and every waker of the task
+//!   one. The last reference frees the cell.
 //! - Wakers are `Send`, so the count is atomic (on wasm32 without threads
 //!   that costs nothing more than a plain add). Everything else in the
 //!   header is touched only on the thread that spawned the task: a waker
@@ -28,6 +28,7 @@
 //!   wake reaches the task without a lookup: a woken idle task is queued,
 //!   a woken running one is queued again when its poll returns.
 
+use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::marker::PhantomData;
@@ -82,7 +83,7 @@ enum Sched {
     Running,
     /// Being polled, and woken meanwhile: queue it when the poll returns.
     Notified,
-    /// Finished or aborted: out of the slab, never queued again.
+    /// Finished or aborted: disowned, never queued again.
     Done,
 }
 
@@ -114,6 +115,8 @@ const ABORTED: u8 = 1;
 const INTERNAL: u8 = 2;
 /// `Header::flags`: the join handle is gone, so nobody takes the output.
 const DETACHED: u8 = 4;
+/// `Header::flags`: the runtime holds a reference (see `RawTask::own`).
+const OWNED: u8 = 8;
 
 /// The part of a cell that does not depend on the future's type. First in
 /// every cell (`repr(C)`), so a pointer to the cell is a pointer to it.
@@ -123,10 +126,6 @@ struct Header {
     stage: Cell<Stage>,
     sched: Cell<Sched>,
     flags: Cell<u8>,
-    /// The runtime's slab index of the task, while it has one.
-    slot: Cell<u32>,
-    /// Mode C: the export call the task computes, or 0.
-    call: Cell<u32>,
     /// Who awaits the output.
     join_waker: Cell<Option<Waker>>,
     /// The thread that spawned the task, where its runtime is.
@@ -152,6 +151,315 @@ mod owner {
     /// are being destroyed.
     pub(super) fn here() -> u64 {
         TOKEN.try_with(|t| *t).unwrap_or(0)
+    }
+}
+
+/// Where task cells live on wasm32: small cells in chunks of one size each, larger
+/// or over-aligned ones in the global allocator.
+///
+/// A task is a spawn, a poll and a join; with the global allocator, its
+/// allocation and free were a third of that work on wasm32 (the allocator
+/// shims, then dlmalloc's bins). Here a cell is a pop or a bump, and a free
+/// a push.
+///
+/// Ground rules:
+/// - One pool per thread. Cells are only allocated and freed on the thread
+///   that spawned them (contents never leave it, and the last reference of
+///   a cell elsewhere leaks it: see `RawTask::drop`), so the pool needs no
+///   locking. On targets with threads the cells use the global allocator
+///   instead: a waker may be the last reference on another thread.
+/// - A chunk is `CHUNK` bytes aligned to `CHUNK`, so a block's chunk is its
+///   address rounded down. It holds blocks of one size, its free blocks
+///   linked through their first word, and counts the blocks handed out.
+/// - Each size keeps a list of its chunks that have room. A chunk whose
+///   last block comes back is given back to the global allocator, unless
+///   it is the only chunk with room for its size (the next spawn would
+///   take a chunk again). Memory a burst of tasks took is thus freed with
+///   them, save one chunk per size.
+#[cfg(any(all(target_family = "wasm", not(target_feature = "atomics")), test))]
+mod pool {
+    use std::alloc::Layout;
+    use std::cell::Cell;
+    use std::ptr::NonNull;
+
+    /// Bytes per chunk, and its alignment.
+    const CHUNK: usize = 16 * 1024;
+    /// Block sizes are multiples of this: a free block holds one pointer.
+    const GRAIN: usize = size_of::<usize>();
+    /// The largest alignment a block gets; more aligned cells use the
+    /// global allocator.
+    const MAX_ALIGN: usize = 8;
+    /// The largest block; larger cells use the global allocator.
+    const MAX_BLOCK: usize = 512;
+    /// Block sizes the pool keeps.
+    pub(super) const SIZES: usize = MAX_BLOCK / GRAIN;
+
+    /// A chunk's header, at its start; blocks follow it.
+    #[repr(C)]
+    struct Chunk {
+        /// Block size in bytes.
+        block: usize,
+        /// Free blocks given back, linked through their first word.
+        free: Cell<Option<NonNull<Free>>>,
+        /// Offset of the first block never handed out.
+        bump: Cell<usize>,
+        /// Blocks handed out and not given back.
+        live: Cell<usize>,
+        /// Links in the size's list of chunks with room.
+        prev: Cell<Option<NonNull<Chunk>>>,
+        next: Cell<Option<NonNull<Chunk>>>,
+        /// Whether the chunk is in that list.
+        listed: Cell<bool>,
+    }
+
+    /// A free block: its first word links the next one.
+    struct Free {
+        next: Option<NonNull<Free>>,
+    }
+
+    /// Offset of the first block: the header, rounded up to `MAX_ALIGN`.
+    /// A block's size is a multiple of its layout's alignment, so every
+    /// block of a chunk is as aligned as the first.
+    const FIRST: usize = size_of::<Chunk>().next_multiple_of(MAX_ALIGN);
+
+    const _: () = assert!(align_of::<Chunk>() <= MAX_ALIGN && size_of::<Free>() <= GRAIN);
+
+    fn chunk_layout() -> Layout {
+        // A power of two, and `CHUNK` bytes fit any address space we run in.
+        match Layout::from_size_align(CHUNK, CHUNK) {
+            Ok(layout) => layout,
+            Err(_) => unreachable!("CHUNK is a power of two"),
+        }
+    }
+
+    /// The pool's block size for `layout`, or `None` for the global
+    /// allocator.
+    fn block_size(layout: Layout) -> Option<usize> {
+        let block = layout.size().next_multiple_of(layout.align().max(GRAIN));
+        (block <= MAX_BLOCK && layout.align() <= MAX_ALIGN && layout.size() > 0).then_some(block)
+    }
+
+    /// The chunks with room, by block size.
+    pub(super) struct Pool {
+        room: [Cell<Option<NonNull<Chunk>>>; SIZES],
+    }
+
+    impl Pool {
+        pub(super) const fn new() -> Pool {
+            Pool {
+                room: [const { Cell::new(None) }; SIZES],
+            }
+        }
+
+        /// A block for `layout`; aborts (as `Box` does) if memory runs out.
+        pub(super) fn alloc(&self, layout: Layout) -> NonNull<u8> {
+            let Some(block) = block_size(layout) else {
+                return global_alloc(layout);
+            };
+            let head = &self.room[block / GRAIN - 1];
+            let chunk = match head.get() {
+                Some(chunk) => chunk,
+                None => {
+                    let chunk = new_chunk(block);
+                    self.link(head, chunk);
+                    chunk
+                }
+            };
+            // SAFETY: chunks in a room list are live (only `dealloc`
+            // frees one, after unlinking it) and only this thread's pool
+            // touches them.
+            let c = unsafe { chunk.as_ref() };
+            let ptr = match c.free.get() {
+                Some(free) => {
+                    // SAFETY: a free block holds a `Free` written by
+                    // `dealloc`, and nothing else uses it until handed out.
+                    c.free.set(unsafe { free.as_ref() }.next);
+                    free.cast::<u8>()
+                }
+                None => {
+                    let offset = c.bump.get();
+                    c.bump.set(offset + block);
+                    // SAFETY: a listed chunk has room, so `offset + block`
+                    // is within the chunk's `CHUNK` bytes.
+                    unsafe { chunk.cast::<u8>().add(offset) }
+                }
+            };
+            c.live.set(c.live.get() + 1);
+            if c.free.get().is_none() && c.bump.get() + block > CHUNK {
+                self.unlink(head, chunk);
+            }
+            ptr
+        }
+
+        /// Gives back a block `alloc` returned for `layout`.
+        ///
+        /// # Safety
+        /// `ptr` came from `self.alloc(layout)` and is not used again.
+        pub(super) unsafe fn dealloc(&self, ptr: NonNull<u8>, layout: Layout) {
+            let Some(block) = block_size(layout) else {
+                // SAFETY: `alloc` took it from the global allocator with
+                // this layout (the contract).
+                return unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
+            };
+            let head = &self.room[block / GRAIN - 1];
+            let start = ptr.as_ptr().map_addr(|a| a & !(CHUNK - 1)).cast::<Chunk>();
+            // SAFETY: a pool block lies in a live chunk (a chunk with a
+            // block handed out is never freed), whose header is at the
+            // chunk's start, `CHUNK`-aligned, so `start` is that header:
+            // not null, since allocators never return address 0.
+            let chunk = unsafe { NonNull::new_unchecked(start) };
+            // SAFETY: as above, the header is live.
+            let c = unsafe { chunk.as_ref() };
+            debug_assert_eq!(c.block, block, "a block goes back to its own size");
+            let free = ptr.cast::<Free>();
+            // SAFETY: the block is ours again, at least `GRAIN` bytes and
+            // aligned to `GRAIN` (a multiple of it, at a multiple of it):
+            // room for a `Free`.
+            unsafe { free.write(Free { next: c.free.get() }) };
+            c.free.set(Some(free));
+            c.live.set(c.live.get() - 1);
+            if !c.listed.get() {
+                self.link(head, chunk);
+            }
+            if c.live.get() == 0 && (head.get() != Some(chunk) || c.next.get().is_some()) {
+                self.unlink(head, chunk);
+                // SAFETY: no block of the chunk is handed out and it is in
+                // no list: nothing refers to it.
+                unsafe { std::alloc::dealloc(chunk.as_ptr().cast(), chunk_layout()) };
+            }
+        }
+
+        fn link(&self, head: &Cell<Option<NonNull<Chunk>>>, chunk: NonNull<Chunk>) {
+            // SAFETY: `chunk` and the listed chunks are live (see `alloc`).
+            let c = unsafe { chunk.as_ref() };
+            c.prev.set(None);
+            c.next.set(head.get());
+            if let Some(old) = head.get() {
+                // SAFETY: as above.
+                unsafe { old.as_ref() }.prev.set(Some(chunk));
+            }
+            head.set(Some(chunk));
+            c.listed.set(true);
+        }
+
+        fn unlink(&self, head: &Cell<Option<NonNull<Chunk>>>, chunk: NonNull<Chunk>) {
+            // SAFETY: `chunk` and its neighbours are live (see `alloc`).
+            let c = unsafe { chunk.as_ref() };
+            match c.prev.get() {
+                // SAFETY: as above.
+                Some(prev) => unsafe { prev.as_ref() }.next.set(c.next.get()),
+                None => head.set(c.next.get()),
+            }
+            if let Some(next) = c.next.get() {
+                // SAFETY: as above.
+                unsafe { next.as_ref() }.prev.set(c.prev.get());
+            }
+            c.listed.set(false);
+        }
+    }
+
+    #[cfg(test)]
+    impl Pool {
+        /// How many chunks have room, over all sizes.
+        pub(super) fn chunks_with_room(&self) -> usize {
+            let mut n = 0;
+            for head in &self.room {
+                let mut at = head.get();
+                while let Some(chunk) = at {
+                    n += 1;
+                    // SAFETY: listed chunks are live (see `alloc`).
+                    at = unsafe { chunk.as_ref() }.next.get();
+                }
+            }
+            n
+        }
+    }
+
+    /// A test's pool gives back its empty chunks when it goes (a thread's
+    /// pool never goes: its cells may outlive any point of its thread).
+    #[cfg(test)]
+    impl Drop for Pool {
+        fn drop(&mut self) {
+            for head in &self.room {
+                while let Some(chunk) = head.get() {
+                    // SAFETY: listed chunks are live (see `alloc`).
+                    let live = unsafe { chunk.as_ref() }.live.get();
+                    assert_eq!(live, 0, "a test dropped its pool with blocks handed out");
+                    self.unlink(head, chunk);
+                    // SAFETY: empty and unlisted: nothing refers to it.
+                    unsafe { std::alloc::dealloc(chunk.as_ptr().cast(), chunk_layout()) };
+                }
+            }
+        }
+    }
+
+    /// A new chunk of `block`-sized blocks, all free.
+    fn new_chunk(block: usize) -> NonNull<Chunk> {
+        let chunk = global_alloc(chunk_layout()).cast::<Chunk>();
+        // SAFETY: the allocation is `CHUNK` bytes, aligned to `CHUNK`, so
+        // it holds a `Chunk` at its start.
+        unsafe {
+            chunk.write(Chunk {
+                block,
+                free: Cell::new(None),
+                bump: Cell::new(FIRST),
+                live: Cell::new(0),
+                prev: Cell::new(None),
+                next: Cell::new(None),
+                listed: Cell::new(false),
+            })
+        };
+        chunk
+    }
+
+    fn global_alloc(layout: Layout) -> NonNull<u8> {
+        // SAFETY: every layout used here has a non-zero size (cells hold a
+        // header; chunks are `CHUNK` bytes).
+        let ptr = unsafe { std::alloc::alloc(layout) };
+        NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+    }
+}
+
+/// The pool of this thread's cells (see `pool`). Wasm32 components have
+/// one thread; elsewhere cells use the global allocator (see `pool`'s
+/// ground rules), and the pool is only tested.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+mod cells {
+    use std::alloc::Layout;
+    use std::ptr::NonNull;
+
+    thread_local! {
+        static POOL: super::pool::Pool = const { super::pool::Pool::new() };
+    }
+
+    pub(super) fn alloc(layout: Layout) -> NonNull<u8> {
+        POOL.with(|p| p.alloc(layout))
+    }
+
+    /// # Safety
+    /// As for `Pool::dealloc`, with this thread's pool.
+    pub(super) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: the caller's contract; cells never leave their thread.
+        POOL.with(|p| unsafe { p.dealloc(ptr, layout) })
+    }
+}
+
+#[cfg(any(not(target_family = "wasm"), target_feature = "atomics"))]
+mod cells {
+    use std::alloc::Layout;
+    use std::ptr::NonNull;
+
+    pub(super) fn alloc(layout: Layout) -> NonNull<u8> {
+        // SAFETY: cells hold a header, so the size is not zero.
+        let ptr = unsafe { std::alloc::alloc(layout) };
+        NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+    }
+
+    /// # Safety
+    /// `ptr` came from `alloc(layout)` and is not used again.
+    pub(super) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: the caller's contract.
+        unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) }
     }
 }
 
@@ -189,8 +497,8 @@ impl<F: Future> TaskCell<F> {
 
     fn contents(ptr: NonNull<Header>) -> *mut Contents<F> {
         let cell = ptr.cast::<TaskCell<F>>().as_ptr();
-        // SAFETY: `ptr` came from `Box::into_raw` of a `TaskCell<F>` (only
-        // `RawTask::new` makes cells, and it stores this vtable with them),
+        // SAFETY: `ptr` is a `TaskCell<F>` written by `RawTask::new` (only
+        // it makes cells, and it stores this vtable with them),
         // and the cell is alive while a reference to it exists.
         // `&raw const` makes no reference, so nothing aliases the contents.
         let contents = unsafe { &raw const (*cell).contents };
@@ -258,10 +566,21 @@ impl<F: Future> TaskCell<F> {
     /// `ptr` is a cell of this type with no references left whose contents
     /// were dropped already (the stage says none is live).
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        // SAFETY: the cell came from `Box::into_raw` of this type, and no
-        // reference is left to use it. `Contents` is a union of
-        // `ManuallyDrop`s, so this drops the header (its join waker) only.
-        drop(unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) });
+        let cell = ptr.cast::<TaskCell<F>>();
+        /// Gives the block back even if the header's destructor panics.
+        struct Release(NonNull<u8>, Layout);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                // SAFETY: the block came from `cells::alloc` with this
+                // layout (`RawTask::new`), and nothing uses it after this.
+                unsafe { cells::dealloc(self.0, self.1) }
+            }
+        }
+        let _release = Release(cell.cast(), Layout::new::<TaskCell<F>>());
+        // SAFETY: the cell was written by `RawTask::new` and no reference
+        // is left to use it. `Contents` is a union of `ManuallyDrop`s, so
+        // this drops the header (its join waker) only.
+        unsafe { std::ptr::drop_in_place(cell.as_ptr()) };
     }
 }
 
@@ -280,14 +599,12 @@ impl RawTask {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let cell = Box::new(TaskCell {
+        let cell = TaskCell {
             header: Header {
                 refs: AtomicUsize::new(2),
                 stage: Cell::new(Stage::Future),
                 sched: Cell::new(Sched::Queued),
                 flags: Cell::new(0),
-                slot: Cell::new(u32::MAX),
-                call: Cell::new(0),
                 join_waker: Cell::new(None),
                 #[cfg(any(not(target_family = "wasm"), target_feature = "atomics"))]
                 owner: owner::here(),
@@ -296,8 +613,12 @@ impl RawTask {
             contents: UnsafeCell::new(Contents {
                 future: ManuallyDrop::new(future),
             }),
-        });
-        let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+        };
+        let block = cells::alloc(Layout::new::<TaskCell<F>>()).cast::<TaskCell<F>>();
+        // SAFETY: a fresh block of this type's layout, which nothing else
+        // uses until `dealloc` gives it back.
+        unsafe { block.write(cell) };
+        let ptr = block.cast::<Header>();
         (
             RawTask { ptr },
             JoinRef {
@@ -401,29 +722,22 @@ impl RawTask {
         self.header().join_waker.take()
     }
 
-    /// Records the runtime's slot of the task.
-    pub(crate) fn set_slot(&self, slot: u32) {
-        self.header().slot.set(slot);
+    /// Adds the runtime's reference: it keeps an unfinished task alive,
+    /// whoever else holds it or not.
+    pub(crate) fn own(&self) {
+        std::mem::forget(self.clone());
+        self.set_flag(OWNED);
     }
 
-    /// The slot recorded by `set_slot` (`u32::MAX` before).
-    pub(crate) fn slot(&self) -> u32 {
-        self.header().slot.get()
-    }
-
-    /// Mode C: records the export call the task computes (not 0).
-    #[cfg(any(
-        not(target_family = "wasm"),
-        all(feature = "concurrent", not(feature = "native"))
-    ))]
-    pub(crate) fn set_call(&self, call: u32) {
-        self.header().call.set(call);
-    }
-
-    /// Mode C: the export call the task computes.
-    pub(crate) fn call(&self) -> Option<u32> {
-        let call = self.header().call.get();
-        (call != 0).then_some(call)
+    /// Takes back the reference `own` added, once the task is done.
+    pub(crate) fn disown(&self) -> Option<RawTask> {
+        if !self.flag(OWNED) {
+            return None;
+        }
+        let flags = &self.header().flags;
+        flags.set(flags.get() & !OWNED);
+        // The count `own` added, never given back until now (the flag).
+        Some(RawTask { ptr: self.ptr })
     }
 
     fn flag(&self, flag: u8) -> bool {
@@ -449,11 +763,6 @@ impl RawTask {
     /// Whether the join handle is gone.
     pub(crate) fn is_detached(&self) -> bool {
         self.flag(DETACHED)
-    }
-
-    /// Whether both are references to one cell.
-    pub(crate) fn same_cell(&self, other: &RawTask) -> bool {
-        self.ptr == other.ptr
     }
 
     /// Idle → queued. Returns whether the caller must push it on the queue.
@@ -534,8 +843,9 @@ impl RawTask {
         // are sound for it from any thread (see there). No reference was
         // counted for this waker: it is never dropped (`ManuallyDrop`) and
         // cannot outlive `self` (the lifetime), so it never gives back a
-        // reference it does not hold; its clones count their own. Its `wake` (by value) cannot be called on it, since that
-        // needs an owned `Waker`, which only a clone is.
+        // reference it does not hold; its clones count their own. Its
+        // `wake` (by value) cannot be called on it, since that needs an
+        // owned `Waker`, which only a clone is.
         let waker =
             unsafe { Waker::from_raw(RawWaker::new(self.ptr.as_ptr().cast(), &WAKER_VTABLE)) };
         WakerRef {
@@ -553,8 +863,9 @@ impl RawTask {
         let waker = ManuallyDrop::new(waker);
         let ptr = waker.data().cast::<Header>().cast_mut();
         // SAFETY: a waker with this vtable holds a counted reference to the
-        // cell its data points to (see `waker`); the `ManuallyDrop` moves
-        // that reference into the `RawTask` without counting it twice.
+        // cell its data points to (see `waker_clone`); the `ManuallyDrop`
+        // moves that reference into the `RawTask` without counting it
+        // twice.
         Ok(RawTask {
             ptr: unsafe { NonNull::new_unchecked(ptr) },
         })
@@ -764,6 +1075,102 @@ mod tests {
 
     fn noop_cx() -> Context<'static> {
         Context::from_waker(Waker::noop())
+    }
+
+    mod pool_model {
+        //! The cell pool against a model: blocks handed out never overlap,
+        //! keep what is written in them, and chunks go back once empty.
+
+        use super::super::pool::Pool;
+        use proptest::prelude::*;
+        use std::alloc::Layout;
+        use std::ptr::NonNull;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            /// Allocates a block of this size (bytes; some above the
+            /// pool's largest block, and one over-aligned).
+            Alloc(usize),
+            /// Frees the live block at this index (modulo their number).
+            Free(usize),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                3 => prop_oneof![1usize..64, 64usize..600, Just(24), Just(40)].prop_map(Op::Alloc),
+                2 => any::<usize>().prop_map(Op::Free),
+            ]
+        }
+
+        /// Fills a block with a byte pattern of its own.
+        fn fill(ptr: NonNull<u8>, len: usize, tag: u8) {
+            // SAFETY: the block is `len` bytes and handed out to the test.
+            unsafe { ptr.as_ptr().write_bytes(tag, len) };
+        }
+
+        fn holds(ptr: NonNull<u8>, len: usize, tag: u8) -> bool {
+            // SAFETY: as for `fill`.
+            let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) };
+            bytes.iter().all(|&b| b == tag)
+        }
+
+        proptest! {
+            #[test]
+            fn blocks_never_overlap_and_empty_chunks_go_back(
+                ops in prop::collection::vec(op(), 1..600),
+            ) {
+                let pool = Pool::new();
+                let mut live: Vec<(NonNull<u8>, Layout, u8)> = Vec::new();
+                let mut tag = 0u8;
+                for op in ops {
+                    match op {
+                        Op::Alloc(size) => {
+                            // 40 bytes come over-aligned, for the global allocator.
+                            let align = match size {
+                                40 => 32,
+                                _ => 8.min(size.next_power_of_two()),
+                            };
+                            let layout = Layout::from_size_align(size, align).unwrap();
+                            let ptr = pool.alloc(layout);
+                            prop_assert_eq!(ptr.as_ptr().addr() % align, 0);
+                            tag = tag.wrapping_add(1);
+                            fill(ptr, size, tag);
+                            live.push((ptr, layout, tag));
+                        }
+                        Op::Free(i) if !live.is_empty() => {
+                            let (ptr, layout, tag) = live.swap_remove(i % live.len());
+                            prop_assert!(holds(ptr, layout.size(), tag), "a block was overwritten");
+                            // SAFETY: handed out by this pool with this layout, and
+                            // dropped from `live`.
+                            unsafe { pool.dealloc(ptr, layout) };
+                        }
+                        Op::Free(_) => {}
+                    }
+                }
+                for &(ptr, layout, tag) in &live {
+                    prop_assert!(holds(ptr, layout.size(), tag), "a block was overwritten");
+                }
+                for (ptr, layout, _) in live.drain(..) {
+                    // SAFETY: as above.
+                    unsafe { pool.dealloc(ptr, layout) };
+                }
+                // One empty chunk per size used may stay; no more.
+                prop_assert!(pool.chunks_with_room() <= super::super::pool::SIZES);
+            }
+        }
+
+        #[test]
+        fn a_burst_of_blocks_is_given_back_but_one_chunk() {
+            let pool = Pool::new();
+            let layout = Layout::new::<[u64; 4]>();
+            let blocks: Vec<_> = (0..10_000).map(|_| pool.alloc(layout)).collect();
+            assert!(pool.chunks_with_room() <= 1, "full chunks are not listed");
+            for ptr in blocks {
+                // SAFETY: handed out by this pool with this layout.
+                unsafe { pool.dealloc(ptr, layout) };
+            }
+            assert_eq!(pool.chunks_with_room(), 1, "the burst's chunks went back");
+        }
     }
 
     #[test]

@@ -5,10 +5,16 @@
 //! - One runtime per instance (per thread natively), created on first use.
 //!   It is single-threaded: tasks need not be `Send`.
 //! - The runtime state lives in one `RefCell` that is never borrowed while
-//!   user code runs. Futures are taken out of their slot to be polled, and
+//!   user code runs. Tasks are taken off the queue to be polled, and
 //!   user values (futures, outputs) are dropped after the borrow ends.
 //!   Wakers that are not the runtime's own are collected and woken after
 //!   the borrow ends too.
+//! - Tasks are cells (see `raw_task`) that wakers and the run queue hold
+//!   by reference; no table lists them. The runtime's own reference to an
+//!   unfinished task is a count in its cell (`RawTask::own`), so a spawn
+//!   costs one allocation and a queue push. The price: a runtime that goes
+//!   away (natively, when its thread exits; a component's never does)
+//!   cannot find its unfinished tasks to drop them, and leaks them.
 //! - A turn runs one batch (the tasks queued when it starts; tasks woken
 //!   during the batch wait for the next one), with one exception: every 64
 //!   task polls inside a batch the clock is read, and the tasks of timers
@@ -49,8 +55,6 @@ use std::pin::pin;
 use std::task::Poll;
 use std::task::{Context, Waker};
 
-use slab::Slab;
-
 use crate::backend;
 use crate::raw;
 use crate::raw_task::{self, RawTask};
@@ -62,15 +66,16 @@ pub(crate) use timers::Timers;
 
 pub(crate) use coop::{poll_proceed, unconstrained};
 
-/// Most tasks alive at once: slots are `u32`s, and mode N's call wakers
-/// pack a slot index in `raw::INDEX_BITS`.
+/// Most tasks alive at once: about four million, far more than a
+/// component's memory holds, so that a runaway spawn loop fails with a
+/// `SpawnError` rather than by running out of memory.
 pub(crate) const MAX_TASKS: usize = raw::INDEX_MASK;
 
 pub(crate) struct Runtime {
-    /// The runtime's reference to every unfinished task, at the slot its
-    /// cell records: what keeps a detached task alive, and what is
-    /// cancelled when the runtime goes.
-    tasks: Slab<RawTask>,
+    /// Unfinished tasks, wasync's own included. Each holds a reference
+    /// the runtime owns (`RawTask::own`), which keeps a detached task
+    /// alive; no table lists them, so a spawn costs no slot.
+    live: usize,
     /// Tasks to poll, each entry a reference (a task is queued once).
     queue: VecDeque<RawTask>,
     main_woken: bool,
@@ -96,6 +101,10 @@ pub(crate) struct Runtime {
     pending_wakes: Vec<Waker>,
     pub(crate) stats: Stats,
     /// Mode C: ids of calls that finished since the last park.
+    #[cfg(any(
+        not(target_family = "wasm"),
+        all(feature = "concurrent", not(feature = "native"))
+    ))]
     pub(crate) finished_calls: Vec<u32>,
     /// Task polls since the host was last checked.
     polls_since_check: u32,
@@ -227,7 +236,7 @@ impl Runtime {
     #[allow(clippy::default_constructed_unit_structs)]
     fn new() -> Runtime {
         Runtime {
-            tasks: Slab::new(),
+            live: 0,
             queue: VecDeque::new(),
             main_woken: false,
             unfinished: 0,
@@ -246,6 +255,10 @@ impl Runtime {
             native: native::Native::default(),
             pending_wakes: Vec::new(),
             stats: Stats::default(),
+            #[cfg(any(
+                not(target_family = "wasm"),
+                all(feature = "concurrent", not(feature = "native"))
+            ))]
             finished_calls: Vec::new(),
             polls_since_check: 0,
             #[cfg(any(
@@ -267,19 +280,17 @@ impl Runtime {
     /// Adds a task and queues it. A full runtime gives the task back, for
     /// the caller to drop outside the borrow: its future is user code.
     fn insert_task(&mut self, raw: RawTask) -> Result<(), RawTask> {
-        if self.tasks.len() >= self.task_limit {
+        if self.live >= self.task_limit {
             return Err(raw);
         }
         if !raw.is_internal() {
             self.stats.spawned += 1;
             self.unfinished += 1;
         }
-        let index = self.tasks.vacant_key();
-        // Below `MAX_TASKS`, so it fits.
-        raw.set_slot(index as u32);
-        // New cells start queued: the queue's reference, then the slab's.
-        self.queue.push_back(raw.clone());
-        self.tasks.insert(raw);
+        self.live += 1;
+        raw.own();
+        // New cells start queued: this reference becomes the queue's.
+        self.queue.push_back(raw);
         #[cfg(any(not(target_family = "wasm"), feature = "native"))]
         native::note_work();
         Ok(())
@@ -307,11 +318,12 @@ impl Runtime {
         }
     }
 
-    /// Takes the slab's reference to an unfinished task that is done now.
-    fn remove_task(&mut self, raw: &RawTask) -> RawTask {
-        let taken = self.tasks.remove(raw.slot() as usize);
-        debug_assert!(taken.same_cell(raw), "a cell's slot is its own");
-        taken
+    /// Takes the runtime's reference to a task that is done now.
+    fn remove_task(&mut self, raw: &RawTask) -> Option<RawTask> {
+        self.live -= 1;
+        let owned = raw.disown();
+        debug_assert!(owned.is_some(), "an unfinished task is owned");
+        owned
     }
 
     #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
@@ -423,22 +435,6 @@ impl Runtime {
     }
 }
 
-impl Drop for Runtime {
-    /// The thread is exiting: cancels every unfinished task here, on its
-    /// own thread, rather than leaving its future to whichever reference
-    /// is dropped last (a waker may be elsewhere, or in a cycle of tasks
-    /// that hold each other's wakers).
-    fn drop(&mut self) {
-        // The runtime's thread-local is gone by now, so futures' destructors
-        // that use it find none (`try_with`), as they would at exit.
-        for (_, raw) in std::mem::take(&mut self.tasks) {
-            raw.set_done();
-            raw.cancel();
-            drop(raw.take_join_waker());
-        }
-    }
-}
-
 /// The runtime split into the parts that wake and the parts that schedule.
 struct Parts<'a> {
     #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
@@ -544,7 +540,7 @@ impl Runtime {
             if outcome.requeue {
                 self.queue.push_back(raw);
             } else {
-                // The slab still holds the task: this is not the last
+                // The runtime still owns the task: this is not the last
                 // reference.
                 drop(raw);
             }
@@ -554,14 +550,10 @@ impl Runtime {
                 flush: wakes_pending(self),
             };
         }
-        if outcome.finished
-            && let Some(call) = raw.call()
-        {
-            self.finished_calls.push(call);
-        }
         self.task_done(raw.is_internal());
         task::retire(&raw);
-        // The poll's reference outlives this one: dropping it frees nothing.
+        // The poll's reference outlives the runtime's: dropping that frees
+        // nothing.
         drop(self.remove_task(&raw));
         // The joiner is usually one of our tasks: schedule it directly.
         let foreign = match raw.take_join_waker().map(RawTask::from_waker) {
@@ -936,7 +928,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 pub fn stats() -> Stats {
     with(|rt| {
         let mut s = rt.stats;
-        s.live_tasks = rt.tasks.len() + task::unclaimed();
+        s.live_tasks = rt.unfinished + task::unclaimed();
         s.live_timers = rt.timers.len();
         s.timer_rearms = rt.timers.rearms;
         #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
@@ -947,8 +939,6 @@ pub fn stats() -> Stats {
         }
         #[cfg(any(not(target_family = "wasm"), feature = "native"))]
         {
-            // The timer task is wasync's own.
-            s.live_tasks -= rt.native.timer_tasks();
             s.timer_armed |= rt.native.armed.is_some();
         }
         s

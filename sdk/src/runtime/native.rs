@@ -105,12 +105,6 @@ pub(crate) const BLOCK_ON_IN_MODE_N: &str = "wasync::block_on is not available i
     `.await` the future there, or `wasync::spawn` it";
 
 impl Native {
-    /// wasync's own tasks alive now (the timer task), left out of the
-    /// stats.
-    pub(crate) fn timer_tasks(&self) -> usize {
-        usize::from(self.timer_task.is_some())
-    }
-
     fn packed(&self, index: usize) -> usize {
         ((self.gens[index] as usize) << raw::INDEX_BITS) | index
     }

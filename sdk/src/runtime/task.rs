@@ -26,7 +26,7 @@ pub(crate) fn unclaimed() -> usize {
     UNCLAIMED.with(Cell::get)
 }
 
-/// Counts a task whose slot is being removed, if a join handle still
+/// Counts a task that is done now, if a join handle still
 /// holds its result.
 pub(crate) fn retire(raw: &RawTask) {
     if !raw.is_detached() {
@@ -131,8 +131,8 @@ impl fmt::Display for SpawnError {
 
 impl std::error::Error for SpawnError {}
 
-/// Puts `future` in a task cell and the cell in the runtime's slab and
-/// queue. `setup` marks the cell before the runtime sees it.
+/// Puts `future` in a task cell, owned by the runtime and queued. `setup`
+/// marks the cell before the runtime sees it.
 fn spawn_task<F>(future: F, setup: impl FnOnce(&RawTask)) -> Result<JoinRef<F::Output>, SpawnError>
 where
     F: Future + 'static,
@@ -180,8 +180,14 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    debug_assert_ne!(call, 0, "call ids start at 1");
-    spawn_task(future, |raw| raw.set_call(call)).map(|cell| JoinHandle { cell })
+    // The call reports itself finished, from its last poll: most tasks
+    // compute no call, and their cells need not carry a call id.
+    let call_task = async move {
+        let out = future.await;
+        with(|rt| rt.finished_calls.push(call));
+        out
+    };
+    spawn_task(call_task, |_| {}).map(|cell| JoinHandle { cell })
 }
 
 /// Spawns a task on the runtime and returns a handle to await its output.
@@ -265,7 +271,7 @@ pub struct JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("task", &self.cell.raw().slot())
+            .field("finished", &self.is_finished())
             .finish()
     }
 }
@@ -345,20 +351,20 @@ impl<T> JoinHandle<T> {
 /// poll returns if it is running (it aborts itself).
 fn abort(raw: &RawTask) {
     let taken = super::try_with(|rt| rt.abort_task(raw)).flatten();
-    if let Some(slab_ref) = taken {
+    if let Some(owned) = taken {
         // Outside the borrow: the future's destructor and the joiner's
         // waker are user code.
         raw.cancel();
         if let Some(w) = raw.take_join_waker() {
             w.wake();
         }
-        drop(slab_ref);
+        drop(owned);
     }
 }
 
 impl super::Runtime {
-    /// Marks `raw` aborted. If that makes it done, removes its slot and
-    /// returns the slab's reference, for the caller to drop the future
+    /// Marks `raw` aborted. If that makes it done, disowns it and
+    /// returns the runtime's reference, for the caller to drop the future
     /// outside the borrow.
     pub(crate) fn abort_task(&mut self, raw: &RawTask) -> Option<RawTask> {
         if !raw.owned_here() || raw.request_abort() != Abort::Now {
@@ -366,7 +372,7 @@ impl super::Runtime {
         }
         self.task_done(raw.is_internal());
         retire(raw);
-        Some(self.remove_task(raw))
+        self.remove_task(raw)
     }
 }
 
@@ -530,17 +536,15 @@ mod tests {
     }
 
     #[test]
-    fn stale_handles_do_not_act_on_a_task_that_reuses_their_slot() {
+    fn a_stale_abort_handle_does_not_act_on_a_later_task() {
         block_on(async {
             let mut first = spawn(async { 1 });
             let stale = first.abort_handle();
-            let slot = first.cell.raw().slot();
             assert_eq!((&mut first).await, Ok(1));
             let victim = spawn(async {
                 yield_now().await;
                 3
             });
-            assert_eq!(victim.cell.raw().slot(), slot, "the slab reused the slot");
             stale.abort();
             assert!(
                 !victim.is_finished(),
@@ -554,12 +558,11 @@ mod tests {
     }
 
     #[test]
-    fn a_finished_join_handle_does_not_abort_the_task_that_reuses_its_slot() {
+    fn a_finished_join_handle_does_not_abort_a_later_task() {
         block_on(async {
             let first = spawn(async { 1 });
             yield_now().await;
             assert!(first.is_finished());
-            // The slab reuses the freed slot for the next task.
             let victim = spawn(async {
                 yield_now().await;
                 2
