@@ -234,6 +234,7 @@ mod pool {
 
     /// The pool's block size for `layout`, or `None` for the global
     /// allocator.
+    #[inline]
     fn block_size(layout: Layout) -> Option<usize> {
         let block = layout.size().next_multiple_of(layout.align().max(GRAIN));
         (block <= MAX_BLOCK && layout.align() <= MAX_ALIGN && layout.size() > 0).then_some(block)
@@ -252,6 +253,7 @@ mod pool {
         }
 
         /// A block for `layout`; aborts (as `Box` does) if memory runs out.
+        #[inline]
         pub(super) fn alloc(&self, layout: Layout) -> NonNull<u8> {
             let Some(block) = block_size(layout) else {
                 return global_alloc(layout);
@@ -295,6 +297,7 @@ mod pool {
         ///
         /// # Safety
         /// `ptr` came from `self.alloc(layout)` and is not used again.
+        #[inline]
         pub(super) unsafe fn dealloc(&self, ptr: NonNull<u8>, layout: Layout) {
             let Some(block) = block_size(layout) else {
                 // SAFETY: `alloc` took it from the global allocator with
@@ -432,12 +435,16 @@ mod cells {
         static POOL: super::pool::Pool = const { super::pool::Pool::new() };
     }
 
+    // Inline: the cell's layout is known where it is allocated, so the
+    // pool's size class folds to a constant.
+    #[inline]
     pub(super) fn alloc(layout: Layout) -> NonNull<u8> {
         POOL.with(|p| p.alloc(layout))
     }
 
     /// # Safety
     /// As for `Pool::dealloc`, with this thread's pool.
+    #[inline]
     pub(super) unsafe fn dealloc(ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: the caller's contract; cells never leave their thread.
         POOL.with(|p| unsafe { p.dealloc(ptr, layout) })

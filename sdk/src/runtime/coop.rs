@@ -43,6 +43,7 @@ pub(crate) fn unconstrained<R>(f: impl FnOnce() -> R) -> R {
 
 /// Spends one unit, or returns `Pending` (after waking the task) when the
 /// budget is gone. Outside a task poll the budget is unlimited.
+#[inline]
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
     REMAINING.with(|r| {
         let left = r.get();

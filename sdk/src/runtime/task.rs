@@ -28,6 +28,7 @@ pub(crate) fn unclaimed() -> usize {
 
 /// Counts a task that is done now, if a join handle still
 /// holds its result.
+#[inline]
 pub(crate) fn retire(raw: &RawTask) {
     if !raw.is_detached() {
         UNCLAIMED.with(|u| u.set(u.get() + 1));
@@ -35,6 +36,7 @@ pub(crate) fn retire(raw: &RawTask) {
 }
 
 /// A join handle took or dropped the result of a task counted by `retire`.
+#[inline]
 fn claim() {
     UNCLAIMED.with(|u| u.set(u.get().saturating_sub(1)));
 }
