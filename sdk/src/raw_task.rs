@@ -91,7 +91,7 @@ enum Sched {
 pub(crate) struct Outcome {
     /// Queue the task again (it was woken during its poll).
     pub(crate) requeue: bool,
-    /// The task is done now (finished or aborted): remove its slot.
+    /// The task is done now (finished or aborted): the runtime disowns it.
     pub(crate) done: bool,
     /// It finished (rather than being aborted).
     pub(crate) finished: bool,
@@ -100,8 +100,8 @@ pub(crate) struct Outcome {
 /// What [`RawTask::request_abort`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Abort {
-    /// The task was idle or queued and is done now: the caller removes its
-    /// slot and drops its future.
+    /// The task was idle or queued and is done now: the caller disowns it
+    /// and drops its future.
     Now,
     /// The task is being polled: it is done when that poll returns.
     AfterPoll,
@@ -154,8 +154,8 @@ mod owner {
     }
 }
 
-/// Where task cells live on wasm32: small cells in chunks of one size each, larger
-/// or over-aligned ones in the global allocator.
+/// Where task cells live on wasm32: small cells in chunks of one size
+/// each, larger or over-aligned ones in the global allocator.
 ///
 /// A task is a spawn, a poll and a join; with the global allocator, its
 /// allocation and free were a third of that work on wasm32 (the allocator
