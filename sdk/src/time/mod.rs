@@ -11,6 +11,7 @@
 
 mod instant;
 mod interval;
+mod pages;
 mod sleep;
 mod timeout;
 pub(crate) mod wheel;

@@ -1,4 +1,4 @@
-//! A hierarchical timing wheel, slab-backed, with index links.
+//! A hierarchical timing wheel, with index links through paged entries.
 //!
 //! Ground rules:
 //! - Time is in whole milliseconds ("ticks"), the host's resolution.
@@ -9,7 +9,7 @@
 //! - An entry's level is given by the most significant bit in which its
 //!   deadline differs from the wheel's current time (`elapsed`): entries on
 //!   lower levels therefore always expire before entries on higher ones.
-//! - Each slot is a doubly linked list threaded through the slab by index,
+//! - Each slot is a doubly linked list threaded through the entries by index,
 //!   and each level keeps a 64-bit occupancy mask. Insert and remove are
 //!   O(1); finding the next expiration looks at one mask per level and never
 //!   walks a list.
@@ -17,11 +17,15 @@
 //!   slot fire, entries of a higher slot cascade down to the level that
 //!   their exact deadline now selects. An entry never fires before its
 //!   deadline.
-//! - Fired entries are unlinked but stay in the slab until removed, so that
+//! - Entries live in [`Pages`], a slab that grows a page at a time, never by
+//!   copying.
+//! - Fired entries are unlinked but stay stored until removed, so that
 //!   the key their owner holds stays valid (and unambiguous) until the
 //!   owner has seen the firing.
 
-use slab::Slab;
+use std::num::NonZeroU32;
+
+use super::pages::Pages;
 
 /// Slots per level.
 pub(crate) const SLOTS: usize = 64;
@@ -61,8 +65,23 @@ fn slot_for(when: u64, level: usize) -> usize {
     ((when >> (SLOT_BITS as usize * level)) & SLOT_MASK) as usize
 }
 
-/// The key of an entry: its slab index.
-pub(crate) type Key = usize;
+/// The key of an entry: its index in [`Pages`], plus one, so that the
+/// `Option<Key>` every `Sleep` holds takes four bytes: a storm of 100,000
+/// sleeps is 100,000 task cells, and each byte of them is a byte of fresh
+/// memory to fault in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Key(NonZeroU32);
+
+impl Key {
+    fn new(index: usize) -> Key {
+        // Indices are below `NIL` (`u32::MAX`), as the links require.
+        Key(NonZeroU32::MIN.saturating_add(index as u32))
+    }
+
+    fn index(self) -> usize {
+        self.0.get() as usize - 1
+    }
+}
 
 struct Entry<T> {
     when: u64,
@@ -89,7 +108,7 @@ pub(crate) struct Expiration {
 /// A timing wheel holding one `T` per timer.
 pub(crate) struct Wheel<T> {
     elapsed: u64,
-    entries: Slab<Entry<T>>,
+    entries: Pages<Entry<T>>,
     levels: [Level; LEVELS],
     /// Entries still linked, i.e. not yet fired.
     pending: usize,
@@ -100,7 +119,7 @@ impl<T> Wheel<T> {
     pub(crate) fn new(now: u64) -> Wheel<T> {
         Wheel {
             elapsed: now,
-            entries: Slab::new(),
+            entries: Pages::new(),
             levels: std::array::from_fn(|_| Level {
                 occupied: 0,
                 heads: [NIL; SLOTS],
@@ -120,7 +139,7 @@ impl<T> Wheel<T> {
         self.pending
     }
 
-    /// Entries in the slab, fired or not.
+    /// Entries stored, fired or not.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -131,38 +150,41 @@ impl<T> Wheel<T> {
         if when <= self.elapsed {
             return Err(value);
         }
-        let key = self.entries.insert(Entry {
+        let index = self.entries.insert(Entry {
             when,
             prev: NIL,
             next: NIL,
             at: None,
             value,
         });
-        self.link(key);
+        self.link(index);
         self.pending += 1;
-        Ok(key)
+        Ok(Key::new(index))
     }
 
     /// Removes an entry, fired or not, and returns its value.
     pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
-        if self.entries.get(key)?.at.is_some() {
-            self.unlink(key);
+        let index = key.index();
+        if self.entries.get(index)?.at.is_some() {
+            self.unlink(index);
             self.pending -= 1;
         }
-        Some(self.entries.remove(key).value)
+        self.entries.remove(index).map(|e| e.value)
     }
 
     /// Whether `key` has fired (and is waiting to be removed).
     pub(crate) fn is_fired(&self, key: Key) -> bool {
-        self.entries.get(key).is_some_and(|e| e.at.is_none())
+        self.entries
+            .get(key.index())
+            .is_some_and(|e| e.at.is_none())
     }
 
     /// The value of an entry.
     pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
-        self.entries.get_mut(key).map(|e| &mut e.value)
+        self.entries.get_mut(key.index()).map(|e| &mut e.value)
     }
 
-    fn link(&mut self, key: Key) {
+    fn link(&mut self, key: usize) {
         let when = self.entries[key].when;
         let level = level_for(self.elapsed, when);
         let slot = slot_for(when, level);
@@ -181,7 +203,7 @@ impl<T> Wheel<T> {
         lvl.occupied |= 1 << slot;
     }
 
-    fn unlink(&mut self, key: Key) {
+    fn unlink(&mut self, key: usize) {
         let (prev, next, at) = {
             let e = &mut self.entries[key];
             let out = (e.prev, e.next, e.at.take());
@@ -269,7 +291,7 @@ impl<T> Wheel<T> {
             e.at = None;
             if e.when <= self.elapsed {
                 self.pending -= 1;
-                fire(key, &mut e.value);
+                fire(Key::new(key), &mut e.value);
             } else {
                 self.link(key);
             }
@@ -381,6 +403,23 @@ mod tests {
         assert_eq!(w.get_mut(a), Some(&mut 'a'));
         assert_eq!(w.remove(a), Some('a'));
         assert_eq!(w.len(), 0);
+    }
+
+    #[test]
+    fn a_wheel_emptied_in_any_order_hands_out_keys_in_order_again() {
+        // After a storm, entries go in firing order, which is not key
+        // order. Keys handed out in the order they were freed would send
+        // the next storm's inserts all over the entries' memory.
+        let mut w = Wheel::new(0);
+        let keys: Vec<Key> = (1..=20).map(|d| w.insert(d, d).unwrap()).collect();
+        for i in [
+            7, 3, 19, 0, 12, 5, 16, 1, 9, 14, 2, 18, 6, 11, 4, 17, 10, 15, 8, 13,
+        ] {
+            w.remove(keys[i]);
+        }
+        assert_eq!(w.len(), 0);
+        let again: Vec<Key> = (1..=20).map(|d| w.insert(d, d).unwrap()).collect();
+        assert_eq!(again, keys);
     }
 
     #[test]

@@ -156,7 +156,7 @@ fn check(wheel: &Wheel<u64>, model: &Model) -> Result<(), TestCaseError> {
     prop_assert_eq!(wheel.pending(), model.pending.len());
     prop_assert_eq!(wheel.len(), model.pending.len() + model.fired.len());
     for (&key, &when) in &model.pending {
-        prop_assert!(!wheel.is_fired(key), "{key} (due {when}) fired early");
+        prop_assert!(!wheel.is_fired(key), "{key:?} (due {when}) fired early");
     }
     for &key in &model.fired {
         prop_assert!(wheel.is_fired(key));
