@@ -259,7 +259,7 @@ mod pool {
         #[inline]
         pub(super) fn alloc(&self, layout: Layout) -> NonNull<u8> {
             let Some(block) = block_size(layout) else {
-                return global_alloc(layout);
+                return super::global_alloc(layout);
             };
             let head = &self.room[block / GRAIN - 1];
             let chunk = match head.get() {
@@ -401,7 +401,7 @@ mod pool {
 
     /// A new chunk of `block`-sized blocks, all free.
     fn new_chunk(block: usize) -> NonNull<Chunk> {
-        let chunk = global_alloc(chunk_layout()).cast::<Chunk>();
+        let chunk = super::global_alloc(chunk_layout()).cast::<Chunk>();
         // SAFETY: the allocation is `CHUNK` bytes, aligned to `CHUNK`, so
         // it holds a `Chunk` at its start.
         unsafe {
@@ -417,13 +417,14 @@ mod pool {
         };
         chunk
     }
+}
 
-    fn global_alloc(layout: Layout) -> NonNull<u8> {
-        // SAFETY: every layout used here has a non-zero size (cells hold a
-        // header; chunks are `CHUNK` bytes).
-        let ptr = unsafe { std::alloc::alloc(layout) };
-        NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
-    }
+/// Memory from the global allocator, for a cell or a pool chunk.
+fn global_alloc(layout: Layout) -> NonNull<u8> {
+    // SAFETY: every layout used here has a non-zero size (cells hold a
+    // header; chunks are `CHUNK` bytes).
+    let ptr = unsafe { std::alloc::alloc(layout) };
+    NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
 }
 
 /// The pool of this thread's cells (see `pool`). Wasm32 components have
@@ -460,9 +461,7 @@ mod cells {
     use std::ptr::NonNull;
 
     pub(super) fn alloc(layout: Layout) -> NonNull<u8> {
-        // SAFETY: cells hold a header, so the size is not zero.
-        let ptr = unsafe { std::alloc::alloc(layout) };
-        NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+        super::global_alloc(layout)
     }
 
     /// # Safety
@@ -838,11 +837,6 @@ impl RawTask {
             }
             Sched::Done => Abort::Done,
         }
-    }
-
-    /// Marks the task done without a poll (its runtime is going away).
-    pub(crate) fn set_done(&self) {
-        self.header().sched.set(Sched::Done);
     }
 
     /// A waker of the task that borrows this reference instead of counting

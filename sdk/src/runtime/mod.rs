@@ -302,13 +302,6 @@ impl Runtime {
         self.task_limit = limit.min(MAX_TASKS);
     }
 
-    /// Counts a task of the author's that just finished or was aborted.
-    fn task_done(&mut self, internal: bool) {
-        if !internal {
-            self.unfinished -= 1;
-        }
-    }
-
     /// Mode N: home must look at the timers if their next tick moved away
     /// from the armed one (a timer came or went outside a drive).
     #[cfg(any(not(target_family = "wasm"), feature = "native"))]
@@ -318,8 +311,14 @@ impl Runtime {
         }
     }
 
-    /// Takes the runtime's reference to a task that is done now.
-    fn remove_task(&mut self, raw: &RawTask) -> Option<RawTask> {
+    /// Takes the runtime's reference to a task that is done now, finished
+    /// or aborted, and counts it: no longer unfinished (if it is the
+    /// author's), and unclaimed while a join handle may take its result.
+    fn retire_task(&mut self, raw: &RawTask) -> Option<RawTask> {
+        if !raw.is_internal() {
+            self.unfinished -= 1;
+        }
+        task::retire(raw);
         self.live -= 1;
         let owned = raw.disown();
         debug_assert!(owned.is_some(), "an unfinished task is owned");
@@ -550,11 +549,9 @@ impl Runtime {
                 flush: wakes_pending(self),
             };
         }
-        self.task_done(raw.is_internal());
-        task::retire(&raw);
         // The poll's reference outlives the runtime's: dropping that frees
         // nothing.
-        drop(self.remove_task(&raw));
+        drop(self.retire_task(&raw));
         // The joiner is usually one of our tasks: schedule it directly.
         let foreign = match raw.take_join_waker().map(RawTask::from_waker) {
             Some(Ok(joiner)) => {

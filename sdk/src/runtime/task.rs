@@ -147,7 +147,6 @@ where
         Err(refused) => {
             // Outside the borrow: the future's destructors may use the
             // runtime (dropping a JoinHandle detaches its task).
-            refused.set_done();
             refused.cancel();
             drop((refused, cell));
             Err(SpawnError::TooManyTasks)
@@ -372,9 +371,7 @@ impl super::Runtime {
         if !raw.owned_here() || raw.request_abort() != Abort::Now {
             return None;
         }
-        self.task_done(raw.is_internal());
-        retire(raw);
-        self.remove_task(raw)
+        self.retire_task(raw)
     }
 }
 
