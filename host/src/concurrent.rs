@@ -43,7 +43,7 @@ use crate::native::{NativeCall, NativeJob, NativeMember, NativeRequest, TypedNat
 use crate::seat::{InPlace, Link, Seat};
 pub use crate::shared::HostStats;
 use crate::shared::{
-    ByName, CallJob, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall, names,
+    ByName, CallJob, Export, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall, names,
 };
 use crate::trace::TraceEvent;
 use crate::typecheck::type_name;
@@ -114,7 +114,7 @@ pub struct Concurrent<T: WasyncView> {
     /// The mode N instances, each run by a task of its own.
     natives: Vec<NativeMember<T>>,
     names: Vec<String>,
-    signatures: Vec<ByName<Signature>>,
+    signatures: Vec<ByName<Export>>,
     /// Each instance's exports, with whether each is an interface.
     exports: Vec<Vec<(String, bool)>>,
     linked_ifaces: Vec<String>,
@@ -123,15 +123,24 @@ pub struct Concurrent<T: WasyncView> {
 /// The callable functions of a component, by the names calls use; an
 /// `f-start`/`f-finish` pair also appears as `f`, with `f-start`'s
 /// parameters and `f-finish`'s results.
-fn signatures(funcs: &[(String, ComponentFunc)]) -> ByName<Signature> {
-    let mut out: ByName<Signature> = funcs
+/// Each name's target comes from `targets` (an event loop member's), if
+/// given.
+fn signatures(
+    funcs: &[(String, ComponentFunc)],
+    targets: Option<&ByName<Target>>,
+) -> ByName<Export> {
+    let export = |name: &str, sig: Signature| Export {
+        sig,
+        target: targets.and_then(|t| t.get(name).copied()),
+    };
+    let mut out: ByName<Export> = funcs
         .iter()
-        .map(|(name, f)| (Arc::from(name.as_str()), Signature::of(f)))
+        .map(|(name, f)| (Arc::from(name.as_str()), export(name, Signature::of(f))))
         .collect();
     for (base, (_, start), (_, finish)) in async_pairs(funcs) {
         let params = Signature::of(start).params;
         let results = Signature::of(finish).results;
-        out.insert(Arc::from(base), Signature { params, results });
+        out.insert(Arc::from(base), export(base, Signature { params, results }));
     }
     out
 }
@@ -410,7 +419,7 @@ impl<T: WasyncView> Concurrent<T> {
                 })
                 .collect(),
         );
-        self.signatures.push(signatures(&exported));
+        self.signatures.push(signatures(&exported, Some(&targets)));
         self.names.push(name.to_owned());
         self.slots.push(Slot::Loop(self.members.len()));
         self.members.push(Member {
@@ -444,7 +453,7 @@ impl<T: WasyncView> Concurrent<T> {
         let exported = exported_funcs(&engine, component);
         let funcs = lookup_funcs(&mut store, &instance, component, &exported)?;
         let id = self.slots.len();
-        self.signatures.push(signatures(&exported));
+        self.signatures.push(signatures(&exported, None));
         self.names.push(name.to_owned());
         // Never a link target: an empty list keeps the indexes of `exports`
         // in step with the loop's members only.
@@ -578,8 +587,8 @@ impl<T: WasyncView> Driver<T> {
         func: &str,
         args: Vec<Val>,
     ) -> Result<Call<Vec<Val>>> {
-        let (func, sig) = self.sig(inst, func)?;
-        check_args(func, sig, &args)?;
+        let (func, export) = self.sig(inst, func)?;
+        check_args(func, &export.sig, &args)?;
         let permit = self.permit(inst)?;
         let (reply, rx) = oneshot::channel();
         let call = ValCall {
@@ -587,7 +596,11 @@ impl<T: WasyncView> Driver<T> {
             args,
             reply,
         };
-        self.send_call(inst, permit, Outgoing::ByName(call), rx)
+        let out = match export.target {
+            Some(target) => Outgoing::Loop(Box::new(call.into_job(target))),
+            None => Outgoing::ByName(call),
+        };
+        self.send_call(inst, permit, out, rx)
     }
 
     /// [`Driver::call_concurrent`] with the call written in WAVE, the
@@ -771,11 +784,11 @@ impl<T: WasyncView> Driver<T> {
 
     /// The signature of a callable function of `inst`.
     pub fn signature(&self, inst: InstanceId, func: &str) -> Result<Signature> {
-        self.sig(inst, func).map(|(_, sig)| sig.clone())
+        self.sig(inst, func).map(|(_, export)| export.sig.clone())
     }
 
     /// The name as the host keeps it, and the signature, of `func`.
-    fn sig(&self, inst: InstanceId, func: &str) -> Result<(&Arc<str>, &Signature)> {
+    fn sig(&self, inst: InstanceId, func: &str) -> Result<(&Arc<str>, &Export)> {
         let sigs = self
             .shared
             .signatures

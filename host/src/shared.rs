@@ -112,7 +112,7 @@ pub struct HostStats {
 /// State shared between the loop and every driver.
 pub(crate) struct Shared {
     pub names: Vec<String>,
-    pub signatures: Vec<ByName<Signature>>,
+    pub signatures: Vec<ByName<Export>>,
     /// Whether calls are recorded in `trace`; off unless asked for, so a
     /// long-running host does not grow a record of every call.
     pub tracing: AtomicBool,
@@ -156,6 +156,17 @@ impl Gauge {
         self.max
             .is_none_or(|max| self.in_flight.load(Ordering::Acquire) < max)
     }
+}
+
+/// What a driver knows of one callable name of an instance.
+pub(crate) struct Export {
+    pub sig: Signature,
+    /// What the name calls, for an instance of the event loop, found when
+    /// the instance was added: a driver then sends a ready job, and the
+    /// loop does not look the name up again per call. `None` for a mode N
+    /// instance, and for an async pair that a mode S instance (no guest
+    /// ABI) cannot serve, whose calls the loop refuses by name.
+    pub target: Option<Target>,
 }
 
 /// A call by name with [`Val`]s, before the loop resolved the name.
