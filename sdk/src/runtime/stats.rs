@@ -1,7 +1,7 @@
 //! The runtime's counters (monotonic, reset by `reset_counters`) and gauges
 //! (current sizes), for tests and benchmarks.
 
-/// A snapshot of the runtime, from [`stats`](crate::runtime::stats).
+/// A snapshot of the runtime, from [`stats`](fn@crate::runtime::stats).
 ///
 /// # Examples
 ///

@@ -1,4 +1,4 @@
-//! Time: an [`Instant`] on the monotonic clock, [`sleep`], [`timeout`] and
+//! Time: an [`Instant`] on the monotonic clock, [`sleep`](fn@sleep), [`timeout`](fn@timeout) and
 //! [`Interval`].
 //!
 //! Every timer in the instance lives in one hierarchical timing wheel, and
