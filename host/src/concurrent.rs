@@ -787,7 +787,8 @@ impl<T: WasyncView> Driver<T> {
         self.sig(inst, func).map(|(_, export)| export.sig.clone())
     }
 
-    /// The name as the host keeps it, and the signature, of `func`.
+    /// The name as the host keeps it, and what the driver knows of `func`
+    /// (its signature, and what it calls in the event loop).
     fn sig(&self, inst: InstanceId, func: &str) -> Result<(&Arc<str>, &Export)> {
         let sigs = self
             .shared
