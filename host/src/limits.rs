@@ -1,12 +1,12 @@
 //! Guest limits: what one instance may use, and how a breach becomes a
-//! typed [`Error::Limit`](crate::Error::Limit).
+//! typed [`crate::Error::Limit`].
 //!
 //! Ground rules:
 //! - Limits live in the store data ([`WasyncCtx`](crate::WasyncCtx)), so
 //!   each instance has its own and wasmtime's `store.limiter` reaches them.
 //! - Every entry into an instance (a whole call in mode S; `f-start`,
 //!   `f-finish`, `wake`, `cancel` or a plain export in mode C) is armed with
-//!   [`enter`]: a fresh fuel budget and a deadline. Wasm that runs past the
+//!   [`begin_entry`]: a fresh fuel budget and a deadline. Wasm that runs past the
 //!   deadline is stopped by epoch interruption; a guest blocked in a host
 //!   call past it is stopped by a timer. Either way the instance is dead.
 //! - A breach inside wasm is a trap carrying a [`Breach`], so that the
@@ -20,6 +20,8 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
+use futures::future::Either;
 use wasmtime::{Engine, EngineWeak, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
 use crate::error::{Error, Result};
@@ -359,19 +361,24 @@ pub fn begin_entry<T: WasyncView>(store: &mut Store<T>) -> Result<Option<Duratio
 /// Runs `entry` (a call into wasm) within `timeout`, as [`begin_entry`]
 /// gave it: a guest still inside the entry then, blocked in a host call,
 /// is stopped with a breach of its call timeout.
-pub async fn run_entry<R>(
+pub fn run_entry<R>(
     timeout: Option<Duration>,
     entry: impl Future<Output = wasmtime::Result<R>>,
-) -> wasmtime::Result<R> {
+) -> impl Future<Output = wasmtime::Result<R>> {
+    // Not an `async fn`: its future would hold `entry` twice, as the
+    // argument and inside what it is moved into, and an entry the mode C
+    // loop awaits in place is wasmtime's whole call future.
     let Some(timeout) = timeout else {
-        return entry.await;
+        return Either::Left(entry);
     };
-    match tokio::time::timeout(timeout, entry).await {
-        Ok(out) => out,
-        // Dropping the call unwinds the guest's stack; the instance is
-        // dead from here on.
-        Err(_) => Err(wasmtime::Error::new(Breach(Limit::CallTimeout { timeout }))),
-    }
+    Either::Right(
+        tokio::time::timeout(timeout, entry).map(move |out| match out {
+            Ok(out) => out,
+            // Dropping the call unwinds the guest's stack; the instance is
+            // dead from here on.
+            Err(_) => Err(wasmtime::Error::new(Breach(Limit::CallTimeout { timeout }))),
+        }),
+    )
 }
 
 /// Ends an entry [`begin_entry`] began.
