@@ -38,12 +38,12 @@ use crate::abi::{self, GUEST_IFACE};
 use crate::call::{Signature, check_args, exported_funcs, lookup_funcs, parse_call};
 use crate::error::{Error, Result};
 use crate::event_loop::Loop;
-use crate::job::{AsyncExport, Callee, Job, Params, Results, Target, TypedJob, TypedTarget};
+use crate::job::{AsyncExport, Callee, LoopJob, Params, Results, Target, TypedJob, TypedTarget};
 use crate::native::{NativeCall, NativeJob, NativeMember, NativeRequest, TypedNative};
-use crate::seat::{InPlace, Link, Seat};
+use crate::seat::{CallSide, Link, Seat};
 pub use crate::shared::HostStats;
 use crate::shared::{
-    ByName, CallJob, Export, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall, names,
+    ByName, Export, Gauge, GuestAbi, Member, Request, Shared, TypedCheck, ValCall, names,
 };
 use crate::trace::TraceEvent;
 use crate::typecheck::type_name;
@@ -92,9 +92,6 @@ enum Route<T: 'static> {
 
 /// Makes the store data of each new instance, given its name.
 type MakeData<T> = Box<dyn FnMut(&str) -> Result<T> + Send>;
-
-/// Sends the cancel of a call, by key; one per driver, shared by its calls.
-type CancelSink = Arc<dyn Fn(u64) + Send + Sync>;
 
 /// A mode C host being set up: instances are added, then it starts.
 ///
@@ -502,7 +499,7 @@ impl<T: WasyncView> Concurrent<T> {
                 drop(alive);
             }
         });
-        let tx = Arc::new(Link::new(tx, seat.clone()));
+        let tx = Arc::new(Link::new(tx, seat));
         let mut natives: Vec<Option<mpsc::UnboundedSender<NativeRequest<T>>>> = Vec::new();
         for member in self.natives {
             let (ntx, nrx) = mpsc::unbounded_channel();
@@ -524,17 +521,9 @@ impl<T: WasyncView> Concurrent<T> {
                 },
             })
             .collect();
-        // A mode N call cannot be cancelled from the host (wasmtime 48); the
-        // loop ignores the cancel of a key it does not know.
-        let cancel_tx = tx.clone();
-        let cancel: CancelSink = Arc::new(move |key| {
-            let _ = cancel_tx.send(Request::Cancel { key });
-        });
         Driver {
             tx,
-            seat,
             routes: Arc::new(routes),
-            cancel,
             shared,
             ended: Arc::new(ended),
         }
@@ -552,11 +541,9 @@ pub fn speaks_wasync_abi(engine: &Engine, component: &Component) -> bool {
 
 /// Sends calls to a running [`Concurrent`] host. Cheap to clone.
 pub struct Driver<T: WasyncView> {
+    /// The event loop's channel, and where its state is while it is idle.
     tx: Arc<Link<T>>,
-    /// Where the loop's state is while the loop is idle.
-    seat: Arc<Seat<T>>,
     routes: Arc<Vec<Route<T>>>,
-    cancel: CancelSink,
     shared: Arc<Shared>,
     /// Closed once every task of the host (the event loop, each mode N
     /// instance's) has ended and dropped its stores: each holds a receiver.
@@ -567,9 +554,7 @@ impl<T: WasyncView> Clone for Driver<T> {
     fn clone(&self) -> Self {
         Driver {
             tx: self.tx.clone(),
-            seat: self.seat.clone(),
             routes: self.routes.clone(),
-            cancel: self.cancel.clone(),
             shared: self.shared.clone(),
             ended: self.ended.clone(),
         }
@@ -589,6 +574,26 @@ impl<T: WasyncView> Driver<T> {
     ) -> Result<Call<Vec<Val>>> {
         let (func, export) = self.sig(inst, func)?;
         check_args(func, &export.sig, &args)?;
+        let loop_job = match (self.route(inst)?, export.target) {
+            (Route::Loop(_), Some(target)) => Some(target),
+            (Route::Loop(_), None) => {
+                // An async pair of a mode S instance: without the guest
+                // ABI nothing can finish a call of the pair, so only its
+                // halves are callable.
+                let sigs = &self.shared.signatures[inst.0];
+                let mut available: Vec<String> = sigs
+                    .iter()
+                    .filter(|(_, e)| e.target.is_some())
+                    .map(|(n, _)| n.to_string())
+                    .collect();
+                available.sort();
+                return Err(Error::MissingExport {
+                    name: func.to_string(),
+                    available,
+                });
+            }
+            (Route::Native(_), _) => None,
+        };
         let permit = self.permit(inst)?;
         let (reply, rx) = oneshot::channel();
         let call = ValCall {
@@ -596,8 +601,8 @@ impl<T: WasyncView> Driver<T> {
             args,
             reply,
         };
-        let out = match export.target {
-            Some(target) => Outgoing::Loop(Box::new(call.into_job(target))),
+        let out = match loop_job {
+            Some(target) => Outgoing::Loop(LoopJob::Val(call.into_job(target))),
             None => Outgoing::ByName(call),
         };
         self.send_call(inst, permit, out, rx)
@@ -721,16 +726,9 @@ impl<T: WasyncView> Driver<T> {
     ) -> Result<Call<R>> {
         let key = self.shared.next_key.fetch_add(1, Ordering::Relaxed);
         let sent = match (self.route(inst)?, out) {
-            (Route::Loop(i), Outgoing::ByName(call)) => self.tx.send(Request::Call {
-                key,
-                inst: *i,
-                job: CallJob::ByName(call),
-            }),
-            (Route::Loop(i), Outgoing::Loop(job)) => self.tx.send(Request::Call {
-                key,
-                inst: *i,
-                job: CallJob::Ready(job),
-            }),
+            (Route::Loop(i), Outgoing::Loop(job)) => {
+                self.tx.send(Request::Call { key, inst: *i, job })
+            }
             (Route::Native(tx), Outgoing::ByName(call)) => {
                 let call = NativeCall::ByName(call);
                 return self.native_call(tx, key, call, permit, rx);
@@ -753,9 +751,9 @@ impl<T: WasyncView> Driver<T> {
         Ok(Call {
             key,
             rx,
-            cancel: Some(self.cancel.clone()),
+            host: Some(self.tx.clone()),
+            fresh: true,
             done: false,
-            seat: Some(self.seat.clone()),
             _permit: permit,
         })
     }
@@ -775,9 +773,9 @@ impl<T: WasyncView> Driver<T> {
         Ok(Call {
             key,
             rx,
-            cancel: None,
+            host: None,
+            fresh: false,
             done: false,
-            seat: None,
             _permit: permit,
         })
     }
@@ -869,8 +867,9 @@ impl<T: WasyncView> Driver<T> {
 
 /// What a driver sends for a call, before it knows the instance's route.
 enum Outgoing<T: 'static> {
+    /// By name, for a mode N instance's task to look up.
     ByName(ValCall),
-    Loop(Box<dyn Job<T>>),
+    Loop(LoopJob<T>),
     Native(Box<dyn NativeJob<T>>),
 }
 
@@ -894,13 +893,13 @@ impl<T: WasyncView, P: Params, R: Results> TypedExport<T, P, R> {
         let permit = self.driver.permit(self.inst)?;
         let (reply, rx) = oneshot::channel();
         let out = match &self.target {
-            TypedKind::Loop(target) => Outgoing::Loop(Box::new(TypedJob {
+            TypedKind::Loop(target) => Outgoing::Loop(LoopJob::Typed(Box::new(TypedJob {
                 func: self.func.clone(),
                 target: *target,
                 params: Some(params),
                 result: None,
                 reply,
-            })),
+            }))),
             TypedKind::Native(target) => Outgoing::Native(Box::new(TypedNative {
                 func: self.func.clone(),
                 target: *target,
@@ -931,12 +930,13 @@ impl Drop for Permit {
 pub struct Call<R> {
     key: u64,
     rx: oneshot::Receiver<Result<R>>,
-    /// `None` for a mode N call, which the host cannot cancel.
-    cancel: Option<CancelSink>,
+    /// The event loop's side, for a call into it: to run the call in this
+    /// task if the loop is idle at the first poll, and to cancel it. `None`
+    /// for a mode N call, which the host cannot cancel (wasmtime 48).
+    host: Option<Arc<dyn CallSide>>,
+    /// Not polled yet.
+    fresh: bool,
     done: bool,
-    /// For a call into the event loop: where its state is, to run the
-    /// call in this task if the loop is idle at the first poll.
-    seat: Option<Arc<dyn InPlace>>,
     _permit: Permit,
 }
 
@@ -958,15 +958,10 @@ impl<R> Future for Call<R> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        if let Some(seat) = this.seat.take()
-            && let Some(mut work) = seat.serve_in_place()
-            && work.as_mut().poll(cx).is_pending()
+        if std::mem::take(&mut this.fresh)
+            && let Some(host) = &this.host
         {
-            // An entry waits inside the guest (a mode S instance's
-            // blocking call, say): it goes on in a task of its own, so that
-            // the host never depends on this call being polled again.
-            // `serve_in_place` runs only on the loop task's runtime.
-            drop(tokio::spawn(work));
+            host.serve_in_place(cx);
         }
         match Pin::new(&mut this.rx).poll(cx) {
             Poll::Ready(out) => {
@@ -981,9 +976,9 @@ impl<R> Future for Call<R> {
 impl<R> Drop for Call<R> {
     fn drop(&mut self) {
         if !self.done
-            && let Some(cancel) = &self.cancel
+            && let Some(host) = &self.host
         {
-            cancel(self.key);
+            host.cancel(self.key);
         }
     }
 }

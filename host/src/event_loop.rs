@@ -38,17 +38,17 @@ use wasmtime_wasi_io::poll::DynPollable;
 
 use crate::abi::GUEST_IFACE;
 use crate::error::{Error, ErrorKind, Result};
-use crate::job::{BoxFuture, Entered, Job, Settled, Target, ValJob, ValWaiter};
+use crate::job::{BoxFuture, Entered, LoopJob, Settled, Target, ValJob, ValWaiter};
 use crate::limits;
 use crate::seat::Seat;
-use crate::shared::{CallJob, FastMap, HostStats, Member, Request, Shared, names};
+use crate::shared::{FastMap, HostStats, Member, Request, Shared, names};
 use crate::state::{Event, ImportState};
 use crate::trace::TraceEvent;
 use crate::view::WasyncView;
 
 /// A call started in an instance and not finished there yet.
 struct InFlight<T: 'static> {
-    job: Box<dyn Job<T>>,
+    job: LoopJob<T>,
     /// The instance the call runs in.
     inst: usize,
     /// The driver key of a call from outside.
@@ -650,7 +650,7 @@ impl<T: WasyncView> Loop<T> {
             waiter: ValWaiter::Import { caller, aid },
         };
         let call = InFlight {
-            job: Box::new(job),
+            job: LoopJob::Val(job),
             inst: target,
             key: None,
             trace,
@@ -709,27 +709,7 @@ impl<T: WasyncView> Loop<T> {
         }
     }
 
-    async fn call(&mut self, key: u64, inst: usize, job: CallJob<T>) {
-        let job: Box<dyn Job<T>> = match job {
-            CallJob::Ready(job) => job,
-            CallJob::ByName(call) => match self.members[inst].targets.get(&call.func).copied() {
-                Some(target) => Box::new(call.into_job(target)),
-                None => {
-                    // The driver checked the name against the same exports.
-                    self.shared.gauges[inst].give_back();
-                    let available = self.members[inst]
-                        .targets
-                        .keys()
-                        .map(|k| k.to_string())
-                        .collect();
-                    let _ = call.reply.send(Err(Error::MissingExport {
-                        name: call.func.to_string(),
-                        available,
-                    }));
-                    return;
-                }
-            },
-        };
+    async fn call(&mut self, key: u64, inst: usize, job: LoopJob<T>) {
         let trace = self.trace_start(Some(key), inst, job.func(), None);
         let call = InFlight {
             job,

@@ -77,7 +77,8 @@ pub(crate) enum Settled {
     },
 }
 
-/// One call, as the loop runs it.
+/// One call whose types the loop does not know (a typed call), as the
+/// loop runs it, boxed (see [`LoopJob`]).
 pub(crate) trait Job<T>: Send {
     /// `f` or `iface#f`, for messages and the trace.
     fn func(&self) -> &str;
@@ -95,11 +96,6 @@ pub(crate) trait Job<T>: Send {
     /// Hands the outcome to whoever waits: on `Ok`, the result the last
     /// entry produced.
     fn settle(self: Box<Self>, outcome: Result<()>) -> Settled;
-    /// For a call one instance forwarded to another: the caller and its
-    /// imported call id.
-    fn import_of(&self) -> Option<(usize, u32)> {
-        None
-    }
 }
 
 /// Where a call with [`Val`]s delivers.
@@ -135,69 +131,58 @@ fn decode_start(func: &str, result: Option<&Val>) -> Entered {
     }
 }
 
-impl<T: WasyncView> Job<T> for ValJob {
-    fn func(&self) -> &str {
-        &self.func
-    }
-
-    fn start<'a>(
-        &'a mut self,
-        store: &'a mut Store<T>,
-    ) -> BoxFuture<'a, wasmtime::Result<Entered>> {
-        Box::pin(async move {
-            match self.target {
-                Target::Plain(callee) => {
-                    self.results = callee.placeholders();
-                    callee
-                        .func
-                        .call_async(&mut *store, &self.args, &mut self.results)
-                        .await?;
-                    Ok(Entered::Done)
-                }
-                Target::Async(export) => {
-                    if export.start.results != 1 {
-                        return Ok(decode_start(&self.func, None));
-                    }
-                    // One result: a place on the stack, not a vector per call.
-                    let mut out = [Val::Bool(false)];
-                    export
-                        .start
-                        .func
-                        .call_async(&mut *store, &self.args, &mut out)
-                        .await?;
-                    let [first] = out;
-                    let entered = decode_start(&self.func, Some(&first));
-                    if let (Entered::Done, Val::Result(Ok(v))) = (&entered, first) {
-                        self.results = v.map(|v| vec![*v]).unwrap_or_default();
-                    }
-                    Ok(entered)
-                }
+impl ValJob {
+    /// Enters the instance: runs a plain function to the end, or an async
+    /// export's `f-start` until it would wait. Not boxed: the loop awaits
+    /// it in place (see [`LoopJob`]).
+    async fn start<T: Send>(&mut self, store: &mut Store<T>) -> wasmtime::Result<Entered> {
+        match self.target {
+            Target::Plain(callee) => {
+                self.results = callee.placeholders();
+                callee
+                    .func
+                    .call_async(&mut *store, &self.args, &mut self.results)
+                    .await?;
+                Ok(Entered::Done)
             }
-        })
+            Target::Async(export) => {
+                if export.start.results != 1 {
+                    return Ok(decode_start(&self.func, None));
+                }
+                // One result: a place on the stack, not a vector per call.
+                let mut out = [Val::Bool(false)];
+                export
+                    .start
+                    .func
+                    .call_async(&mut *store, &self.args, &mut out)
+                    .await?;
+                let [first] = out;
+                let entered = decode_start(&self.func, Some(&first));
+                if let (Entered::Done, Val::Result(Ok(v))) = (&entered, first) {
+                    self.results = v.map(|v| vec![*v]).unwrap_or_default();
+                }
+                Ok(entered)
+            }
+        }
     }
 
-    fn finish<'a>(
-        &'a mut self,
-        store: &'a mut Store<T>,
-        id: u32,
-    ) -> BoxFuture<'a, wasmtime::Result<()>> {
-        Box::pin(async move {
-            let Target::Async(export) = self.target else {
-                wasmtime::bail!("`{}` is not an async export", self.func);
-            };
-            self.results = export.finish.placeholders();
-            export
-                .finish
-                .func
-                .call_async(&mut *store, &[Val::U32(id)], &mut self.results)
-                .await
-        })
+    /// Enters the instance for `f-finish(id)` of a call it reported
+    /// finished.
+    async fn finish<T: Send>(&mut self, store: &mut Store<T>, id: u32) -> wasmtime::Result<()> {
+        let Target::Async(export) = self.target else {
+            wasmtime::bail!("`{}` is not an async export", self.func);
+        };
+        self.results = export.finish.placeholders();
+        export
+            .finish
+            .func
+            .call_async(&mut *store, &[Val::U32(id)], &mut self.results)
+            .await
     }
 
-    fn settle(self: Box<Self>, outcome: Result<()>) -> Settled {
-        let this = *self;
-        let result = outcome.map(|()| this.results);
-        match this.waiter {
+    fn settle(self, outcome: Result<()>) -> Settled {
+        let result = outcome.map(|()| self.results);
+        match self.waiter {
             ValWaiter::External(reply) => {
                 let _ = reply.send(result);
                 Settled::Delivered
@@ -209,11 +194,61 @@ impl<T: WasyncView> Job<T> for ValJob {
             },
         }
     }
+}
 
-    fn import_of(&self) -> Option<(usize, u32)> {
-        match self.waiter {
-            ValWaiter::Import { caller, aid } => Some((caller, aid)),
-            ValWaiter::External(_) => None,
+/// A call as the loop keeps it. A call with [`Val`]s (by name, WAVE, or
+/// forwarded from another instance) is held and entered in place: boxed
+/// behind [`Job`], its entry's future (wasmtime's call future, about
+/// 1.5 KB) would be one more allocation per call, too big for the
+/// allocator's per-thread cache. A typed call, generic over its types,
+/// goes through the trait.
+pub(crate) enum LoopJob<T: 'static> {
+    Val(ValJob),
+    Typed(Box<dyn Job<T>>),
+}
+
+impl<T: WasyncView> LoopJob<T> {
+    /// `f` or `iface#f`, for messages and the trace.
+    pub(crate) fn func(&self) -> &str {
+        match self {
+            LoopJob::Val(job) => &job.func,
+            LoopJob::Typed(job) => job.func(),
+        }
+    }
+
+    /// See [`Job::start`].
+    pub(crate) async fn start(&mut self, store: &mut Store<T>) -> wasmtime::Result<Entered> {
+        match self {
+            LoopJob::Val(job) => job.start(store).await,
+            LoopJob::Typed(job) => job.start(store).await,
+        }
+    }
+
+    /// See [`Job::finish`].
+    pub(crate) async fn finish(&mut self, store: &mut Store<T>, id: u32) -> wasmtime::Result<()> {
+        match self {
+            LoopJob::Val(job) => job.finish(store, id).await,
+            LoopJob::Typed(job) => job.finish(store, id).await,
+        }
+    }
+
+    /// See [`Job::settle`].
+    pub(crate) fn settle(self, outcome: Result<()>) -> Settled {
+        match self {
+            LoopJob::Val(job) => job.settle(outcome),
+            LoopJob::Typed(job) => job.settle(outcome),
+        }
+    }
+
+    /// For a call one instance forwarded to another: the caller and its
+    /// imported call id.
+    pub(crate) fn import_of(&self) -> Option<(usize, u32)> {
+        match self {
+            LoopJob::Val(ValJob {
+                waiter: ValWaiter::Import { caller, aid },
+                ..
+            }) => Some((*caller, *aid)),
+            _ => None,
         }
     }
 }

@@ -22,13 +22,19 @@
 //!   which alone waits on pollables and deadlines.
 //! - Every send on the channel nudges the loop task, so a request whose
 //!   [`Call`](crate::Call) is never polled is handled all the same.
+//! - A caller's turn runs in an allocation the seat keeps from one turn to
+//!   the next ([`Turn`]), and hands the state back as its output, so that
+//!   a call run in place takes the seat's lock twice and allocates nothing
+//!   for its turn.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
 use tokio::sync::{Notify, mpsc};
 
 use crate::event_loop::Loop;
-use crate::job::BoxFuture;
 use crate::shared::Request;
 use crate::view::WasyncView;
 
@@ -44,9 +50,17 @@ enum Holder<T: 'static> {
     Back(Box<Loop<T>>),
 }
 
+/// Who holds the loop's state, and what callers' turns keep between them.
+struct Place<T: 'static> {
+    holder: Holder<T>,
+    /// The allocation of the last turn a caller ran to the end, for the
+    /// next (see [`Turn`]).
+    spare: Option<Pin<Box<dyn Reload<T>>>>,
+}
+
 /// The loop's state between its holders, and the loop task's wake-up.
 pub(crate) struct Seat<T: 'static> {
-    holder: Mutex<Holder<T>>,
+    place: Mutex<Place<T>>,
     nudge: Notify,
     /// The runtime of the loop task: a call polled on another (or on no
     /// tokio runtime) goes through the loop task, since the host functions
@@ -58,24 +72,27 @@ impl<T: WasyncView> Seat<T> {
     /// A seat for a loop task on `runtime`.
     pub(crate) fn new(runtime: tokio::runtime::Id) -> Arc<Seat<T>> {
         Arc::new(Seat {
-            holder: Mutex::new(Holder::Task),
+            place: Mutex::new(Place {
+                holder: Holder::Task,
+                spare: None,
+            }),
             nudge: Notify::new(),
             runtime,
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Holder<T>> {
-        self.holder.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Place<T>> {
+        self.place.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The loop task lends out its state, which must be idle, unless a
     /// request is waiting: then it gets it back to handle the request.
     pub(crate) fn lend(&self, state: Box<Loop<T>>) -> Result<(), Box<Loop<T>>> {
-        let mut holder = self.lock();
+        let mut place = self.lock();
         if state.has_requests() {
             return Err(state);
         }
-        *holder = Holder::Free(state);
+        place.holder = Holder::Free(state);
         Ok(())
     }
 
@@ -90,17 +107,17 @@ impl<T: WasyncView> Seat<T> {
             // A nudge sent while the loop task did something else is kept
             // for this wait: at worst the loop lends its state out again.
             self.nudge.notified().await;
-            let mut holder = self.lock();
-            match std::mem::replace(&mut *holder, Holder::Task) {
+            let mut place = self.lock();
+            match std::mem::replace(&mut place.holder, Holder::Task) {
                 // Still idle with nothing to handle: a caller took its own
                 // request in place and gave the state back before this
                 // turn. Taking the state only to lend it out again would
                 // cost every such call a round of the loop.
                 Holder::Free(state) if !state.has_requests() && !state.is_closed() => {
-                    *holder = Holder::Free(state);
+                    place.holder = Holder::Free(state);
                 }
                 Holder::Free(state) | Holder::Back(state) => return state,
-                other => *holder = other,
+                other => place.holder = other,
             }
         }
     }
@@ -110,49 +127,138 @@ impl<T: WasyncView> Seat<T> {
         self.nudge.notify_one();
     }
 
-    /// Gives the state back after a caller's turn: lent out again if the
+    /// Gives the state back after a caller's turn (with the turn's
+    /// allocation, if it ran to the end there): lent out again if the
     /// loop is still idle, else to the loop task.
-    fn give_back(&self, mut state: Box<Loop<T>>) {
-        let mut holder = self.lock();
+    fn give_back(&self, mut state: Box<Loop<T>>, turn: Option<Pin<Box<dyn Reload<T>>>>) {
+        let mut place = self.lock();
+        if turn.is_some() {
+            place.spare = turn;
+        }
         if state.is_idle() && !state.has_requests() {
-            *holder = Holder::Free(state);
+            place.holder = Holder::Free(state);
         } else {
-            *holder = Holder::Back(state);
-            drop(holder);
+            place.holder = Holder::Back(state);
+            drop(place);
             self.nudge();
+        }
+    }
+
+    /// If the loop is idle, takes its state and handles the requests
+    /// waiting (the caller's own among them) in the caller's task, then
+    /// gives the state back. If an entry waits inside the guest, the rest
+    /// of the turn goes on in a task of its own. Does nothing off the
+    /// loop task's runtime.
+    fn serve_in_place(self: &Arc<Self>, cx: &mut Context<'_>) {
+        let here = tokio::runtime::Handle::try_current();
+        if !here.is_ok_and(|h| h.id() == self.runtime) {
+            return;
+        }
+        let (state, spare) = {
+            let mut place = self.lock();
+            match std::mem::replace(&mut place.holder, Holder::Lent) {
+                Holder::Free(state) => (state, place.spare.take()),
+                other => {
+                    place.holder = other;
+                    return;
+                }
+            }
+        };
+        let mut turn = spare.unwrap_or_else(|| {
+            Box::pin(Turn {
+                work: None,
+                make: turn::<T>,
+            })
+        });
+        turn.as_mut().reload(state);
+        match turn.as_mut().poll(cx) {
+            Poll::Ready(Some(state)) => self.give_back(state, Some(turn)),
+            // Not reached: the turn was just loaded.
+            Poll::Ready(None) => {}
+            Poll::Pending => {
+                // An entry waits inside the guest (a mode S instance's
+                // blocking call, say): the turn goes on in a task of its
+                // own, so that the host never depends on this call being
+                // polled again. It holds every instance: it must run to
+                // the end.
+                let seat = self.clone();
+                drop(tokio::spawn(async move {
+                    if let Some(state) = turn.await {
+                        seat.give_back(state, None);
+                    }
+                }));
+            }
         }
     }
 }
 
-/// A seat as a [`Call`](crate::Call) sees it, whatever the store data.
-pub(crate) trait InPlace: Send + Sync {
-    /// If the loop is idle, its work (handling the requests waiting, the
-    /// caller's own among them) as a future for the caller to run; the
-    /// future gives the state back when done. It holds every instance: it
-    /// must be run to the end, never dropped.
-    fn serve_in_place(self: Arc<Self>) -> Option<BoxFuture<'static, ()>>;
+/// A mode C host as a [`Call`](crate::Call) sees it, whatever the store
+/// data.
+pub(crate) trait CallSide: Send + Sync {
+    /// If the loop is idle, runs its work in the caller's task, the
+    /// caller's own request among it (see [`Seat`]).
+    fn serve_in_place(&self, cx: &mut Context<'_>);
+
+    /// Cancels the call sent under `key`; the loop ignores a key it does
+    /// not know.
+    fn cancel(&self, key: u64);
 }
 
-impl<T: WasyncView> InPlace for Seat<T> {
-    fn serve_in_place(self: Arc<Self>) -> Option<BoxFuture<'static, ()>> {
-        let here = tokio::runtime::Handle::try_current();
-        if !here.is_ok_and(|h| h.id() == self.runtime) {
-            return None;
+impl<T: WasyncView> CallSide for Link<T> {
+    fn serve_in_place(&self, cx: &mut Context<'_>) {
+        self.seat.serve_in_place(cx);
+    }
+
+    fn cancel(&self, key: u64) {
+        let _ = self.send(Request::Cancel { key });
+    }
+}
+
+/// A caller's turn: handles what waits, and hands the state on.
+async fn turn<T: WasyncView>(mut state: Box<Loop<T>>) -> Box<Loop<T>> {
+    state.serve().await;
+    state
+}
+
+pin_project_lite::pin_project! {
+    /// A turn's future in an allocation kept from turn to turn. The future
+    /// holds the loop's entry into wasm in place (wasmtime's call future,
+    /// about 1.5 KB): a fresh box per call would be too big for the
+    /// allocator's per-thread cache, and a reusable box that takes the
+    /// future by value copies all of it twice.
+    struct Turn<F, M> {
+        #[pin]
+        work: Option<F>,
+        make: M,
+    }
+}
+
+/// A [`Turn`], whatever its future's type. It ends with the state, or
+/// with `None` if it was never loaded.
+trait Reload<T: 'static>: Future<Output = Option<Box<Loop<T>>>> + Send {
+    /// Starts a new turn in place of the last one, which has ended.
+    fn reload(self: Pin<&mut Self>, state: Box<Loop<T>>);
+}
+
+impl<T: 'static, F, M> Reload<T> for Turn<F, M>
+where
+    F: Future<Output = Box<Loop<T>>> + Send,
+    M: Fn(Box<Loop<T>>) -> F + Send,
+{
+    fn reload(self: Pin<&mut Self>, state: Box<Loop<T>>) {
+        let mut this = self.project();
+        this.work.set(Some((this.make)(state)));
+    }
+}
+
+impl<F: Future, M> Future for Turn<F, M> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().work.as_pin_mut() {
+            Some(work) => work.poll(cx).map(Some),
+            None => Poll::Ready(None),
         }
-        let mut state = {
-            let mut holder = self.lock();
-            match std::mem::replace(&mut *holder, Holder::Lent) {
-                Holder::Free(state) => state,
-                other => {
-                    *holder = other;
-                    return None;
-                }
-            }
-        };
-        Some(Box::pin(async move {
-            state.serve().await;
-            self.give_back(state);
-        }))
     }
 }
 

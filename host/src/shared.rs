@@ -11,7 +11,7 @@ use wasmtime::component::{Func, Val};
 
 use crate::call::Signature;
 use crate::error::Result;
-use crate::job::{Job, Target, ValJob, ValWaiter};
+use crate::job::{LoopJob, Target, ValJob, ValWaiter};
 use crate::trace::TraceEvent;
 
 /// A map the host looks up on every call, with a fast hash. No caller
@@ -63,7 +63,7 @@ pub(crate) enum Request<T: 'static> {
     Call {
         key: u64,
         inst: usize,
-        job: CallJob<T>,
+        job: LoopJob<T>,
     },
     /// Resolve `func` of `inst` and check it against a typed call's types.
     Typed {
@@ -84,15 +84,6 @@ pub(crate) enum Request<T: 'static> {
 /// owns it, and gives back the typed target.
 pub(crate) type TypedCheck<T> =
     Box<dyn FnOnce(&Store<T>, Target) -> wasmtime::Result<Box<dyn std::any::Any + Send>> + Send>;
-
-/// A call as a driver sends it.
-pub(crate) enum CallJob<T: 'static> {
-    /// By name, with [`Val`]s: the loop, which owns the instances, finds
-    /// what the name calls.
-    ByName(ValCall),
-    /// Typed, checked against the export already.
-    Ready(Box<dyn Job<T>>),
-}
 
 /// Host-side gauges, for leak checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,7 +110,7 @@ pub(crate) struct Shared {
     pub trace: Mutex<Vec<TraceEvent>>,
     pub started: std::time::Instant,
     pub next_key: AtomicU64,
-    /// External calls whose [`Call`] is alive, and the most allowed.
+    /// External calls whose [`Call`](crate::Call) is alive, and the most allowed.
     pub in_flight: AtomicUsize,
     pub max_calls: usize,
     /// Each instance's calls in flight, against its limit.
@@ -164,12 +155,13 @@ pub(crate) struct Export {
     /// What the name calls, for an instance of the event loop, found when
     /// the instance was added: a driver then sends a ready job, and the
     /// loop does not look the name up again per call. `None` for a mode N
-    /// instance, and for an async pair that a mode S instance (no guest
-    /// ABI) cannot serve, whose calls the loop refuses by name.
+    /// instance, whose task looks names up itself, and for an async pair
+    /// that a mode S instance (no guest ABI) cannot serve: the driver
+    /// refuses its calls.
     pub target: Option<Target>,
 }
 
-/// A call by name with [`Val`]s, before the loop resolved the name.
+/// A call by name with [`Val`]s, before what the name calls is known.
 pub(crate) struct ValCall {
     pub func: Arc<str>,
     pub args: Vec<Val>,
@@ -177,7 +169,7 @@ pub(crate) struct ValCall {
 }
 
 impl ValCall {
-    /// The job for this call, once the loop found what `func` names.
+    /// The job for this call, once what `func` names is known.
     pub(crate) fn into_job(self, target: Target) -> ValJob {
         ValJob {
             func: self.func,

@@ -1,6 +1,6 @@
 //! What the wasync host needs from the embedder's store data, in the manner
 //! of wasmtime-wasi's `WasiView`: the store data holds a
-//! [`WasyncCtx`](crate::WasyncCtx) and a resource table, and says where
+//! [`crate::WasyncCtx`] and a resource table, and says where
 //! they are.
 
 use wasmtime::component::ResourceTable;

@@ -320,6 +320,51 @@ fn finish_without_id() -> String {
         )
 }
 
+/// A component with an `f-start`/`f-finish` pair of the ABI's shape but
+/// without the wasync ABI's guest interface: a mode S component, to the
+/// host, so nothing could finish a call of the pair. `f-start` returns
+/// `ok`.
+const PAIR_WITHOUT_ABI: &str = r#"
+(component
+  (core module $m
+    (memory (export "memory") 1)
+    (func (export "f-start") (result i32) i32.const 16)
+    (func (export "f-finish") (param i32)))
+  (core instance $i (instantiate $m))
+  (func (export "f-start") (result (result (error u32)))
+    (canon lift (core func $i "f-start") (memory (core memory $i "memory"))))
+  (func (export "f-finish") (param "call-id" u32) (canon lift (core func $i "f-finish"))))
+"#;
+
+#[tokio::test]
+async fn an_async_pair_without_the_guest_abi_is_callable_by_its_halves_only() {
+    let component = Component::new(&ENGINE, wat::parse_str(PAIR_WITHOUT_ABI).unwrap()).unwrap();
+    let mut host = bare_host();
+    let id = host.add("pair", &component, &[]).await.unwrap();
+    let driver = host.start();
+    // Refused when made or when awaited: either is a typed error that
+    // lists what can be called.
+    let err = match driver.call_concurrent(id, "f", vec![]) {
+        Err(e) => e,
+        Ok(call) => call.await.unwrap_err(),
+    };
+    assert_eq!(err.kind(), ErrorKind::MissingExport, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("f-start") && message.contains("f-finish"),
+        "{message}"
+    );
+    assert_eq!(driver.calls_in_flight(), 0);
+    // The halves are plain functions, and the refusal cost the instance
+    // nothing.
+    let out = driver
+        .call_concurrent(id, "f-start", vec![])
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(out, vec![Val::Result(Ok(None))]);
+}
+
 /// A mode C host whose stores need nothing of the test's.
 fn bare_host() -> Concurrent<State> {
     let mut linker = Linker::new(&ENGINE);
