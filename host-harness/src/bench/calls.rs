@@ -109,34 +109,33 @@ async fn overhead(paths: &Paths, opts: &Options, sink: &mut Sink) -> Result<()> 
         // the next row: with plain always first, S (which does all that
         // plain does, and more) came out cheaper than plain in two runs
         // of three.
-        let mut rows: [(&str, Vec<f64>); 3] = [("plain", vec![]), ("S", vec![]), ("C", vec![])];
+        const ROWS: [&str; 3] = ["plain", "S", "C"];
+        let mut figures: [Vec<f64>; 3] = Default::default();
         for round in 0..=rounds {
-            rows.rotate_left(1);
-            for (mode, figures) in &mut rows {
+            for i in 0..ROWS.len() {
+                let row = (round + i) % ROWS.len();
                 let start = Instant::now();
-                match *mode {
-                    "C" => {
-                        for _ in 0..n {
-                            driver.call_concurrent(id, &echo, arg.to_vec())?.await?;
-                        }
+                // C goes through the mode C host; plain and S call the
+                // mode S instance's plain export and its async one.
+                if ROWS[row] == "C" {
+                    for _ in 0..n {
+                        driver.call_concurrent(id, &echo, arg.to_vec())?.await?;
                     }
-                    _ => {
-                        let name = if *mode == "plain" { &plain } else { &echo };
-                        for _ in 0..n {
-                            inst.call(name, &arg).await?;
-                        }
+                } else {
+                    let name = if ROWS[row] == "plain" { &plain } else { &echo };
+                    for _ in 0..n {
+                        inst.call(name, &arg).await?;
                     }
                 }
                 // Round 0 warms up: it is not counted.
                 if round > 0 {
-                    figures.push(start.elapsed().as_nanos() as f64 / f64::from(n));
+                    figures[row].push(start.elapsed().as_nanos() as f64 / f64::from(n));
                 }
             }
         }
-        // Back in the order the rows print.
-        rows.sort_by_key(|(mode, _)| ["plain", "S", "C"].iter().position(|m| m == mode));
-        let mut results: Vec<(&str, f64)> = rows
+        let mut results: Vec<(&str, f64)> = ROWS
             .into_iter()
+            .zip(figures)
             .map(|(mode, figures)| (mode, median(figures)))
             .collect();
         // `echo` finishes inside `echo-start`; `wait-ready` returns to the
