@@ -581,12 +581,8 @@ impl<T: WasyncView> Driver<T> {
                 // ABI nothing can finish a call of the pair, so only its
                 // halves are callable.
                 let sigs = &self.shared.signatures[inst.0];
-                let mut available: Vec<String> = sigs
-                    .iter()
-                    .filter(|(_, e)| e.target.is_some())
-                    .map(|(n, _)| n.to_string())
-                    .collect();
-                available.sort();
+                let mut available = names(sigs);
+                available.retain(|n| sigs.get(n.as_str()).is_some_and(|e| e.target.is_some()));
                 return Err(Error::MissingExport {
                     name: func.to_string(),
                     available,
