@@ -164,17 +164,19 @@ impl<T: WasyncView> Seat<T> {
                 }
             }
         };
-        let mut turn = spare.unwrap_or_else(|| {
-            Box::pin(Turn {
-                work: None,
+        let mut turn: Pin<Box<dyn Reload<T>>> = match spare {
+            Some(mut turn) => {
+                turn.as_mut().reload(state);
+                turn
+            }
+            // The first turn: its future is moved into the box once.
+            None => Box::pin(Turn {
+                work: turn(state),
                 make: turn::<T>,
-            })
-        });
-        turn.as_mut().reload(state);
+            }),
+        };
         match turn.as_mut().poll(cx) {
-            Poll::Ready(Some(state)) => self.give_back(state, Some(turn)),
-            // Not reached: the turn was just loaded.
-            Poll::Ready(None) => {}
+            Poll::Ready(state) => self.give_back(state, Some(turn)),
             Poll::Pending => {
                 // An entry waits inside the guest (a mode S instance's
                 // blocking call, say): the turn goes on in a task of its
@@ -183,9 +185,8 @@ impl<T: WasyncView> Seat<T> {
                 // the end.
                 let seat = self.clone();
                 drop(tokio::spawn(async move {
-                    if let Some(state) = turn.await {
-                        seat.give_back(state, None);
-                    }
+                    let state = turn.await;
+                    seat.give_back(state, None);
                 }));
             }
         }
@@ -228,14 +229,13 @@ pin_project_lite::pin_project! {
     /// future by value copies all of it twice.
     struct Turn<F, M> {
         #[pin]
-        work: Option<F>,
+        work: F,
         make: M,
     }
 }
 
-/// A [`Turn`], whatever its future's type. It ends with the state, or
-/// with `None` if it was never loaded.
-trait Reload<T: 'static>: Future<Output = Option<Box<Loop<T>>>> + Send {
+/// A [`Turn`], whatever its future's type. It ends with the state.
+trait Reload<T: 'static>: Future<Output = Box<Loop<T>>> + Send {
     /// Starts a new turn in place of the last one, which has ended.
     fn reload(self: Pin<&mut Self>, state: Box<Loop<T>>);
 }
@@ -247,18 +247,15 @@ where
 {
     fn reload(self: Pin<&mut Self>, state: Box<Loop<T>>) {
         let mut this = self.project();
-        this.work.set(Some((this.make)(state)));
+        this.work.set((this.make)(state));
     }
 }
 
 impl<F: Future, M> Future for Turn<F, M> {
-    type Output = Option<F::Output>;
+    type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().work.as_pin_mut() {
-            Some(work) => work.poll(cx).map(Some),
-            None => Poll::Ready(None),
-        }
+        self.project().work.poll(cx)
     }
 }
 
