@@ -38,7 +38,9 @@ use crate::abi::{self, GUEST_IFACE};
 use crate::call::{Signature, check_args, exported_funcs, lookup_funcs, parse_call};
 use crate::error::{Error, Result};
 use crate::event_loop::Loop;
-use crate::job::{AsyncExport, Callee, LoopJob, Params, Results, Target, TypedJob, TypedTarget};
+use crate::job::{
+    AsyncExport, Callee, LoopJob, Params, Results, Target, TypedJob, TypedTarget, ValJob, ValWaiter,
+};
 use crate::native::{NativeCall, NativeJob, NativeMember, NativeRequest, TypedNative};
 use crate::seat::{CallSide, Link, Seat};
 pub use crate::shared::HostStats;
@@ -466,7 +468,6 @@ impl<T: WasyncView> Concurrent<T> {
     /// Starts the event loop on the current tokio runtime and returns a
     /// driver for it. The loop ends when every driver is dropped.
     pub fn start(mut self) -> Driver<T> {
-        let (tx, rx) = mpsc::unbounded_channel();
         let gauges = self
             .members
             .iter_mut()
@@ -486,7 +487,7 @@ impl<T: WasyncView> Concurrent<T> {
             in_flight: AtomicUsize::new(0),
             max_calls: self.config.max_calls,
         });
-        let looped = Box::new(Loop::new(self.members, rx, shared.clone()));
+        let looped = Box::new(Loop::new(self.members, shared.clone()));
         let runtime = tokio::runtime::Handle::current();
         let seat = Seat::new(runtime.id());
         // Every task of the host holds `alive` until it has dropped what it
@@ -494,12 +495,17 @@ impl<T: WasyncView> Concurrent<T> {
         let (ended, alive) = watch::channel(());
         runtime.spawn({
             let (seat, alive) = (seat.clone(), alive.clone());
+            // Made out here and moved in, so that it stops the seat also
+            // when the runtime drops the task, polled or not: callers
+            // waiting on the loop then learn that it stopped.
+            let stop = StopOnDrop(seat.clone());
             async move {
                 looped.run(seat).await;
+                drop(stop);
                 drop(alive);
             }
         });
-        let tx = Arc::new(Link::new(tx, seat));
+        let tx = Arc::new(Link::new(seat));
         let mut natives: Vec<Option<mpsc::UnboundedSender<NativeRequest<T>>>> = Vec::new();
         for member in self.natives {
             let (ntx, nrx) = mpsc::unbounded_channel();
@@ -541,7 +547,7 @@ pub fn speaks_wasync_abi(engine: &Engine, component: &Component) -> bool {
 
 /// Sends calls to a running [`Concurrent`] host. Cheap to clone.
 pub struct Driver<T: WasyncView> {
-    /// The event loop's channel, and where its state is while it is idle.
+    /// The event loop's seat: where requests queue, and its state while idle.
     tx: Arc<Link<T>>,
     routes: Arc<Vec<Route<T>>>,
     shared: Arc<Shared>,
@@ -592,14 +598,21 @@ impl<T: WasyncView> Driver<T> {
         };
         let permit = self.permit(inst)?;
         let (reply, rx) = oneshot::channel();
-        let call = ValCall {
-            func: func.clone(),
-            args,
-            reply,
-        };
         let out = match loop_job {
-            Some(target) => Outgoing::Loop(LoopJob::Val(call.into_job(target))),
-            None => Outgoing::ByName(call),
+            // Made in its box: made first and then moved there, it is
+            // copied once more (see `LoopJob`).
+            Some(target) => Outgoing::Loop(LoopJob::Val(Box::new(ValJob {
+                func: func.clone(),
+                target,
+                args,
+                results: Vec::new(),
+                waiter: ValWaiter::External(reply),
+            }))),
+            None => Outgoing::ByName(ValCall {
+                func: func.clone(),
+                args,
+                reply,
+            }),
         };
         self.send_call(inst, permit, out, rx)
     }
@@ -905,6 +918,15 @@ impl<T: WasyncView, P: Params, R: Results> TypedExport<T, P, R> {
             })),
         };
         self.driver.send_call(self.inst, permit, out, rx)
+    }
+}
+
+/// Stops the seat when the loop task ends, however it ends.
+struct StopOnDrop<T: WasyncView>(Arc<Seat<T>>);
+
+impl<T: WasyncView> Drop for StopOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 

@@ -23,14 +23,13 @@
 //!   other instances fail, and it is never entered again. Its store is
 //!   its own, so the others carry on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::future::select_all;
-use tokio::sync::mpsc;
 use wasmtime::Store;
 use wasmtime::component::{Func, Resource, Val};
 use wasmtime_wasi_io::bindings::wasi::io::poll::Host as _;
@@ -40,7 +39,7 @@ use crate::abi::GUEST_IFACE;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::{BoxFuture, Entered, LoopJob, Settled, Target, ValJob, ValWaiter};
 use crate::limits;
-use crate::seat::Seat;
+use crate::seat::{Lend, Seat};
 use crate::shared::{FastMap, HostStats, Member, Request, Shared, names};
 use crate::state::{Event, ImportState};
 use crate::trace::TraceEvent;
@@ -81,7 +80,8 @@ impl fmt::Display for Entry<'_> {
 
 pub(crate) struct Loop<T: 'static> {
     members: Vec<Member<T>>,
-    rx: mpsc::UnboundedReceiver<Request<T>>,
+    /// Requests taken from the seat's queue, to handle in order.
+    inbox: VecDeque<Request<T>>,
     shared: Arc<Shared>,
     /// Every call in flight, by (instance, call id), whoever made it.
     calls: FastMap<(usize, u32), InFlight<T>>,
@@ -94,8 +94,9 @@ pub(crate) struct Loop<T: 'static> {
     entries: u64,
 }
 
-enum Woke<T: 'static> {
-    Request(Option<Request<T>>),
+enum Woke {
+    /// Nudged: requests may wait in the seat.
+    Request,
     /// Instance `.0`'s pollables at these positions are ready.
     Ready(usize, wasmtime::Result<Vec<u32>>),
     /// The first deadline in [`Loop::deadlines`] has passed.
@@ -103,14 +104,10 @@ enum Woke<T: 'static> {
 }
 
 impl<T: WasyncView> Loop<T> {
-    pub(crate) fn new(
-        members: Vec<Member<T>>,
-        rx: mpsc::UnboundedReceiver<Request<T>>,
-        shared: Arc<Shared>,
-    ) -> Loop<T> {
+    pub(crate) fn new(members: Vec<Member<T>>, shared: Arc<Shared>) -> Loop<T> {
         Loop {
             members,
-            rx,
+            inbox: VecDeque::new(),
             shared,
             calls: FastMap::default(),
             by_key: FastMap::default(),
@@ -121,8 +118,9 @@ impl<T: WasyncView> Loop<T> {
     }
 
     /// The loop task: waits on every instance's parked pollables, the
-    /// deadlines and the channel, and handles what comes; while the loop is
-    /// idle its state is lent out through `seat` (see `crate::seat`).
+    /// deadlines and the seat's requests, and handles what comes; while
+    /// the loop is idle its state is lent out through `seat` (see
+    /// `crate::seat`).
     pub(crate) async fn run(mut self: Box<Self>, seat: Arc<Seat<T>>) {
         loop {
             // A guest may keep a pollable parked that is always ready (a
@@ -134,18 +132,27 @@ impl<T: WasyncView> Loop<T> {
             // once the budget is spent.
             tokio::task::coop::consume_budget().await;
             self.drain_events().await;
+            // One request a round, so that the budget counts them too.
+            if let Some(req) = self.inbox.pop_front() {
+                self.handle(req).await;
+                continue;
+            }
             if self.is_idle() {
-                if self.is_closed() && !self.has_requests() {
-                    // Every driver is gone, and nothing is in flight.
-                    break;
-                }
                 match seat.lend(self) {
-                    Ok(()) => {
+                    Lend::Lent => {
                         self = seat.reclaim().await;
                         continue;
                     }
-                    // A request waits: the wait below takes it at once.
-                    Err(state) => self = state,
+                    // Requests wait: handled at the top of the loop.
+                    Lend::Busy(state) => {
+                        self = state;
+                        continue;
+                    }
+                    // Every driver is gone, and nothing is in flight.
+                    Lend::Over(state) => {
+                        drop(state);
+                        break;
+                    }
                 }
             }
             let woke = {
@@ -183,14 +190,17 @@ impl<T: WasyncView> Loop<T> {
                 };
                 tokio::select! {
                     biased;
-                    req = self.rx.recv() => Woke::Request(req),
+                    () = seat.nudged() => Woke::Request,
                     () = deadline => Woke::Deadline,
                     (inst, ready) = ready => Woke::Ready(inst, ready),
                 }
             };
             match woke {
-                Woke::Request(None) => break,
-                Woke::Request(Some(req)) => self.handle(req).await,
+                // Every driver is gone: what is still in flight cannot
+                // reach anyone.
+                Woke::Request if !seat.take_requests(&mut self) => break,
+                // Handled at the top of the loop.
+                Woke::Request => {}
                 Woke::Ready(inst, Err(e)) => {
                     // A parked handle the table does not know: the guest
                     // parked a pollable and dropped it.
@@ -224,25 +234,31 @@ impl<T: WasyncView> Loop<T> {
             })
     }
 
-    /// Whether a request waits in the channel.
+    /// Whether a request waits in the inbox.
     pub(crate) fn has_requests(&self) -> bool {
-        !self.rx.is_empty()
+        !self.inbox.is_empty()
     }
 
-    /// Whether every driver is gone.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.rx.is_closed()
+    /// Takes every request of `queue` (the seat's), after those already in
+    /// the inbox.
+    pub(crate) fn receive(&mut self, queue: &mut VecDeque<Request<T>>) {
+        if self.inbox.is_empty() {
+            // Both keep their buffers: no allocation from call to call.
+            std::mem::swap(&mut self.inbox, queue);
+        } else {
+            self.inbox.append(queue);
+        }
     }
 
-    /// Handles every request waiting in the channel, and the events they
-    /// raise, as the loop task would, without waiting for anything: a
-    /// caller's turn with the state (see `crate::seat`).
+    /// Handles every request in the inbox, and the events they raise, as
+    /// the loop task would, without waiting for anything: a caller's turn
+    /// with the state (see `crate::seat`), or a round of the loop task.
     pub(crate) async fn serve(&mut self) {
         loop {
             self.drain_events().await;
-            match self.rx.try_recv() {
-                Ok(req) => self.handle(req).await,
-                Err(_) => return,
+            match self.inbox.pop_front() {
+                Some(req) => self.handle(req).await,
+                None => return,
             }
         }
     }
@@ -642,13 +658,13 @@ impl<T: WasyncView> Loop<T> {
             self.shared.gauges[target].give_back();
             return self.fail_import(caller, aid, err);
         };
-        let job = ValJob {
+        let job = Box::new(ValJob {
             func,
             target: target_fn,
             args,
             results: Vec::new(),
             waiter: ValWaiter::Import { caller, aid },
-        };
+        });
         let call = InFlight {
             job: LoopJob::Val(job),
             inst: target,

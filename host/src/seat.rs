@@ -7,32 +7,38 @@
 //! neither when nothing else waits on the instances.
 //!
 //! Ground rules:
-//! - The state has one holder at a time. Every request is still sent on
-//!   the loop's channel at once, in order, whoever then handles it.
+//! - The state has one holder at a time. Every request joins the seat's
+//!   queue at once, in order, whoever then handles it. The queue sits
+//!   under the same lock as the holder, so that taking the state and the
+//!   requests waiting for it, or giving it back once none wait, is one
+//!   lock.
 //! - The loop task lends the state out only when it is idle (no call in
 //!   flight, nothing parked, no event to handle, no request waiting). Then
 //!   a [`Call`](crate::Call), at its first poll, may take it and handle
-//!   what waits in the channel (its own request among them) exactly as the
+//!   what waits in the queue (its own request among them) exactly as the
 //!   loop task would, in its own task. If an entry waits inside the guest,
 //!   the work moves to a task of its own: the host never depends on a
 //!   caller polling its call again.
-//! - Whoever holds the state handles every request in the channel before
+//! - Whoever holds the state handles every request in the queue before
 //!   it lets go. It lends the state out again only if the loop is still
 //!   idle; otherwise it gives it back to the loop task (and wakes it),
 //!   which alone waits on pollables and deadlines.
-//! - Every send on the channel nudges the loop task, so a request whose
+//! - Every request nudges the loop task, so a request whose
 //!   [`Call`](crate::Call) is never polled is handled all the same.
+//! - Once the loop task has ended (or its runtime dropped it), requests
+//!   are refused, and those still queued are dropped, so that their
+//!   callers learn the loop has stopped instead of waiting for ever.
 //! - A caller's turn runs in an allocation the seat keeps from one turn to
 //!   the next ([`Turn`]), and hands the state back as its output, so that
-//!   a call run in place takes the seat's lock twice and allocates nothing
-//!   for its turn.
+//!   a call run in place allocates nothing for its turn.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use crate::event_loop::Loop;
 use crate::shared::Request;
@@ -50,12 +56,32 @@ enum Holder<T: 'static> {
     Back(Box<Loop<T>>),
 }
 
-/// Who holds the loop's state, and what callers' turns keep between them.
+/// A caller's turn, boxed once and kept from turn to turn (see [`Turn`]).
+type TurnBox<T> = Pin<Box<dyn Reload<T>>>;
+
+/// Who holds the loop's state, the requests waiting for it, and what
+/// callers' turns keep between them.
 struct Place<T: 'static> {
     holder: Holder<T>,
+    /// Requests sent and not yet taken by the state's holder, in order.
+    queue: VecDeque<Request<T>>,
+    /// Every driver (and every [`Call`](crate::Call)) is gone.
+    closed: bool,
+    /// The loop task has ended: nothing will handle a request any more.
+    stopped: bool,
     /// The allocation of the last turn a caller ran to the end, for the
     /// next (see [`Turn`]).
-    spare: Option<Pin<Box<dyn Reload<T>>>>,
+    spare: Option<TurnBox<T>>,
+}
+
+/// What the loop task's offer to lend its idle state out came to.
+pub(crate) enum Lend<T: 'static> {
+    /// Lent out.
+    Lent,
+    /// Requests were waiting: they are in the state's inbox now.
+    Busy(Box<Loop<T>>),
+    /// Every driver is gone and nothing waits: the loop is over.
+    Over(Box<Loop<T>>),
 }
 
 /// The loop's state between its holders, and the loop task's wake-up.
@@ -74,6 +100,9 @@ impl<T: WasyncView> Seat<T> {
         Arc::new(Seat {
             place: Mutex::new(Place {
                 holder: Holder::Task,
+                queue: VecDeque::new(),
+                closed: false,
+                stopped: false,
                 spare: None,
             }),
             nudge: Notify::new(),
@@ -85,15 +114,40 @@ impl<T: WasyncView> Seat<T> {
         self.place.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The loop task lends out its state, which must be idle, unless a
-    /// request is waiting: then it gets it back to handle the request.
-    pub(crate) fn lend(&self, state: Box<Loop<T>>) -> Result<(), Box<Loop<T>>> {
+    /// Queues `req` for whoever holds the state, and nudges the loop
+    /// task; `Err` if the loop task has ended.
+    fn send(&self, req: Request<T>) -> Result<(), ()> {
+        let refused = {
+            let mut place = self.lock();
+            if place.stopped {
+                Some(req)
+            } else {
+                place.queue.push_back(req);
+                None
+            }
+        };
+        if refused.is_some() {
+            // Dropped outside the lock: a request's reply wakes its caller.
+            return Err(());
+        }
+        self.nudge();
+        Ok(())
+    }
+
+    /// The loop task, with nothing to wait for, offers its idle state to
+    /// callers: lent out unless requests wait (then they go into the
+    /// state's inbox, for the loop task) or every driver is gone.
+    pub(crate) fn lend(&self, mut state: Box<Loop<T>>) -> Lend<T> {
         let mut place = self.lock();
-        if state.has_requests() {
-            return Err(state);
+        if !place.queue.is_empty() {
+            state.receive(&mut place.queue);
+            return Lend::Busy(state);
+        }
+        if place.closed {
+            return Lend::Over(state);
         }
         place.holder = Holder::Free(state);
-        Ok(())
+        Lend::Lent
     }
 
     /// The loop task takes its state back once nudged (a request was sent,
@@ -106,36 +160,113 @@ impl<T: WasyncView> Seat<T> {
         loop {
             // A nudge sent while the loop task did something else is kept
             // for this wait: at worst the loop lends its state out again.
-            self.nudge.notified().await;
+            self.nudged().await;
             let mut place = self.lock();
-            match std::mem::replace(&mut place.holder, Holder::Task) {
+            let Place {
+                holder,
+                queue,
+                closed,
+                ..
+            } = &mut *place;
+            match std::mem::replace(holder, Holder::Task) {
                 // Still idle with nothing to handle: a caller took its own
                 // request in place and gave the state back before this
                 // turn. Taking the state only to lend it out again would
                 // cost every such call a round of the loop.
-                Holder::Free(state) if !state.has_requests() && !state.is_closed() => {
-                    place.holder = Holder::Free(state);
+                Holder::Free(state) if queue.is_empty() && !*closed => {
+                    *holder = Holder::Free(state);
                 }
-                Holder::Free(state) | Holder::Back(state) => return state,
-                other => place.holder = other,
+                Holder::Free(mut state) | Holder::Back(mut state) => {
+                    state.receive(queue);
+                    return state;
+                }
+                other => *holder = other,
             }
         }
     }
 
-    /// Wakes the loop task, after a send on its channel.
+    /// Waits for a nudge (see [`Seat::nudge`]).
+    pub(crate) async fn nudged(&self) {
+        self.nudge.notified().await;
+    }
+
+    /// The loop task, nudged while it holds the state, takes the requests
+    /// waiting into the state's inbox. `false` if there were none and every
+    /// driver is gone: the loop is over.
+    pub(crate) fn take_requests(&self, state: &mut Loop<T>) -> bool {
+        let mut place = self.lock();
+        state.receive(&mut place.queue);
+        !place.closed || state.has_requests()
+    }
+
+    /// Wakes the loop task, after a request or a state given back.
     pub(crate) fn nudge(&self) {
         self.nudge.notify_one();
     }
 
-    /// Gives the state back after a caller's turn (with the turn's
-    /// allocation, if it ran to the end there): lent out again if the
-    /// loop is still idle, else to the loop task.
-    fn give_back(&self, mut state: Box<Loop<T>>, turn: Option<Pin<Box<dyn Reload<T>>>>) {
+    /// The loop task has ended (or was dropped with its runtime): refuses
+    /// requests from now on, and drops those still queued and a state left
+    /// idle in the seat, so that their callers learn the loop stopped.
+    pub(crate) fn stop(&self) {
+        let (queue, holder) = {
+            let mut place = self.lock();
+            place.stopped = true;
+            let queue = std::mem::take(&mut place.queue);
+            let holder = match std::mem::replace(&mut place.holder, Holder::Task) {
+                // A caller's turn gives it back when it ends.
+                Holder::Lent => {
+                    place.holder = Holder::Lent;
+                    None
+                }
+                other => Some(other),
+            };
+            (queue, holder)
+        };
+        // Dropped outside the lock: replies wake callers, and a store's
+        // drop may take a while.
+        drop(queue);
+        drop(holder);
+    }
+
+    /// After a turn that waited inside the guest, gives the state back
+    /// (see [`Seat::release`]), unless requests came meanwhile: then they
+    /// are in the state's inbox, and the holder keeps the state to handle
+    /// them.
+    fn give_back(&self, mut state: Box<Loop<T>>) -> Option<Box<Loop<T>>> {
         let mut place = self.lock();
-        if turn.is_some() {
-            place.spare = turn;
+        if !place.queue.is_empty() {
+            state.receive(&mut place.queue);
+            return Some(state);
         }
-        if state.is_idle() && !state.has_requests() {
+        self.release(place, state);
+        None
+    }
+
+    /// [`Seat::give_back`] after a turn that ran to the end in the
+    /// caller's task: the turn's allocation is kept for the next.
+    fn end_turn(
+        &self,
+        mut state: Box<Loop<T>>,
+        turn: TurnBox<T>,
+    ) -> Option<(Box<Loop<T>>, TurnBox<T>)> {
+        let mut place = self.lock();
+        if !place.queue.is_empty() {
+            state.receive(&mut place.queue);
+            return Some((state, turn));
+        }
+        place.spare = Some(turn);
+        self.release(place, state);
+        None
+    }
+
+    /// Gives the state back, no request waiting: lent out again if the
+    /// loop is still idle, else to the loop task (nudged).
+    fn release(&self, mut place: MutexGuard<'_, Place<T>>, mut state: Box<Loop<T>>) {
+        if place.stopped {
+            // Nobody would take it back: dropped outside the lock.
+            drop(place);
+            drop(state);
+        } else if state.is_idle() {
             place.holder = Holder::Free(state);
         } else {
             place.holder = Holder::Back(state);
@@ -157,14 +288,17 @@ impl<T: WasyncView> Seat<T> {
         let (state, spare) = {
             let mut place = self.lock();
             match std::mem::replace(&mut place.holder, Holder::Lent) {
-                Holder::Free(state) => (state, place.spare.take()),
+                Holder::Free(mut state) => {
+                    state.receive(&mut place.queue);
+                    (state, place.spare.take())
+                }
                 other => {
                     place.holder = other;
                     return;
                 }
             }
         };
-        let mut turn: Pin<Box<dyn Reload<T>>> = match spare {
+        let mut turn: TurnBox<T> = match spare {
             Some(mut turn) => {
                 turn.as_mut().reload(state);
                 turn
@@ -175,19 +309,32 @@ impl<T: WasyncView> Seat<T> {
                 make: turn::<T>,
             }),
         };
-        match turn.as_mut().poll(cx) {
-            Poll::Ready(state) => self.give_back(state, Some(turn)),
-            Poll::Pending => {
-                // An entry waits inside the guest (a mode S instance's
-                // blocking call, say): the turn goes on in a task of its
-                // own, so that the host never depends on this call being
-                // polled again. It holds every instance: it must run to
-                // the end.
-                let seat = self.clone();
-                drop(tokio::spawn(async move {
-                    let state = turn.await;
-                    seat.give_back(state, None);
-                }));
+        loop {
+            match turn.as_mut().poll(cx) {
+                Poll::Ready(done) => match self.end_turn(done, turn) {
+                    // Requests came during the turn: one more.
+                    Some((more, again)) => {
+                        turn = again;
+                        turn.as_mut().reload(more);
+                    }
+                    None => return,
+                },
+                Poll::Pending => {
+                    // An entry waits inside the guest (a mode S instance's
+                    // blocking call, say): the turn goes on in a task of its
+                    // own, so that the host never depends on this call being
+                    // polled again. It holds every instance: it must run to
+                    // the end.
+                    let seat = self.clone();
+                    drop(tokio::spawn(async move {
+                        let mut state = turn.await;
+                        while let Some(more) = seat.give_back(state) {
+                            state = more;
+                            state.serve().await;
+                        }
+                    }));
+                    return;
+                }
             }
         }
     }
@@ -259,32 +406,30 @@ impl<F: Future, M> Future for Turn<F, M> {
     }
 }
 
-/// The drivers' end of the loop's channel. Every send nudges the loop
-/// task; dropping the last one closes the channel and nudges it too, so
-/// that an idle loop ends when every driver is gone.
+/// The drivers' side of the seat. Every request nudges the loop task;
+/// dropping the last link (with the last driver and [`Call`](crate::Call))
+/// closes the queue and nudges it too, so that an idle loop ends when
+/// every driver is gone.
 pub(crate) struct Link<T: WasyncView> {
-    tx: Option<mpsc::UnboundedSender<Request<T>>>,
     seat: Arc<Seat<T>>,
 }
 
 impl<T: WasyncView> Link<T> {
-    pub(crate) fn new(tx: mpsc::UnboundedSender<Request<T>>, seat: Arc<Seat<T>>) -> Link<T> {
-        Link { tx: Some(tx), seat }
+    pub(crate) fn new(seat: Arc<Seat<T>>) -> Link<T> {
+        Link { seat }
     }
 
     /// Sends `req` to whoever holds the loop's state; `Err` if the loop
     /// has stopped.
     pub(crate) fn send(&self, req: Request<T>) -> Result<(), ()> {
-        let sent = self.tx.as_ref().ok_or(())?.send(req).map_err(|_| ());
-        self.seat.nudge();
-        sent
+        self.seat.send(req)
     }
 }
 
 impl<T: WasyncView> Drop for Link<T> {
     fn drop(&mut self) {
         // Closed first, so that the loop task sees it closed once nudged.
-        drop(self.tx.take());
+        self.seat.lock().closed = true;
         self.seat.nudge();
     }
 }

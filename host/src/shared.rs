@@ -11,7 +11,7 @@ use wasmtime::component::{Func, Val};
 
 use crate::call::Signature;
 use crate::error::Result;
-use crate::job::{LoopJob, Target, ValJob, ValWaiter};
+use crate::job::{LoopJob, Target};
 use crate::trace::TraceEvent;
 
 /// A map the host looks up on every call, with a fast hash. No caller
@@ -161,22 +161,10 @@ pub(crate) struct Export {
     pub target: Option<Target>,
 }
 
-/// A call by name with [`Val`]s, before what the name calls is known.
+/// A call by name with [`Val`]s to a mode N instance, whose task looks
+/// the name up.
 pub(crate) struct ValCall {
     pub func: Arc<str>,
     pub args: Vec<Val>,
     pub reply: oneshot::Sender<Result<Vec<Val>>>,
-}
-
-impl ValCall {
-    /// The job for this call, once what `func` names is known.
-    pub(crate) fn into_job(self, target: Target) -> ValJob {
-        ValJob {
-            func: self.func,
-            target,
-            args: self.args,
-            results: Vec::new(),
-            waiter: ValWaiter::External(self.reply),
-        }
-    }
 }

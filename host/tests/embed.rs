@@ -228,6 +228,43 @@ async fn shutdown_returns_once_the_host_has_dropped_every_instance() {
     );
 }
 
+#[test]
+fn calls_fail_with_a_clear_error_once_the_loop_task_s_runtime_is_gone() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let alive = Arc::new(());
+    let first = runtime();
+    let (d, g, queued) = first.block_on(async {
+        let (d, g) = host_with(HostConfig::default(), alive.clone()).await;
+        // Sent, never polled on this runtime: it waits in the queue.
+        let queued = d
+            .call_concurrent(g, &format!("{SLOW}#echo"), vec![Val::String("q".into())])
+            .unwrap();
+        (d, g, queued)
+    });
+    // Drops the loop task, which never ran.
+    drop(first);
+    assert_eq!(
+        Arc::strong_count(&alive),
+        1,
+        "the stopped loop still holds the store"
+    );
+    runtime().block_on(async {
+        let err = queued.await.unwrap_err();
+        assert!(err.to_string().contains("has stopped"), "{err}");
+        let err = d
+            .call_concurrent(g, &format!("{SLOW}#echo"), vec![Val::String("x".into())])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("has stopped"), "{err}");
+        assert_eq!(d.calls_in_flight(), 0, "a refused call keeps no place");
+    });
+}
+
 #[tokio::test]
 async fn shutdown_ends_a_mode_n_instance_with_its_calls_in_flight() {
     let alive = Arc::new(());
