@@ -505,7 +505,7 @@ impl<T: WasyncView> Concurrent<T> {
                 drop(alive);
             }
         });
-        let tx = Arc::new(Link::new(seat));
+        let tx = Arc::new(Link::new(seat, shared.clone()));
         let mut natives: Vec<Option<mpsc::UnboundedSender<NativeRequest<T>>>> = Vec::new();
         for member in self.natives {
             let (ntx, nrx) = mpsc::unbounded_channel();
@@ -690,7 +690,7 @@ impl<T: WasyncView> Driver<T> {
     /// A place for one more call into `inst`: among the host's calls in
     /// flight (held until the [`Call`] is gone) and, for a mode C instance,
     /// among the instance's (given back by the loop when the call settles).
-    fn permit(&self, inst: InstanceId) -> Result<Permit> {
+    fn permit(&self, inst: InstanceId) -> Result<Permit<'_>> {
         let max = self.shared.max_calls;
         let mut now = self.shared.in_flight.load(Ordering::Relaxed);
         loop {
@@ -707,7 +707,7 @@ impl<T: WasyncView> Driver<T> {
                 Err(actual) => now = actual,
             }
         }
-        let permit = Permit(self.shared.clone());
+        let permit = Permit(&self.shared);
         // Mode N instances have no gauge: their calls run on wasmtime's
         // own scheduler, bounded by the host-wide limit only.
         let Route::Loop(i) = self.route(inst)? else {
@@ -729,7 +729,7 @@ impl<T: WasyncView> Driver<T> {
     fn send_call<R>(
         &self,
         inst: InstanceId,
-        permit: Permit,
+        permit: Permit<'_>,
         out: Outgoing<T>,
         rx: oneshot::Receiver<Result<R>>,
     ) -> Result<Call<R>> {
@@ -757,13 +757,13 @@ impl<T: WasyncView> Driver<T> {
             }
             return Err(stopped());
         }
+        permit.hand_over();
         Ok(Call {
             key,
             rx,
-            host: Some(self.tx.clone()),
+            side: Side::Loop(self.tx.clone()),
             fresh: true,
             done: false,
-            _permit: permit,
         })
     }
 
@@ -774,18 +774,18 @@ impl<T: WasyncView> Driver<T> {
         tx: &mpsc::UnboundedSender<NativeRequest<T>>,
         key: u64,
         call: NativeCall<T>,
-        permit: Permit,
+        permit: Permit<'_>,
         rx: oneshot::Receiver<Result<R>>,
     ) -> Result<Call<R>> {
         tx.send(NativeRequest::Call { key, call })
             .map_err(|_| stopped())?;
+        permit.hand_over();
         Ok(Call {
             key,
             rx,
-            host: None,
+            side: Side::Native(self.shared.clone()),
             fresh: false,
             done: false,
-            _permit: permit,
         })
     }
 
@@ -934,13 +934,33 @@ fn stopped() -> Error {
     Error::Other(anyhow::anyhow!("the mode C event loop has stopped"))
 }
 
-/// Holds one place among the calls in flight until the [`Call`] is gone.
-struct Permit(Arc<Shared>);
+/// One place among the host's calls in flight, given back when dropped
+/// unless handed over to a [`Call`], which gives it back when it is gone.
+struct Permit<'a>(&'a Shared);
 
-impl Drop for Permit {
+impl Permit<'_> {
+    /// The [`Call`] made with this place gives it back.
+    fn hand_over(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Permit<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// What a [`Call`] holds of its host, to cancel it and to give its place
+/// among the calls in flight back.
+enum Side {
+    /// A call into the event loop: to run the call in this task if the
+    /// loop is idle at the first poll, to cancel it, and to give its place
+    /// back (the one `Arc` a call clones).
+    Loop(Arc<dyn CallSide>),
+    /// A call into a mode N instance, which the host cannot cancel
+    /// (wasmtime 48).
+    Native(Arc<Shared>),
 }
 
 /// A call in flight. Await it for the results; drop it, or call
@@ -948,14 +968,10 @@ impl Drop for Permit {
 pub struct Call<R> {
     key: u64,
     rx: oneshot::Receiver<Result<R>>,
-    /// The event loop's side, for a call into it: to run the call in this
-    /// task if the loop is idle at the first poll, and to cancel it. `None`
-    /// for a mode N call, which the host cannot cancel (wasmtime 48).
-    host: Option<Arc<dyn CallSide>>,
+    side: Side,
     /// Not polled yet.
     fresh: bool,
     done: bool,
-    _permit: Permit,
 }
 
 impl<R> Call<R> {
@@ -977,7 +993,7 @@ impl<R> Future for Call<R> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if std::mem::take(&mut this.fresh)
-            && let Some(host) = &this.host
+            && let Side::Loop(host) = &this.side
         {
             host.serve_in_place(cx);
         }
@@ -993,10 +1009,16 @@ impl<R> Future for Call<R> {
 
 impl<R> Drop for Call<R> {
     fn drop(&mut self) {
-        if !self.done
-            && let Some(host) = &self.host
-        {
-            host.cancel(self.key);
+        match &self.side {
+            Side::Loop(host) => {
+                if !self.done {
+                    host.cancel(self.key);
+                }
+                host.give_back_place();
+            }
+            Side::Native(shared) => {
+                shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 }

@@ -24,7 +24,9 @@
 //!   idle; otherwise it gives it back to the loop task (and wakes it),
 //!   which alone waits on pollables and deadlines.
 //! - Every request nudges the loop task, so a request whose
-//!   [`Call`](crate::Call) is never polled is handled all the same.
+//!   [`Call`](crate::Call) is never polled is handled all the same. A
+//!   request after one that nudged it need not, until the loop task takes
+//!   that nudge: then it looks at the queue under the lock, after it.
 //! - Once the loop task has ended (or its runtime dropped it), requests
 //!   are refused, and those still queued are dropped, so that their
 //!   callers learn the loop has stopped instead of waiting for ever.
@@ -35,13 +37,14 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use tokio::sync::Notify;
 
 use crate::event_loop::Loop;
-use crate::shared::Request;
+use crate::shared::{Request, Shared};
 use crate::view::WasyncView;
 
 /// Where the loop's state is.
@@ -69,6 +72,10 @@ struct Place<T: 'static> {
     closed: bool,
     /// The loop task has ended: nothing will handle a request any more.
     stopped: bool,
+    /// A request nudged the loop task, which has not taken a nudge since:
+    /// the next request need not nudge it again (an atomic operation per
+    /// call, where this flag is free under the lock `send` holds anyway).
+    nudged: bool,
     /// The allocation of the last turn a caller ran to the end, for the
     /// next (see [`Turn`]).
     spare: Option<TurnBox<T>>,
@@ -103,6 +110,7 @@ impl<T: WasyncView> Seat<T> {
                 queue: VecDeque::new(),
                 closed: false,
                 stopped: false,
+                nudged: false,
                 spare: None,
             }),
             nudge: Notify::new(),
@@ -117,20 +125,22 @@ impl<T: WasyncView> Seat<T> {
     /// Queues `req` for whoever holds the state, and nudges the loop
     /// task; `Err` if the loop task has ended.
     fn send(&self, req: Request<T>) -> Result<(), ()> {
-        let refused = {
+        let (refused, nudge) = {
             let mut place = self.lock();
             if place.stopped {
-                Some(req)
+                (Some(req), false)
             } else {
                 place.queue.push_back(req);
-                None
+                (None, !std::mem::replace(&mut place.nudged, true))
             }
         };
         if refused.is_some() {
             // Dropped outside the lock: a request's reply wakes its caller.
             return Err(());
         }
-        self.nudge();
+        if nudge {
+            self.nudge();
+        }
         Ok(())
     }
 
@@ -162,6 +172,7 @@ impl<T: WasyncView> Seat<T> {
             // for this wait: at worst the loop lends its state out again.
             self.nudged().await;
             let mut place = self.lock();
+            place.nudged = false;
             let Place {
                 holder,
                 queue,
@@ -195,6 +206,7 @@ impl<T: WasyncView> Seat<T> {
     /// driver is gone: the loop is over.
     pub(crate) fn take_requests(&self, state: &mut Loop<T>) -> bool {
         let mut place = self.lock();
+        place.nudged = false;
         state.receive(&mut place.queue);
         !place.closed || state.has_requests()
     }
@@ -350,6 +362,9 @@ pub(crate) trait CallSide: Send + Sync {
     /// Cancels the call sent under `key`; the loop ignores a key it does
     /// not know.
     fn cancel(&self, key: u64);
+
+    /// Gives back the place a call held among the host's calls in flight.
+    fn give_back_place(&self);
 }
 
 impl<T: WasyncView> CallSide for Link<T> {
@@ -359,6 +374,10 @@ impl<T: WasyncView> CallSide for Link<T> {
 
     fn cancel(&self, key: u64) {
         let _ = self.send(Request::Cancel { key });
+    }
+
+    fn give_back_place(&self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -412,11 +431,14 @@ impl<F: Future, M> Future for Turn<F, M> {
 /// every driver is gone.
 pub(crate) struct Link<T: WasyncView> {
     seat: Arc<Seat<T>>,
+    /// For the count of calls in flight, which each call's place in it
+    /// gives back through its link.
+    shared: Arc<Shared>,
 }
 
 impl<T: WasyncView> Link<T> {
-    pub(crate) fn new(seat: Arc<Seat<T>>) -> Link<T> {
-        Link { seat }
+    pub(crate) fn new(seat: Arc<Seat<T>>, shared: Arc<Shared>) -> Link<T> {
+        Link { seat, shared }
     }
 
     /// Sends `req` to whoever holds the loop's state; `Err` if the loop

@@ -117,19 +117,20 @@ pub(crate) struct Shared {
     pub gauges: Vec<Gauge>,
 }
 
-/// The calls in flight in one instance: taken by a driver when it sends a
-/// call (or by the loop when it starts an imported one), given back by the
-/// loop when the call settles.
+/// The calls in flight in one instance, against its limit: taken by a
+/// driver when it sends a call (or by the loop when it starts an imported
+/// one), given back by the loop when the call settles.
 pub(crate) struct Gauge {
     pub in_flight: AtomicUsize,
     pub max: Option<usize>,
 }
 
 impl Gauge {
-    /// Takes a place, unless the instance is at its limit.
+    /// Takes a place, unless the instance is at its limit. An instance
+    /// with no limit keeps no count: an atomic add and subtract per call
+    /// cost more than the rest of the books.
     pub(crate) fn take(&self) -> bool {
         let Some(max) = self.max else {
-            self.in_flight.fetch_add(1, Ordering::AcqRel);
             return true;
         };
         self.in_flight
@@ -140,7 +141,9 @@ impl Gauge {
     }
 
     pub(crate) fn give_back(&self) {
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.max.is_some() {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 
     pub(crate) fn has_room(&self) -> bool {
