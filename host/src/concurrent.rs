@@ -599,8 +599,9 @@ impl<T: WasyncView> Driver<T> {
         let permit = self.permit(inst)?;
         let (reply, rx) = oneshot::channel();
         let out = match loop_job {
-            // Made in its box: made first and then moved there, it is
-            // copied once more (see `LoopJob`).
+            // Boxed where it is made: every later move, through the
+            // seat's queue into the loop's books, is a pointer's (see
+            // `LoopJob`).
             Some(target) => Outgoing::Loop(LoopJob::Val(Box::new(ValJob {
                 func: func.clone(),
                 target,

@@ -196,11 +196,13 @@ impl<T: WasyncView> Loop<T> {
                 }
             };
             match woke {
-                // Every driver is gone: what is still in flight cannot
-                // reach anyone.
-                Woke::Request if !seat.take_requests(&mut self) => break,
-                // Handled at the top of the loop.
-                Woke::Request => {}
+                // Handled at the top of the loop. With none, every driver
+                // is gone: what is still in flight cannot reach anyone.
+                Woke::Request => {
+                    if !seat.take_requests(&mut self) {
+                        break;
+                    }
+                }
                 Woke::Ready(inst, Err(e)) => {
                     // A parked handle the table does not know: the guest
                     // parked a pollable and dropped it.
