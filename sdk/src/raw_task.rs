@@ -132,6 +132,10 @@ struct Header {
     #[cfg(any(not(target_family = "wasm"), target_feature = "atomics"))]
     owner: u64,
     vtable: &'static VTable,
+    /// The run queue's link to the task queued after this one, holding the
+    /// queue's reference to it (see `runtime::run_queue`). Set only while
+    /// this task is queued, so a cell is never freed with a link in it.
+    next: Cell<Option<RawTask>>,
 }
 
 /// Which thread a task belongs to. On a wasm32 target without threads
@@ -618,6 +622,7 @@ impl RawTask {
                 #[cfg(any(not(target_family = "wasm"), target_feature = "atomics"))]
                 owner: owner::here(),
                 vtable: &TaskCell::<F>::VTABLE,
+                next: Cell::new(None),
             },
             contents: UnsafeCell::new(Contents {
                 future: ManuallyDrop::new(future),
@@ -774,6 +779,18 @@ impl RawTask {
         self.flag(DETACHED)
     }
 
+    /// Takes the run queue's link to the task queued after this one.
+    pub(crate) fn take_next(&self) -> Option<RawTask> {
+        self.header().next.take()
+    }
+
+    /// Links `next` after this task in the run queue; this task must be
+    /// the queue's last.
+    pub(crate) fn set_next(&self, next: RawTask) {
+        let old = self.header().next.replace(Some(next));
+        debug_assert!(old.is_none(), "linked after a task that was not last");
+    }
+
     /// Idle → queued. Returns whether the caller must push it on the queue.
     pub(crate) fn mark_queued(&self) -> bool {
         let sched = &self.header().sched;
@@ -873,6 +890,18 @@ impl RawTask {
         Ok(RawTask {
             ptr: unsafe { NonNull::new_unchecked(ptr) },
         })
+    }
+
+    /// The cell's address: tells tasks apart in tests.
+    #[cfg(test)]
+    pub(crate) fn id(&self) -> *const () {
+        self.ptr.as_ptr().cast_const().cast()
+    }
+
+    /// References counted now.
+    #[cfg(test)]
+    pub(crate) fn refs(&self) -> usize {
+        self.header().refs.load(Ordering::Relaxed)
     }
 
     /// Whether `waker` is a waker of this task.

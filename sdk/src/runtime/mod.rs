@@ -42,12 +42,12 @@ pub(crate) mod native;
 mod registry;
 #[cfg(test)]
 mod registry_model;
+mod run_queue;
 mod stats;
 mod task;
 mod timers;
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::future::Future;
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 use std::pin::pin;
@@ -60,6 +60,7 @@ use crate::raw;
 use crate::raw_task::{self, RawTask};
 #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
 use registry::Registry;
+use run_queue::RunQueue;
 pub use stats::Stats;
 pub use task::{AbortHandle, AbortOnDropHandle, JoinError, JoinHandle, SpawnError};
 pub(crate) use timers::Timers;
@@ -77,7 +78,7 @@ pub(crate) struct Runtime {
     /// alive; no table lists them, so a spawn costs no slot.
     live: usize,
     /// Tasks to poll, each entry a reference (a task is queued once).
-    queue: VecDeque<RawTask>,
+    queue: RunQueue,
     main_woken: bool,
     /// Tasks of the author's not yet finished (internal ones excluded).
     unfinished: usize,
@@ -237,7 +238,7 @@ impl Runtime {
     fn new() -> Runtime {
         Runtime {
             live: 0,
-            queue: VecDeque::new(),
+            queue: RunQueue::default(),
             main_woken: false,
             unfinished: 0,
             #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
@@ -446,7 +447,7 @@ struct Parts<'a> {
 /// The parts of the runtime that scheduling touches, split off so that the
 /// wheel and the registry can wake tasks while they are borrowed.
 struct Scheduler<'a> {
-    queue: &'a mut VecDeque<RawTask>,
+    queue: &'a mut RunQueue,
     main_woken: &'a mut bool,
     pending_wakes: &'a mut Vec<Waker>,
     #[cfg(any(not(target_family = "wasm"), feature = "native"))]
@@ -476,7 +477,7 @@ impl Scheduler<'_> {
 
 /// Queues a woken task (see `Runtime::schedule_task`). A task of another
 /// thread's runtime is not touched.
-fn schedule(queue: &mut VecDeque<RawTask>, raw: RawTask) {
+fn schedule(queue: &mut RunQueue, raw: RawTask) {
     if raw.owned_here() && raw.mark_queued() {
         queue.push_back(raw);
         #[cfg(any(not(target_family = "wasm"), feature = "native"))]
@@ -644,11 +645,11 @@ fn fire_timers_first() {
         if rt.timers.pending() == 0 {
             return false;
         }
-        let queued = rt.queue.len();
+        // The wheel's wakes queue the woken tasks on an empty queue, and
+        // the rest of the batch goes after them.
+        let rest = std::mem::take(&mut rt.queue);
         rt.fire_timers();
-        // Only the wheel's wakes pushed onto the queue since `queued`.
-        let woken = rt.queue.len() - queued;
-        rt.queue.rotate_right(woken);
+        rt.queue.append(rest);
         wakes_pending(rt)
     });
     if flush {
