@@ -22,7 +22,9 @@ fn ceil_ms(ns: u64) -> u64 {
 
 #[derive(Default)]
 pub(crate) struct Timers {
-    wheel: Option<Wheel<Option<Waker>>>,
+    /// Each timer's waker; a fired timer's is a no-op waker, so that the
+    /// wheel's entries need no `Option` (see `wheel::Entry`).
+    wheel: Option<Wheel<Waker>>,
     /// The host pollable and the tick it is set for.
     #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
     armed: Option<(u64, backend::Pollable)>,
@@ -57,7 +59,7 @@ impl Timers {
             }
             None => self.wheel.insert(Wheel::new(backend::now_ns() / NS_PER_MS)),
         };
-        wheel.insert(when, Some(waker.clone())).ok()
+        wheel.insert(when, waker.clone()).ok()
     }
 
     pub(crate) fn is_fired(&self, key: Key) -> bool {
@@ -67,17 +69,15 @@ impl Timers {
     /// Stores a newer waker for a timer that has not fired.
     pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) {
         if let Some(slot) = self.wheel.as_mut().and_then(|w| w.get_mut(key)) {
-            match slot {
-                Some(old) if old.will_wake(waker) => {}
-                slot => *slot = Some(waker.clone()),
-            }
+            // Clones only if `waker` would wake another task.
+            slot.clone_from(waker);
         }
     }
 
     /// Removes a timer, fired or not. Returns its waker for dropping
     /// outside the runtime borrow.
     pub(crate) fn remove(&mut self, key: Key) -> Option<Waker> {
-        let waker = self.wheel.as_mut()?.remove(key).flatten();
+        let waker = self.wheel.as_mut()?.remove(key);
         #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
         if self.pending() == 0 {
             self.armed = None;
@@ -142,9 +142,7 @@ impl Timers {
         let mut fired = 0;
         wheel.advance(now_ns / NS_PER_MS, |_, waker| {
             fired += 1;
-            if let Some(w) = waker.take() {
-                wake(w);
-            }
+            wake(std::mem::replace(waker, Waker::noop().clone()));
         });
         #[cfg(any(not(target_family = "wasm"), not(feature = "native")))]
         if wheel.pending() == 0 {
