@@ -86,6 +86,15 @@ mod tests {
         raw
     }
 
+    /// A queue of `tasks`, in their order.
+    fn queued(tasks: &[RawTask]) -> RunQueue {
+        let mut q = RunQueue::default();
+        for t in tasks {
+            q.push_back(t.clone());
+        }
+        q
+    }
+
     fn ids(q: &mut RunQueue) -> Vec<*const ()> {
         std::iter::from_fn(|| q.pop_front().map(|t| t.id())).collect()
     }
@@ -93,10 +102,7 @@ mod tests {
     #[test]
     fn tasks_leave_in_the_order_they_were_queued() {
         let tasks: Vec<RawTask> = (0..5).map(|_| task()).collect();
-        let mut q = RunQueue::default();
-        for t in &tasks {
-            q.push_back(t.clone());
-        }
+        let mut q = queued(&tasks);
         assert_eq!(q.len(), 5);
         let want: Vec<_> = tasks.iter().map(RawTask::id).collect();
         assert_eq!(ids(&mut q), want);
@@ -107,23 +113,17 @@ mod tests {
     }
 
     #[test]
-    fn an_appended_queue_follows_and_is_left_empty() {
+    fn an_appended_queue_s_tasks_follow_in_their_order() {
         let tasks: Vec<RawTask> = (0..4).map(|_| task()).collect();
         let id = |i: usize| tasks[i].id();
-        let mut front = RunQueue::default();
-        front.push_back(tasks[0].clone());
-        let mut back = RunQueue::default();
-        back.push_back(tasks[1].clone());
-        back.push_back(tasks[2].clone());
-        front.append(back);
+        let mut front = queued(&tasks[..1]);
+        front.append(queued(&tasks[1..3]));
         front.push_back(tasks[3].clone());
         assert_eq!(front.len(), 4);
         assert_eq!(ids(&mut front), vec![id(0), id(1), id(2), id(3)]);
 
         let mut empty = RunQueue::default();
-        let mut one = RunQueue::default();
-        one.push_back(tasks[2].clone());
-        empty.append(one);
+        empty.append(queued(&tasks[2..3]));
         empty.append(RunQueue::default());
         assert_eq!(ids(&mut empty), vec![id(2)]);
     }
@@ -131,11 +131,7 @@ mod tests {
     #[test]
     fn a_dropped_queue_gives_back_every_reference() {
         let tasks: Vec<RawTask> = (0..100).map(|_| task()).collect();
-        let mut q = RunQueue::default();
-        for t in &tasks {
-            q.push_back(t.clone());
-        }
-        drop(q);
+        drop(queued(&tasks));
         for t in &tasks {
             assert_eq!(t.refs(), 1, "only the test's own is left");
         }
