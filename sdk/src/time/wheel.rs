@@ -85,8 +85,8 @@ impl Key {
 
 /// The largest tick an entry holds; later deadlines are stored as it. The
 /// runtime's ticks are milliseconds of a 64-bit nanosecond clock, below
-/// 2^45, so its wheel never reaches this tick, and such an entry never
-/// fires, as its deadline would not within the clock's range.
+/// 2^45, so its wheel never reaches this tick: such an entry never fires,
+/// as its own deadline would not within the clock's range either.
 pub(crate) const MAX_WHEN: u64 = (1 << WHEN_BITS) - 1;
 const WHEN_BITS: u32 = 48;
 
@@ -462,6 +462,16 @@ mod tests {
         w.insert(far, far).unwrap();
         let fired = drain(&mut w, far + 10);
         assert_eq!(fired, vec![(far, far)]);
+    }
+
+    #[test]
+    fn a_deadline_past_the_largest_tick_waits_at_that_tick() {
+        let mut w = Wheel::new(MAX_WHEN - 10);
+        let key = w.insert(u64::MAX, 'x').unwrap();
+        w.advance(MAX_WHEN - 1, |_, _| panic!("fired early"));
+        assert!(!w.is_fired(key));
+        w.advance(MAX_WHEN, |_, v| assert_eq!(*v, 'x'));
+        assert!(w.is_fired(key));
     }
 
     #[test]
