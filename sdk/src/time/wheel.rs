@@ -87,7 +87,7 @@ impl Key {
 /// runtime's ticks are milliseconds of a 64-bit nanosecond clock, below
 /// 2^45, so its wheel never reaches this tick: such an entry never fires,
 /// as its own deadline would not within the clock's range either.
-pub(crate) const MAX_WHEN: u64 = (1 << WHEN_BITS) - 1;
+const MAX_WHEN: u64 = (1 << WHEN_BITS) - 1;
 const WHEN_BITS: u32 = 48;
 
 /// An entry takes 24 bytes on wasm32 with the runtime's `Waker` as its
