@@ -7,7 +7,9 @@
 //! - A stored run is JSON lines: one `{"meta": …}` line describing the
 //!   machine, then the rows exactly as `--json` prints them.
 //! - Rows are matched by their *keys*: every field that is not a figure
-//!   (the bench, the mode, the runtime, sizes such as `n` or `calls`).
+//!   (the bench, the mode, the runtime, sizes such as `n` or `calls`),
+//!   save lists. A list holds a figure's rounds (`p99_by_round_ms`): it
+//!   shows the spread, and neither matches rows nor is compared.
 //! - A *figure* is a numeric field that measures something (see
 //!   [`is_figure`]). Lower is better, except for throughputs (`rps`,
 //!   `*_per_s`), where higher is. Ratios are always "now / baseline", and a
@@ -132,12 +134,12 @@ pub fn load(path: &Path) -> Result<Vec<Value>> {
     Ok(rows)
 }
 
-/// The keys of a row: its fields that are not figures.
+/// The keys of a row: its fields that are neither figures nor lists.
 fn keys(row: &Value) -> Map<String, Value> {
     row.as_object()
         .map(|o| {
             o.iter()
-                .filter(|(k, v)| !is_figure(k, v))
+                .filter(|(k, v)| !is_figure(k, v) && !v.is_array())
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
@@ -267,6 +269,19 @@ mod tests {
             text.ends_with("4 figures compared, 2 worse than the baseline by more than 1.25x"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn rounds_lists_neither_match_rows_nor_count_as_figures() {
+        let base = [json!({"bench": "spawn", "runtime": "wasync", "n": 10, "ns_per_task": 100.0})];
+        let now = [json!({
+            "bench": "spawn", "runtime": "wasync", "n": 10, "ns_per_task": 130.0,
+            "ns_per_task_by_round": [120.0, 130.0, 140.0],
+        })];
+        let c = compare(&now, &base, 1.25);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].figure, "ns_per_task");
+        assert!(c[0].worse);
     }
 
     #[test]
