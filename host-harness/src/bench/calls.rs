@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use wasmtime::component::Val;
 use wasync_build::GuestProfile;
 
-use super::{Sink, build_guests, ms, peak_rss_mb, reset_peak_rss, rss_mb};
+use super::{Sink, build_guests, median, ms, peak_rss_mb, reset_peak_rss, rss_mb};
 use crate::concurrent::{Driver, InstanceId};
 use crate::error::Result;
 use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
@@ -169,12 +169,6 @@ async fn overhead(paths: &Paths, opts: &Options, sink: &mut Sink) -> Result<()> 
         ));
     }
     Ok(())
-}
-
-/// The median of `values` (the upper one of the middle two).
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Mode N next to bare wit-bindgen: both native WASI 0.3 instances on the

@@ -74,6 +74,12 @@ impl Sink {
     }
 }
 
+/// The median of `values` (the upper one of the middle two).
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// Milliseconds with two decimals, for JSON and tables.
 pub fn ms(ns: u64) -> f64 {
     (ns as f64 / 1e4).round() / 100.0
