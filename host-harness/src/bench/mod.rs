@@ -85,6 +85,26 @@ pub fn ms(ns: u64) -> f64 {
     (ns as f64 / 1e4).round() / 100.0
 }
 
+/// A finished storm's figures, from the guest's `storm-report` record `r`
+/// for `n` timers; the callers add the row's keys and counters.
+pub(crate) fn storm_figures(
+    r: &wasmtime::component::Val,
+    n: u32,
+) -> serde_json::Map<String, Value> {
+    use serde_json::json;
+    [
+        ("finished", json!(field(r, "fired") == u64::from(n))),
+        ("wall_ms", json!(ms(field(r, "wall-ns")))),
+        ("mean_lateness_ms", json!(ms(field(r, "mean-lateness-ns")))),
+        ("p99_lateness_ms", json!(ms(field(r, "p99-lateness-ns")))),
+        ("max_lateness_ms", json!(ms(field(r, "max-lateness-ns")))),
+        ("early", json!(field(r, "early"))),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 /// The field `name` of a record such as a guest's stats, as a number (0
 /// if it has none).
 pub(crate) fn field(v: &wasmtime::component::Val, name: &str) -> u64 {

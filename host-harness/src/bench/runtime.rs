@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wasmtime::component::Val;
 use wasync_build::GuestProfile;
 
-use super::{Sink, build_guests, field, median, ms};
+use super::{Sink, build_guests, median, storm_figures};
 use crate::error::Result;
 use crate::{Harness, HarnessConfig, Loaded, WasiOptions};
 
@@ -107,18 +107,15 @@ async fn storm_round(g: &Guests, runtime: &'static str, n: u32, limit: Duration)
         .await;
     Ok(match result {
         Ok((out, counters)) => {
-            let r = &out[0];
-            json!({
+            let mut row = json!({
                 "bench": "timers", "runtime": runtime, "n": n,
-                "finished": field(r, "fired") == u64::from(n),
-                "wall_ms": ms(field(r, "wall-ns")),
-                "mean_lateness_ms": ms(field(r, "mean-lateness-ns")),
-                "p99_lateness_ms": ms(field(r, "p99-lateness-ns")),
-                "max_lateness_ms": ms(field(r, "max-lateness-ns")),
-                "early": field(r, "early"),
                 "polls": counters.polls,
                 "ready_calls": counters.ready_calls,
-            })
+            });
+            if let Some(row) = row.as_object_mut() {
+                row.extend(storm_figures(&out[0], n));
+            }
+            row
         }
         Err(crate::Error::Limit {
             limit: crate::Limit::CallTimeout { .. },

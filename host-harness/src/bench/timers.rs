@@ -9,8 +9,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::calls::{BENCH, Paths, one_instance};
-use super::field;
-use super::{Sink, ms};
+use super::{Sink, ms, storm_figures};
 use crate::error::Result;
 use crate::{Harness, WasiOptions};
 
@@ -52,16 +51,13 @@ pub async fn run(opts: &Options) -> Result<Vec<Value>> {
             let mut row = match tokio::time::timeout(opts.storm_limit, call).await {
                 Ok(out) => {
                     let out = out?;
-                    let r = &out[0];
-                    json!({
+                    let mut row = json!({
                         "bench": "timers", "runtime": runtime, "n": n, "spread_ms": spread_ms,
-                        "finished": field(r, "fired") == u64::from(n),
-                        "wall_ms": ms(field(r, "wall-ns")),
-                        "mean_lateness_ms": ms(field(r, "mean-lateness-ns")),
-                        "p99_lateness_ms": ms(field(r, "p99-lateness-ns")),
-                        "max_lateness_ms": ms(field(r, "max-lateness-ns")),
-                        "early": field(r, "early"),
-                    })
+                    });
+                    if let Some(row) = row.as_object_mut() {
+                        row.extend(storm_figures(&out[0], n));
+                    }
+                    row
                 }
                 // A mode N call cannot be cancelled from the host
                 // (wasmtime#11833): dropping the driver ends the instance.
